@@ -1,0 +1,32 @@
+# YTEmpire: two commands.
+#   make run   set up .venv, migrate the database, start the workbench on http://localhost:8501
+#   make test  set up .venv and run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PORT   ?= 8501
+
+.PHONY: run test setup bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+run: setup
+	$(PY) -m pipeline init
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) bench/render.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

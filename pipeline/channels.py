@@ -1,0 +1,118 @@
+"""Channels and their brand settings: validated on the way in, with errors that say what to fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.config import FORMATS, ConfigError, validate_duration
+from pipeline.db import Database
+from pipeline.media.draw import ColorError, parse_color
+
+DEMO_CHANNEL = "Demo Channel"
+FIELDS = ("name", "niche", "language", "voice", "writer", "primary_color", "accent_color", "text_color",
+          "default_format", "default_duration", "made_for_kids")
+
+
+class ChannelError(ValueError):
+    pass
+
+
+@dataclass
+class ChannelInput:
+    name: str
+    niche: str = ""
+    language: str = "en"
+    voice: str = "piper"
+    writer: str = "local"
+    primary_color: str = "#1E2A44"
+    accent_color: str = "#F2B632"
+    text_color: str = "#FFFFFF"
+    default_format: str = "landscape"
+    default_duration: int = 60
+    made_for_kids: bool = False
+
+
+def validate(data: ChannelInput) -> list[str]:
+    """Every problem with a channel's settings, each as an instruction (empty when valid)."""
+    errors = []
+    name = (data.name or "").strip()
+    if not name:
+        errors.append("Name is required.")
+    elif len(name) > 100:
+        errors.append("Name must be at most 100 characters.")
+    if not data.language or len(data.language) > 12 or not data.language.replace("-", "").isalpha():
+        errors.append("Language must be a code such as 'en' or 'en-US'.")
+    for label, value in (("Primary colour", data.primary_color), ("Accent colour", data.accent_color),
+                         ("Text colour", data.text_color)):
+        try:
+            parse_color(value)
+        except ColorError as exc:
+            errors.append(f"{label}: {exc}")
+    if data.default_format not in FORMATS:
+        errors.append(f"Default format must be one of {', '.join(FORMATS)}.")
+    else:
+        try:
+            validate_duration(int(data.default_duration), data.default_format)
+        except (ConfigError, TypeError, ValueError) as exc:
+            errors.append(f"Default duration: {exc}")
+    return errors
+
+
+def list_channels(db: Database) -> list[dict]:
+    return db.query_dicts("SELECT * FROM channels ORDER BY id")
+
+
+def get_channel(db: Database, ref: int | str) -> dict:
+    """A channel by id or by name (case-insensitive)."""
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        rows = db.query_dicts("SELECT * FROM channels WHERE id = ?", [int(ref)])
+    else:
+        rows = db.query_dicts("SELECT * FROM channels WHERE lower(name) = lower(?)", [ref.strip()])
+    if not rows:
+        names = ", ".join(c["name"] for c in list_channels(db)) or "none yet"
+        raise ChannelError(f"There is no channel {ref!r}. Channels: {names}.")
+    return rows[0]
+
+
+def create_channel(db: Database, data: ChannelInput) -> int:
+    errors = validate(data)
+    if errors:
+        raise ChannelError(" ".join(errors))
+    if db.query_one("SELECT 1 FROM channels WHERE lower(name) = lower(?)", [data.name.strip()]):
+        raise ChannelError(f"A channel named {data.name.strip()!r} already exists: choose another name.")
+    values = [getattr(data, f) for f in FIELDS]
+    values[0] = data.name.strip()
+    with db.write() as cur:
+        return cur.execute(f"INSERT INTO channels ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))}) RETURNING id",
+                           values).fetchone()[0]
+
+
+def update_channel(db: Database, channel_id: int, data: ChannelInput) -> None:
+    errors = validate(data)
+    if errors:
+        raise ChannelError(" ".join(errors))
+    clash = db.query_one("SELECT id FROM channels WHERE lower(name) = lower(?) AND id <> ?", [data.name.strip(), channel_id])
+    if clash:
+        raise ChannelError(f"Another channel is already named {data.name.strip()!r}.")
+    get_channel(db, channel_id)
+    values = [getattr(data, f) for f in FIELDS]
+    values[0] = data.name.strip()
+    with db.write() as cur:
+        cur.execute(f"UPDATE channels SET {', '.join(f'{f} = ?' for f in FIELDS)} WHERE id = ?", [*values, channel_id])
+
+
+def delete_channel(db: Database, channel_id: int) -> None:
+    """Delete a channel with no queued or running jobs (its finished videos stay in the library)."""
+    get_channel(db, channel_id)
+    active = db.query_one("SELECT count(*) FROM jobs WHERE channel_id = ? AND status IN ('queued', 'running')", [channel_id])[0]
+    if active:
+        raise ChannelError(f"The channel has {active} queued or running jobs: cancel them or let them finish first.")
+    with db.write() as cur:
+        cur.execute("DELETE FROM channels WHERE id = ?", [channel_id])
+
+
+def ensure_demo_channel(db: Database) -> int | None:
+    """On first start, create the demo channel so a new operator can make a video at once."""
+    if db.query_one("SELECT count(*) FROM channels")[0]:
+        return None
+    return create_channel(db, ChannelInput(DEMO_CHANNEL, niche="curious questions"))

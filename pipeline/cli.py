@@ -1,0 +1,245 @@
+"""``python -m pipeline ...``: the headless way to run YTEmpire.
+
+Exit codes: 0 done, 1 the job failed or was cancelled, 2 bad input, 3 the
+database is held by another process (the running workbench), 4 the video was
+made but held by the quality gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from pipeline import jobs
+from pipeline.channels import ChannelError
+from pipeline.config import ConfigError, load_settings
+from pipeline.costs import PriceError, job_cost
+from pipeline.db import DatabaseLocked
+from pipeline.providers import UnknownProvider
+from pipeline.providers.base import BriefError
+
+EXIT = {"done": 0, "failed": 1, "cancelled": 1, "held": 4, "queued": 1}
+BAD_INPUT = (BriefError, ConfigError, ChannelError, UnknownProvider, PriceError)
+
+
+class ProgressBar:
+    """One line on stderr: each stage with a tick or its percentage."""
+
+    def __init__(self, stages: list[str], stream=sys.stderr):
+        self.stages = stages
+        self.state = {s: 0.0 for s in stages}
+        self.stream = stream
+        self.started = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        before = self.state.get(stage, 0.0)
+        self.state[stage] = fraction
+        now = time.monotonic()
+        if not self.stream.isatty():  # a log, not a terminal: one line per finished stage
+            if fraction >= 1.0 > before:
+                self.stream.write(f"{now - self.started:6.1f}s  {stage} done\n")
+                self.stream.flush()
+            return
+        if fraction < 1.0 and now - self._last < 0.2:
+            return
+        self._last = now
+        done = sum(self.state.values()) / len(self.stages)
+        bar = "#" * int(done * 30)
+        parts = " ".join(f"{s}:{'ok' if v >= 1 else f'{v:.0%}'}" for s, v in self.state.items() if v > 0)
+        self.stream.write(f"\r[{bar:<30}] {done:4.0%} {time.monotonic() - self.started:5.1f}s {parts[-70:]:<70}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if not self.stream.isatty():
+            return
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="data directory (default: $YTEMPIRE_DATA_DIR, else data/)")
+    p = argparse.ArgumentParser(prog="python -m pipeline", description="YTEmpire: make and publish videos from the command line.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init", parents=[common], help="create the data directory, migrate the database, add the demo channel")
+
+    make = sub.add_parser("make", parents=[common], help="make one video from a topic, start to finish")
+    make.add_argument("topic", help="what the video is about")
+    make.add_argument("--duration", type=float, default=None, help="target length in seconds (10-1800; default: the channel's)")
+    make.add_argument("--format", choices=["landscape", "shorts"], default=None, help="1920x1080 or 1080x1920")
+    make.add_argument("--channel", default=None, help="channel name or id (default: the first channel)")
+    make.add_argument("--outline", type=Path, default=None, help="a text file of bullets or paragraphs: the script's substance")
+    make.add_argument("--writer", default=None, help="writer provider chain, e.g. local")
+    make.add_argument("--voice", default=None, help="voice provider chain, e.g. piper")
+    make.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+    lst = sub.add_parser("jobs", parents=[common], help="list jobs")
+    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--limit", type=int, default=50)
+
+    work = sub.add_parser("work", parents=[common], help="run the worker: resume unfinished jobs and drain the queue")
+    work.add_argument("--until-empty", action="store_true", help="exit when no job is queued or running")
+
+    for name, text in (("cancel", "cancel a queued or running job"), ("retry", "queue a failed, cancelled or held job again")):
+        c = sub.add_parser(name, parents=[common], help=text)
+        c.add_argument("job_id", type=int)
+    return p
+
+
+def _error(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _workbench(args: argparse.Namespace):
+    from pipeline.workbench import Workbench
+
+    settings = load_settings(args.data_dir)
+    return Workbench(settings, start_worker=False)
+
+
+def cmd_make(args: argparse.Namespace) -> int:
+    from pipeline.workbench import VideoRequest
+
+    outline = ""
+    if args.outline is not None:
+        try:
+            outline = args.outline.read_text(encoding="utf-8")
+        except OSError as exc:
+            return _error(f"cannot read the outline {args.outline}: {exc.strerror or exc}", 2)
+        except UnicodeDecodeError:
+            return _error(f"the outline {args.outline} is not UTF-8 text", 2)
+    if not args.topic.strip():
+        return _error("the topic is empty: give the video a topic, for example \"Why octopuses are so smart\"", 2)
+    duration = None if args.duration is None else int(round(args.duration))
+    wb = _workbench(args)
+    try:
+        req = VideoRequest(args.topic, channel=args.channel, duration_s=duration, format=args.format, outline=outline,
+                           writer=args.writer, voice=args.voice)
+        job_id = wb.enqueue(req)
+        bar = ProgressBar(list(jobs.STAGES))
+        try:
+            status = wb.worker.run_job(job_id, on_progress=bar)
+        except KeyboardInterrupt:
+            bar.close()
+            print(f"interrupted: job {job_id} keeps what it finished; resume it with `python -m pipeline work --until-empty`",
+                  file=sys.stderr)
+            return 130
+        bar.close()
+        return _report(wb, job_id, status, args.json)
+    finally:
+        wb.db.close()
+
+
+def _report(wb, job_id: int, status: str, as_json: bool) -> int:
+    job = jobs.get_job(wb.db, job_id)
+    video = wb.db.query_dicts("SELECT * FROM videos WHERE job_id = ?", [job_id])
+    v = video[0] if video else {}
+    cost = job_cost(wb.db, job_id)
+    result = {
+        "job_id": job_id,
+        "status": status,
+        "video": v.get("video_path"),
+        "thumbnail": v.get("thumbnail_path"),
+        "duration_s": round(v["duration_s"], 2) if v.get("duration_s") else None,
+        "quality_score": v.get("quality_score"),
+        "cost_usd": float(cost.quantize(Decimal("0.0001"))),
+    }
+    if status == "failed":
+        result["error"] = {"stage": job["error_stage"], "provider": job["error_provider"], "message": job["error_message"]}
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(f"job {job_id}: {status}")
+        if result["video"]:
+            print(f"video:     {result['video']} ({result['duration_s']} s)")
+            print(f"thumbnail: {result['thumbnail']}")
+        if result["quality_score"] is not None:
+            print(f"quality:   {result['quality_score']:.0f}/100")
+        print(f"cost:      ${result['cost_usd']:.4f}")
+        if status == "failed":
+            print(f"failed at {job['error_stage']}: {job['error_message']}", file=sys.stderr)
+        if status == "held":
+            event = wb.db.query_one("SELECT message FROM job_events WHERE job_id = ? AND status = 'held' ORDER BY id DESC", [job_id])
+            print(f"held: {event[0] if event else 'below the quality threshold'}", file=sys.stderr)
+    return EXIT.get(status, 1)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    wb = _workbench(args)
+    try:
+        rows = wb.db.query_dicts(
+            "SELECT j.id, j.status, j.topic, c.name AS channel, j.duration_s, j.format, j.current_stage, j.error_stage,"
+            " j.error_message, j.created_at, j.finished_at, v.quality_score, v.video_path,"
+            " (SELECT coalesce(sum(usd), 0) FROM cost_ledger l WHERE l.job_id = j.id) AS cost_usd"
+            " FROM jobs j LEFT JOIN channels c ON c.id = j.channel_id LEFT JOIN videos v ON v.job_id = j.id"
+            " ORDER BY j.id DESC LIMIT ?", [args.limit])
+    finally:
+        wb.db.close()
+    if args.json:
+        print(json.dumps(rows, default=str))
+        return 0
+    if not rows:
+        print("no jobs yet: make one with  python -m pipeline make \"Why octopuses are so smart\"")
+        return 0
+    print(f"{'id':>5}  {'status':<9}  {'stage':<9}  {'quality':>7}  {'cost':>8}  topic")
+    for r in rows:
+        q = f"{r['quality_score']:.0f}" if r["quality_score"] is not None else "-"
+        stage = r["current_stage"] or r["error_stage"] or ""
+        print(f"{r['id']:>5}  {r['status']:<9}  {stage:<9}  {q:>7}  ${float(r['cost_usd']):>7.4f}  {r['topic'][:60]}")
+    return 0
+
+
+def cmd_work(args: argparse.Namespace) -> int:
+    from pipeline.workbench import Workbench
+
+    wb = Workbench(load_settings(args.data_dir), start_worker=True)
+    try:
+        print(f"worker running with {wb.settings.workers} threads on {wb.settings.db_path}", file=sys.stderr)
+        if args.until_empty:
+            wb.worker.wait_idle(timeout=24 * 3600)
+        else:
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping: running jobs will resume next time", file=sys.stderr)
+    finally:
+        wb.close()
+    return 0
+
+
+def cmd_simple(args: argparse.Namespace) -> int:
+    wb = _workbench(args)
+    try:
+        if args.command == "cancel":
+            status = wb.cancel(args.job_id)
+            print(f"job {args.job_id}: {'cancelled' if status == 'cancelled' else 'cancel requested'}")
+        elif args.command == "retry":
+            wb.retry(args.job_id)
+            print(f"job {args.job_id}: queued again; run `python -m pipeline work --until-empty` to process it")
+        else:  # init
+            print(f"ready: {wb.settings.db_path}")
+    finally:
+        wb.db.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    handlers = {"make": cmd_make, "jobs": cmd_jobs, "work": cmd_work}
+    try:
+        return handlers.get(args.command, cmd_simple)(args)
+    except DatabaseLocked as exc:
+        return _error(str(exc), 3)
+    except BAD_INPUT as exc:
+        return _error(str(exc), 2)
+    except (jobs.JobNotFound, jobs.InvalidTransition) as exc:
+        return _error(str(exc), 2)

@@ -1,0 +1,266 @@
+"""The durable job queue and its state machine, as rows in DuckDB.
+
+A job moves ``queued -> running -> done | held | failed | cancelled``; each of
+its stages ``pending -> running -> done | failed | cancelled | skipped``. Every
+transition is checked against the tables below and written with an event, in
+one transaction. A stage is done exactly when its artifacts are recorded, which
+is what lets a restarted worker resume at the first stage without them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipeline.costs import PricedUsage, insert_ledger
+from pipeline.db import Database
+
+STAGES = ("script", "voice", "visuals", "render", "thumbnail", "quality", "publish")
+
+JOB_TRANSITIONS = {
+    "queued": {"running", "cancelled"},
+    "running": {"done", "held", "failed", "cancelled", "queued"},
+    "failed": {"queued"},
+    "cancelled": {"queued"},
+    "held": {"queued", "running"},
+    "done": set(),
+}
+STAGE_TRANSITIONS = {
+    "pending": {"running", "skipped", "cancelled"},
+    "running": {"done", "failed", "cancelled", "pending", "running"},
+    "failed": {"pending", "running"},
+    "cancelled": {"pending"},
+    "skipped": {"pending", "running"},
+    "done": {"pending"},
+}
+ACTIVE = ("queued", "running")
+FINISHED = ("done", "held", "failed", "cancelled")
+
+
+class InvalidTransition(RuntimeError):
+    pass
+
+
+class JobNotFound(LookupError):
+    pass
+
+
+def check_job_transition(old: str, new: str) -> None:
+    if new not in JOB_TRANSITIONS.get(old, set()):
+        raise InvalidTransition(f"A job cannot go from {old} to {new}.")
+
+
+def check_stage_transition(old: str, new: str) -> None:
+    if new not in STAGE_TRANSITIONS.get(old, set()):
+        raise InvalidTransition(f"A stage cannot go from {old} to {new}.")
+
+
+def _event(cur, job_id: int, stage: str | None, status: str, message: str | None = None) -> None:
+    cur.execute("INSERT INTO job_events (job_id, stage, status, message) VALUES (?, ?, ?, ?)",
+                [job_id, stage, status, message])
+
+
+def note(db: Database, job_id: int, stage: str | None, status: str, message: str) -> None:
+    """Record an event that is not a transition (a fallback, a warning)."""
+    with db.write() as cur:
+        _event(cur, job_id, stage, status, message)
+
+
+def create_job(db: Database, channel_id: int, topic: str, duration_s: int, fmt: str, brief: dict,
+               stages: tuple[str, ...] = STAGES) -> int:
+    with db.write() as cur:
+        job_id = cur.execute(
+            "INSERT INTO jobs (channel_id, topic, duration_s, format, brief) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            [channel_id, topic, duration_s, fmt, json.dumps(brief)],
+        ).fetchone()[0]
+        for position, stage in enumerate(stages):
+            cur.execute("INSERT INTO job_stages (job_id, stage, position) VALUES (?, ?, ?)", [job_id, stage, position])
+        _event(cur, job_id, None, "queued", topic)
+    return job_id
+
+
+def get_job(db: Database, job_id: int) -> dict:
+    rows = db.query_dicts("SELECT * FROM jobs WHERE id = ?", [job_id])
+    if not rows:
+        raise JobNotFound(f"There is no job {job_id}.")
+    job = rows[0]
+    job["brief"] = json.loads(job["brief"]) if isinstance(job["brief"], str) else job["brief"]
+    return job
+
+
+def job_stages(db: Database, job_id: int) -> list[dict]:
+    return db.query_dicts("SELECT * FROM job_stages WHERE job_id = ? ORDER BY position", [job_id])
+
+
+def artifacts(db: Database, job_id: int) -> dict[str, Path]:
+    return {kind: Path(path) for kind, path in db.query("SELECT kind, path FROM artifacts WHERE job_id = ?", [job_id])}
+
+
+def stage_artifacts(db: Database, job_id: int, stage: str) -> dict[str, Path]:
+    rows = db.query("SELECT kind, path FROM artifacts WHERE job_id = ? AND stage = ?", [job_id, stage])
+    return {kind: Path(path) for kind, path in rows}
+
+
+def claim_next(db: Database, exclude: set[int] | None = None) -> int | None:
+    """Mark the oldest queued job running and return its id (None when the queue is empty)."""
+    with db.write() as cur:
+        skip = sorted(exclude or ())
+        where = "status = 'queued'" + (f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else "")
+        row = cur.execute(f"SELECT id FROM jobs WHERE {where} ORDER BY id LIMIT 1", skip).fetchone()
+        if row is None:
+            return None
+        cur.execute("UPDATE jobs SET status = 'running', started_at = coalesce(started_at, current_timestamp),"
+                    " finished_at = NULL WHERE id = ?", [row[0]])
+        _event(cur, row[0], None, "running")
+        return row[0]
+
+
+def set_job_status(db: Database, job_id: int, new: str, message: str | None = None, *,
+                   error_stage: str | None = None, error_provider: str | None = None) -> None:
+    with db.write() as cur:
+        row = cur.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
+        if row is None:
+            raise JobNotFound(f"There is no job {job_id}.")
+        check_job_transition(row[0], new)
+        finished = new in FINISHED
+        cur.execute(
+            "UPDATE jobs SET status = ?, current_stage = CASE WHEN ? THEN NULL ELSE current_stage END,"
+            " finished_at = CASE WHEN ? THEN current_timestamp ELSE NULL END,"
+            " error_stage = ?, error_provider = ?, error_message = ?,"
+            " cancel_requested = CASE WHEN ? = 'queued' THEN false ELSE cancel_requested END WHERE id = ?",
+            [new, finished, finished, error_stage, error_provider, message if new == "failed" else None, new, job_id],
+        )
+        _event(cur, job_id, error_stage, new, message)
+
+
+def _set_stage(cur, job_id: int, stage: str, new: str) -> None:
+    row = cur.execute("SELECT status FROM job_stages WHERE job_id = ? AND stage = ?", [job_id, stage]).fetchone()
+    if row is None:
+        raise JobNotFound(f"Job {job_id} has no stage {stage}.")
+    check_stage_transition(row[0], new)
+
+
+def start_stage(db: Database, job_id: int, stage: str, provider: str | None, device: str) -> int:
+    """Mark a stage running and count the attempt; returns the attempt number."""
+    with db.write() as cur:
+        _set_stage(cur, job_id, stage, "running")
+        attempts = cur.execute(
+            "UPDATE job_stages SET status = 'running', attempts = attempts + 1, progress = 0, provider = ?, device = ?,"
+            " started_at = current_timestamp, finished_at = NULL, error = NULL WHERE job_id = ? AND stage = ?"
+            " RETURNING attempts",
+            [provider, device, job_id, stage],
+        ).fetchone()[0]
+        cur.execute("UPDATE jobs SET current_stage = ? WHERE id = ?", [stage, job_id])
+        _event(cur, job_id, stage, "running", f"attempt {attempts} on {device}")
+    return attempts
+
+
+def set_progress(db: Database, job_id: int, stage: str, fraction: float) -> None:
+    with db.write() as cur:
+        cur.execute("UPDATE job_stages SET progress = ? WHERE job_id = ? AND stage = ? AND status = 'running'",
+                    [max(0.0, min(1.0, fraction)), job_id, stage])
+
+
+def complete_stage(db: Database, job_id: int, stage: str, produced: dict[str, Path], priced: list[PricedUsage],
+                   video_fields: dict | None = None, provider: str | None = None) -> None:
+    """Record a finished stage: its artifacts, its ledger rows and video fields, in one transaction."""
+    with db.write() as cur:
+        _set_stage(cur, job_id, stage, "done")
+        for kind, path in produced.items():
+            path = Path(path)
+            cur.execute(
+                "INSERT INTO artifacts (job_id, stage, kind, path, bytes) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (job_id, kind) DO UPDATE SET stage = excluded.stage, path = excluded.path,"
+                " bytes = excluded.bytes, created_at = now()",
+                [job_id, stage, kind, str(path), path.stat().st_size if path.is_file() else 0],
+            )
+        insert_ledger(cur, job_id, stage, priced)
+        if video_fields:
+            _upsert_video(cur, job_id, video_fields)
+        cur.execute(
+            "UPDATE job_stages SET status = 'done', progress = 1, finished_at = current_timestamp,"
+            " provider = coalesce(?, provider) WHERE job_id = ? AND stage = ?",
+            [provider, job_id, stage],
+        )
+        _event(cur, job_id, stage, "done")
+
+
+def _upsert_video(cur, job_id: int, fields: dict) -> None:
+    exists = cur.execute("SELECT 1 FROM videos WHERE job_id = ?", [job_id]).fetchone()
+    fields = {k: (json.dumps(v) if k == "quality_detail" else v) for k, v in fields.items()}
+    if exists:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        cur.execute(f"UPDATE videos SET {sets} WHERE job_id = ?", [*fields.values(), job_id])
+    else:
+        cols = ["job_id", *fields]
+        cur.execute(f"INSERT INTO videos ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    [job_id, *fields.values()])
+
+
+def fail_stage(db: Database, job_id: int, stage: str, message: str, *, final: bool) -> None:
+    """Record a failed attempt; a final failure leaves the stage failed (else back to running for a retry)."""
+    with db.write() as cur:
+        cur.execute("UPDATE job_stages SET status = ?, error = ?, finished_at = current_timestamp"
+                    " WHERE job_id = ? AND stage = ?", ["failed" if final else "running", message, job_id, stage])
+        _event(cur, job_id, stage, "failed" if final else "retrying", message)
+
+
+def mark_stage(db: Database, job_id: int, stage: str, new: str, message: str | None = None) -> None:
+    with db.write() as cur:
+        _set_stage(cur, job_id, stage, new)
+        cur.execute("UPDATE job_stages SET status = ?, finished_at = current_timestamp WHERE job_id = ? AND stage = ?",
+                    [new, job_id, stage])
+        _event(cur, job_id, stage, new, message)
+
+
+def reset_stage(db: Database, job_id: int, stage: str) -> None:
+    """Forget a stage's artifacts so it runs again (its files on disk were lost)."""
+    with db.write() as cur:
+        cur.execute("DELETE FROM artifacts WHERE job_id = ? AND stage = ?", [job_id, stage])
+        cur.execute("UPDATE job_stages SET status = 'pending', progress = 0 WHERE job_id = ? AND stage = ?", [job_id, stage])
+        _event(cur, job_id, stage, "pending", "artifacts missing on disk: redoing")
+
+
+def recover_orphans(db: Database) -> list[int]:
+    """After a crash, put jobs left running back in the queue; finished stages stay finished."""
+    with db.write() as cur:
+        ids = [r[0] for r in cur.execute("SELECT id FROM jobs WHERE status = 'running' ORDER BY id").fetchall()]
+        for job_id in ids:
+            cur.execute("UPDATE job_stages SET status = 'pending', progress = 0 WHERE job_id = ? AND status = 'running'", [job_id])
+            cur.execute("UPDATE jobs SET status = 'queued', current_stage = NULL WHERE id = ?", [job_id])
+            _event(cur, job_id, None, "queued", "resumed after the worker stopped")
+    return ids
+
+
+def request_cancel(db: Database, job_id: int) -> str:
+    """Cancel a queued job at once, or ask a running one to stop; returns the job's status after."""
+    job = get_job(db, job_id)
+    if job["status"] == "queued":
+        set_job_status(db, job_id, "cancelled", "cancelled before it started")
+        return "cancelled"
+    if job["status"] == "running":
+        with db.write() as cur:
+            cur.execute("UPDATE jobs SET cancel_requested = true WHERE id = ?", [job_id])
+            _event(cur, job_id, job["current_stage"], "cancelling", "cancel requested")
+        return "running"
+    raise InvalidTransition(f"Job {job_id} is {job['status']}: only queued or running jobs can be cancelled.")
+
+
+def cancel_requested(db: Database, job_id: int) -> bool:
+    row = db.query_one("SELECT cancel_requested FROM jobs WHERE id = ?", [job_id])
+    return bool(row and row[0])
+
+
+def retry_job(db: Database, job_id: int) -> None:
+    """Queue a failed, cancelled or held job again; it resumes at its first unfinished stage."""
+    job = get_job(db, job_id)
+    check_job_transition(job["status"], "queued")
+    with db.write() as cur:
+        if job["status"] == "held":  # judge the video again (the threshold may have changed), never publish blind
+            cur.execute("DELETE FROM artifacts WHERE job_id = ? AND stage = 'quality'", [job_id])
+            cur.execute("UPDATE job_stages SET status = 'pending', progress = 0 WHERE job_id = ? AND stage = 'quality'", [job_id])
+        cur.execute("UPDATE job_stages SET status = 'pending', progress = 0, error = NULL"
+                    " WHERE job_id = ? AND status IN ('failed', 'cancelled', 'skipped', 'running')", [job_id])
+        cur.execute("UPDATE jobs SET status = 'queued', cancel_requested = false, error_stage = NULL,"
+                    " error_provider = NULL, error_message = NULL, finished_at = NULL WHERE id = ?", [job_id])
+        _event(cur, job_id, None, "queued", "retry")

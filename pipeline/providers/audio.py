@@ -1,0 +1,47 @@
+"""Assemble per-sentence speech into one WAV with exact sentence spans."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.providers.base import Cue
+
+LEAD_S = 0.4
+SENTENCE_PAUSE_S = 0.3
+BLOCK_PAUSE_S = 0.6
+TAIL_S = 0.8
+
+
+def assemble(pieces: list[tuple[str, str, np.ndarray]], sample_rate: int, out_wav: Path) -> tuple[list[Cue], float]:
+    """Join (block, sentence, float samples in [-1, 1]) with pauses; write 16-bit mono WAV.
+
+    Returns the cue of every sentence (start and end in seconds, from sample counts,
+    so subtitles match the audio exactly) and the total duration.
+    """
+    cues: list[Cue] = []
+    chunks: list[np.ndarray] = [np.zeros(int(LEAD_S * sample_rate), dtype=np.float32)]
+    position = len(chunks[0])
+    previous_block = None
+    for block, text, samples in pieces:
+        if previous_block is not None:
+            gap = BLOCK_PAUSE_S if block != previous_block else SENTENCE_PAUSE_S
+            chunks.append(np.zeros(int(gap * sample_rate), dtype=np.float32))
+            position += len(chunks[-1])
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        cues.append(Cue(position / sample_rate, (position + len(samples)) / sample_rate, text, block))
+        chunks.append(samples)
+        position += len(samples)
+        previous_block = block
+    chunks.append(np.zeros(int(TAIL_S * sample_rate), dtype=np.float32))
+    audio = np.concatenate(chunks)
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
+    out_wav.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(out_wav), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(pcm.tobytes())
+    return cues, len(audio) / sample_rate

@@ -1,0 +1,125 @@
+"""One Protocol per capability, the data they exchange, and their errors.
+
+Implementations live in sibling modules; ``pipeline.providers`` holds the
+registry. Vendor SDKs are imported inside their provider module only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from pipeline.costs import Usage
+from pipeline.script import Script
+
+
+class ProviderError(RuntimeError):
+    """A provider failed in a way retrying will not fix (bad input, missing key...)."""
+
+    def __init__(self, message: str, *, provider: str = ""):
+        super().__init__(message)
+        self.provider = provider
+
+
+class TransientError(ProviderError):
+    """A failure worth retrying with backoff (timeout, 429, 5xx, a busy resource)."""
+
+
+class BriefError(ValueError):
+    """The request itself is wrong (an empty topic...): say what to fix."""
+
+
+@dataclass
+class Brief:
+    """Everything a writer is given. The local writer uses nothing else."""
+
+    topic: str
+    duration_s: float
+    format: str = "landscape"
+    outline: str = ""
+    related_titles: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    channel_name: str = ""
+    niche: str = ""
+    language: str = "en"
+    words_per_minute: float = 150.0
+
+
+@dataclass
+class Cue:
+    """One spoken sentence with its exact place in the narration."""
+
+    start: float
+    end: float
+    text: str
+    block: str
+
+
+@dataclass
+class Narration:
+    path: Path
+    duration_s: float
+    sample_rate: int
+    cues: list[Cue]
+    usage: list[Usage]
+
+
+@dataclass
+class Brand:
+    name: str = "YTEmpire"
+    primary_color: str = "#1E2A44"
+    accent_color: str = "#F2B632"
+    text_color: str = "#FFFFFF"
+
+
+@dataclass
+class Slide:
+    path: Path
+    block: str  # the Block.key it illustrates
+
+
+@dataclass
+class PublishResult:
+    state: str  # "published", "scheduled", "outbox"
+    ref: str  # video id, or the outbox folder
+    url: str
+    usage: list[Usage]
+
+
+@runtime_checkable
+class Writer(Protocol):
+    """Turns a brief into a structured script sized to the brief's duration."""
+
+    name: str
+
+    def write(self, brief: Brief) -> tuple[Script, list[Usage]]: ...
+
+
+@runtime_checkable
+class Voice(Protocol):
+    """Speaks blocks of sentences into one WAV, with the exact span of every sentence."""
+
+    name: str
+
+    def synthesize(self, blocks: list[tuple[str, list[str]]], out_wav: Path, *, device: str = "cpu",
+                   length_scale: float = 1.0) -> Narration: ...
+
+
+@runtime_checkable
+class Visuals(Protocol):
+    """Draws one image per script block (title card, sections, call to action)."""
+
+    name: str
+
+    def render(self, script: Script, brand: Brand, size: tuple[int, int], out_dir: Path) -> tuple[list[Slide], list[Usage]]: ...
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    """Delivers a finished video with its thumbnail and YouTube-shaped metadata."""
+
+    name: str
+
+    def publish(self, job_id: int, channel: str, video: Path, thumbnail: Path, metadata: dict,
+                captions: Path | None = None) -> PublishResult: ...

@@ -1,0 +1,25 @@
+"""Slide visuals: one Pillow-drawn image per script block, in the channel's colours."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pipeline.costs import Usage
+from pipeline.media.slides import render_slides
+from pipeline.providers.base import Brand, Slide
+from pipeline.script import Script
+
+MODEL = "pillow-v1"
+
+
+class SlideVisuals:
+    name = "slides"
+
+    def render(self, script: Script, brand: Brand, size: tuple[int, int], out_dir: Path) -> tuple[list[Slide], list[Usage]]:
+        started = time.perf_counter()
+        blocks = script.blocks()
+        bullets = {f"section-{i}": s.bullets for i, s in enumerate(script.sections, start=1)}
+        paths = render_slides(blocks, bullets, brand, size, out_dir)
+        slides = [Slide(p, b.key) for p, b in zip(paths, blocks)]
+        return slides, [Usage(self.name, MODEL, "slides", float(len(slides)), time.perf_counter() - started)]

@@ -1,0 +1,138 @@
+"""The script a writer produces, and the text measures the other stages share.
+
+A :class:`Script` is plain data (JSON in and out) so it can be stored as an
+artifact, edited by an operator and read by the voice, slide and quality stages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+_ABBREVIATIONS = {"e.g", "i.e", "mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "u.s", "u.k", "no", "approx", "jr", "sr", "inc", "ltd"}
+_WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ0-9]+(?:['’][A-Za-z]+)?")
+_SENTENCE_END = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def word_count(text: str) -> int:
+    return len(words(text))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences at . ! ? followed by space, sparing common abbreviations."""
+    text = re.sub(r"\s+", " ", text.strip())
+    if not text:
+        return []
+    sentences, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end(1)
+        before = text[start:end].rstrip(".!?…\"'”’)]").split(" ")[-1].lower()
+        if match.group(1).startswith(".") and (before in _ABBREVIATIONS or re.fullmatch(r"[a-z]", before)):
+            continue
+        nxt = text[match.end():match.end() + 1]
+        if nxt and not (nxt.isupper() or nxt.isdigit() or nxt in "\"'“‘(["):
+            continue
+        sentences.append(text[start:end].strip())
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def count_syllables(word: str) -> int:
+    """English syllable estimate (vowel groups, silent e): good enough for readability."""
+    w = word.lower().strip("'’")
+    if not w:
+        return 0
+    if len(w) <= 3:
+        return 1
+    w = re.sub(r"(?:[^laeiouy]es|ed|[^laeiouy]e)$", "", w)
+    w = re.sub(r"^y", "", w)
+    return max(1, len(re.findall(r"[aeiouy]{1,2}", w)))
+
+
+def flesch_reading_ease(text: str) -> float:
+    """Flesch reading ease: 60-80 is plain English; under 30 is hard going."""
+    sents = split_sentences(text)
+    ws = words(text)
+    if not sents or not ws:
+        return 0.0
+    syllables = sum(count_syllables(w) for w in ws)
+    return round(206.835 - 1.015 * (len(ws) / len(sents)) - 84.6 * (syllables / len(ws)), 1)
+
+
+@dataclass
+class Section:
+    heading: str
+    sentences: list[str]
+    bullets: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)
+
+
+@dataclass
+class Block:
+    """One stretch of narration shown over one slide."""
+
+    key: str  # "hook", "section-1", ..., "cta"
+    heading: str
+    sentences: list[str]
+
+
+@dataclass
+class Script:
+    title: str
+    hook: str
+    sections: list[Section]
+    call_to_action: str
+    description: str
+    tags: list[str]
+    target_words: int
+    words_per_minute: float
+    sources: list[str] = field(default_factory=list)  # what the writer was given, for provenance
+    writer: str = "local"
+
+    def blocks(self) -> list[Block]:
+        out = [Block("hook", self.title, split_sentences(self.hook))]
+        for i, section in enumerate(self.sections, start=1):
+            out.append(Block(f"section-{i}", section.heading, list(section.sentences)))
+        out.append(Block("cta", self.title, split_sentences(self.call_to_action)))
+        return [b for b in out if b.sentences]
+
+    @property
+    def spoken_text(self) -> str:
+        return " ".join(" ".join(b.sentences) for b in self.blocks())
+
+    @property
+    def word_count(self) -> int:
+        return word_count(self.spoken_text)
+
+    @property
+    def estimated_seconds(self) -> float:
+        return self.word_count / self.words_per_minute * 60
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Script:
+        data = dict(data)
+        data["sections"] = [Section(**s) for s in data.get("sections", [])]
+        return cls(**data)
+
+    def save(self, path: Path) -> Path:
+        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Script:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

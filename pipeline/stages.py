@@ -1,0 +1,245 @@
+"""The stage functions, in pipeline order.
+
+Each stage reads what earlier stages recorded (``ctx.artifacts``), writes its
+own files into the job's folder and returns a :class:`StageOutput`. Stages
+never touch the database: the worker records their results.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipeline.config import FORMATS, Settings
+from pipeline.costs import Usage
+from pipeline.media import ffmpeg
+from pipeline.media.draw import FONTS_DIR
+from pipeline.media.render import EncodeOptions, plan_segments, render_video
+from pipeline.media.subtitles import coverage, display_cues, layout_for, write_ass, write_srt
+from pipeline.media.thumbnail import make_thumbnail
+from pipeline.providers import first_in_chain, make
+from pipeline.providers.base import Brand, Brief, Cue, Slide
+from pipeline import quality
+from pipeline.script import Script
+
+# Local voices can be re-timed for free: aim for the target duration within this tolerance.
+RETIME_TOLERANCE = 0.04
+
+
+@dataclass
+class StageContext:
+    job: dict
+    channel: dict
+    settings: Settings
+    job_dir: Path
+    artifacts: dict[str, Path]
+    device: str = "cpu"
+    progress: Callable[[float], None] = lambda fraction: None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def brief(self) -> dict:
+        return self.job["brief"]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return FORMATS[self.job["format"]]
+
+    @property
+    def brand(self) -> Brand:
+        c = self.channel
+        return Brand(c["name"], c["primary_color"], c["accent_color"], c["text_color"])
+
+    def script(self) -> Script:
+        return Script.load(self.artifacts["script"])
+
+    def cues(self) -> tuple[list[Cue], float]:
+        data = json.loads(self.artifacts["timings"].read_text(encoding="utf-8"))
+        return [Cue(**c) for c in data["cues"]], data["duration_s"]
+
+
+@dataclass
+class StageOutput:
+    artifacts: dict[str, Path]
+    usage: list[Usage]
+    provider: str
+    video: dict | None = None
+    hold: str | None = None  # set by the quality gate when the video must not be published
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    run: Callable[[StageContext], StageOutput]
+    gpu: bool = False
+    provider: Callable[[dict, dict, Settings], str] | None = None
+
+
+def _chain(kind: str) -> Callable[[dict, dict, Settings], str]:
+    def pick(brief: dict, channel: dict, settings: Settings) -> str:
+        return first_in_chain(brief.get(kind) or channel.get(kind) or getattr(settings, kind))
+    return pick
+
+
+def write_script(ctx: StageContext) -> StageOutput:
+    name = _chain("writer")(ctx.brief, ctx.channel, ctx.settings)
+    writer = make("writer", name, ctx.settings)
+    brief = Brief(
+        topic=ctx.job["topic"], duration_s=ctx.job["duration_s"], format=ctx.job["format"],
+        outline=ctx.brief.get("outline", ""), related_titles=ctx.brief.get("related_titles", []),
+        tags=ctx.brief.get("tags", []), channel_name=ctx.channel["name"], niche=ctx.channel.get("niche", ""),
+        language=ctx.channel.get("language", "en"), words_per_minute=ctx.settings.speaking_rate_wpm,
+    )
+    script, usage = writer.write(brief)
+    path = script.save(ctx.job_dir / "script.json")
+    return StageOutput({"script": path}, usage, writer.name)
+
+
+def speak(ctx: StageContext) -> StageOutput:
+    name = _chain("voice")(ctx.brief, ctx.channel, ctx.settings)
+    voice = make("voice", name, ctx.settings)
+    script = ctx.script()
+    blocks = [(b.key, b.sentences) for b in script.blocks()]
+    wav = ctx.job_dir / "narration.wav"
+    pace = getattr(voice, "natural_pace", 1.0)
+    narration = voice.synthesize(blocks, wav, device=ctx.device, length_scale=pace)
+    usage = list(narration.usage)
+    target = float(ctx.job["duration_s"])
+    if getattr(voice, "free_retime", False) and abs(narration.duration_s - target) / target > RETIME_TOLERANCE:
+        ctx.progress(0.5)
+        speech = sum(c.end - c.start for c in narration.cues)
+        fixed = narration.duration_s - speech  # pauses do not stretch
+        wanted = max(target - fixed, speech * 0.5)
+        low, high = getattr(voice, "pace_range", (0.8, 1.25))
+        scale = min(max(pace * wanted / speech, low), high)
+        if abs(scale - pace) > 0.01:
+            narration = voice.synthesize(blocks, wav, device=ctx.device, length_scale=scale)
+            usage += narration.usage
+    timings = ctx.job_dir / "timings.json"
+    timings.write_text(json.dumps({"duration_s": narration.duration_s, "sample_rate": narration.sample_rate,
+                                   "cues": [asdict(c) for c in narration.cues]}, indent=1), encoding="utf-8")
+    return StageOutput({"narration": wav, "timings": timings}, usage, voice.name)
+
+
+def draw_slides(ctx: StageContext) -> StageOutput:
+    name = _chain("visuals")(ctx.brief, ctx.channel, ctx.settings)
+    visuals = make("visuals", name, ctx.settings)
+    slides, usage = visuals.render(ctx.script(), ctx.brand, ctx.size, ctx.job_dir / "slides")
+    index = ctx.job_dir / "slides.json"
+    index.write_text(json.dumps([{"path": str(s.path), "block": s.block} for s in slides], indent=1), encoding="utf-8")
+    return StageOutput({"slides": index}, usage, visuals.name)
+
+
+def render(ctx: StageContext) -> StageOutput:
+    started = time.perf_counter()
+    cues, duration = ctx.cues()
+    slides = [Slide(Path(s["path"]), s["block"]) for s in json.loads(ctx.artifacts["slides"].read_text(encoding="utf-8"))]
+    missing = [s.path for s in slides if not s.path.exists()]
+    if missing:
+        raise FileNotFoundError(f"Slide {missing[0]} is missing: retry the job to redraw the slides.")
+    ass = write_ass(cues, ctx.size, ctx.job_dir / "subtitles.ass")
+    srt = write_srt(cues, ctx.size, ctx.job_dir / "captions.srt")
+    s = ctx.settings
+    opts = EncodeOptions(fps=s.fps, preset=s.x264_preset, crf=s.x264_crf, max_mbps=s.max_video_mbps, transition=s.transition)
+    segments = plan_segments(slides, cues, duration, s.fps)
+    out = render_video(segments, ctx.artifacts["narration"], ass, ctx.size, ctx.job_dir / "video.mp4", opts,
+                       device=ctx.device, fonts_dir=FONTS_DIR, progress=ctx.progress, cancel=ctx.cancel)
+    info = ffmpeg.probe(out)
+    script = ctx.script()
+    encoder = "h264_nvenc" if ctx.device == "cuda" else "libx264"
+    usage = [Usage("ffmpeg", encoder, "video_seconds", round(info.duration_s, 3), time.perf_counter() - started)]
+    video = {"channel_id": ctx.job["channel_id"], "title": script.title, "description": script.description,
+             "tags": script.tags, "format": ctx.job["format"], "width": info.width, "height": info.height,
+             "duration_s": info.duration_s, "video_path": str(out)}
+    return StageOutput({"video": out, "subtitles": ass, "captions": srt}, usage, "ffmpeg", video=video)
+
+
+def thumbnail(ctx: StageContext) -> StageOutput:
+    started = time.perf_counter()
+    path = make_thumbnail(ctx.script().title, ctx.brand, ctx.job_dir / "thumbnail.jpg")
+    usage = [Usage("thumbnail", "pillow-v1", "images", 1.0, time.perf_counter() - started)]
+    return StageOutput({"thumbnail": path}, usage, "thumbnail", video={"thumbnail_path": str(path)})
+
+
+def check_quality(ctx: StageContext) -> StageOutput:
+    started = time.perf_counter()
+    video = ctx.artifacts["video"]
+    info = ffmpeg.probe(video)
+    stats = ffmpeg.audio_stats(video)
+    cues, _ = ctx.cues()
+    shown = display_cues(cues, layout_for(ctx.size))
+    checks = [
+        quality.check_duration(info.duration_s, float(ctx.job["duration_s"])),
+        quality.check_audio(info, stats),
+        quality.check_subtitles(coverage(cues, shown)),
+        quality.check_format(info, ctx.size),
+        quality.check_script(ctx.script()),
+        quality.check_thumbnail(ctx.artifacts.get("thumbnail")),
+    ]
+    report = quality.evaluate(checks, ctx.settings.quality_threshold)
+    path = ctx.job_dir / "quality.json"
+    path.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
+    usage = [Usage("quality", "checks-v1", "videos", 1.0, time.perf_counter() - started)]
+    hold = None
+    if not report.passed:
+        worst = sorted((c for c in checks if not c.passed), key=lambda c: c.score * c.weight - c.weight)
+        hold = f"quality {report.score:.0f} < {report.threshold:.0f}: " + "; ".join(f"{c.name}: {c.message}" for c in worst[:3])
+    fields = {"quality_score": report.score, "quality_detail": report.to_dict()}
+    if hold:
+        fields["publish_state"] = "held"
+    return StageOutput({"quality": path}, usage, "quality", video=fields, hold=hold)
+
+
+def youtube_body(script: Script, channel: dict, brief: dict) -> dict:
+    """The ``videos.insert`` request body, with the AI disclosure YouTube asks for."""
+    status = {
+        "privacyStatus": brief.get("privacy", "private"),
+        "selfDeclaredMadeForKids": bool(channel.get("made_for_kids", False)),
+        "containsSyntheticMedia": bool(brief.get("contains_synthetic_media", True)),
+        "embeddable": True,
+        "license": "youtube",
+    }
+    if brief.get("publish_at"):
+        status["publishAt"] = brief["publish_at"]
+        status["privacyStatus"] = "private"  # YouTube requires private for scheduled videos
+    return {
+        "snippet": {
+            "title": script.title[:100],
+            "description": script.description[:5000],
+            "tags": script.tags,
+            "categoryId": str(brief.get("category_id", "27")),
+            "defaultLanguage": channel.get("language", "en"),
+            "defaultAudioLanguage": channel.get("language", "en"),
+        },
+        "status": status,
+    }
+
+
+def publish(ctx: StageContext) -> StageOutput:
+    name = _chain("publisher")(ctx.brief, ctx.channel, ctx.settings)
+    publisher = make("publisher", name, ctx.settings)
+    body = youtube_body(ctx.script(), ctx.channel, ctx.brief)
+    result = publisher.publish(ctx.job["id"], ctx.channel["name"], ctx.artifacts["video"], ctx.artifacts["thumbnail"],
+                               body, captions=ctx.artifacts.get("captions"))
+    receipt = ctx.job_dir / "publish.json"
+    now = datetime.now(timezone.utc)
+    receipt.write_text(json.dumps({"state": result.state, "ref": result.ref, "url": result.url,
+                                   "at": now.isoformat(), "body": body}, indent=1), encoding="utf-8")
+    fields = {"publish_state": result.state, "publish_ref": result.ref, "published_at": now.replace(tzinfo=None)}
+    return StageOutput({"publish": receipt}, result.usage, publisher.name, video=fields)
+
+
+PIPELINE: tuple[StageSpec, ...] = (
+    StageSpec("script", write_script, provider=_chain("writer")),
+    StageSpec("voice", speak, gpu=True, provider=_chain("voice")),
+    StageSpec("visuals", draw_slides, provider=_chain("visuals")),
+    StageSpec("render", render, gpu=True, provider=lambda b, c, s: "ffmpeg"),
+    StageSpec("thumbnail", thumbnail, provider=lambda b, c, s: "thumbnail"),
+    StageSpec("quality", check_quality, provider=lambda b, c, s: "quality"),
+    StageSpec("publish", publish, provider=_chain("publisher")),
+)

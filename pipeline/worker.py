@@ -1,0 +1,308 @@
+"""The worker: a thread pool in the owning process that claims queued jobs and runs their stages.
+
+It is the one place that records state transitions. Transient errors retry
+with exponential backoff; any other error fails the job with its stage,
+provider and a message. A restarted worker puts jobs left running back in the
+queue and resumes each at its first stage without recorded artifacts. GPU
+stages hold a lease and run again on the CPU when the GPU fails them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
+from pathlib import Path
+
+from pipeline import jobs
+from pipeline.config import Settings
+from pipeline.costs import PriceError, PriceTable
+from pipeline.db import Database
+from pipeline.gpu import GpuLease, is_gpu_failure
+from pipeline.media.ffmpeg import Cancelled, FFmpegError
+from pipeline.providers import UnknownProvider
+from pipeline.providers.base import BriefError, ProviderError, TransientError
+from pipeline.stages import PIPELINE, StageContext, StageOutput, StageSpec
+
+log = logging.getLogger("ytempire.worker")
+
+ProgressFn = Callable[[str, float], None]
+
+
+class StageFailed(RuntimeError):
+    def __init__(self, stage: str, provider: str | None, message: str):
+        super().__init__(message)
+        self.stage, self.provider, self.message = stage, provider, message
+
+
+class Interrupted(RuntimeError):
+    """The worker is stopping: leave the job to be resumed, not failed."""
+
+
+def describe(exc: BaseException) -> str:
+    """An error in words an operator can act on."""
+    if isinstance(exc, (BriefError, PriceError, UnknownProvider, FileNotFoundError)):
+        return str(exc)
+    if isinstance(exc, ProviderError):
+        return f"{exc.provider or 'provider'}: {exc}"
+    if isinstance(exc, FFmpegError):
+        return f"{exc} (the render failed; retry the job, and if it fails again check the slides and narration files)"
+    if isinstance(exc, MemoryError):
+        return "Out of memory: lower the number of workers in Settings, or make shorter videos."
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Worker:
+    def __init__(self, settings: Settings, db: Database, prices: PriceTable, *,
+                 pipeline: tuple[StageSpec, ...] = PIPELINE, lease: GpuLease | None = None,
+                 channel_lookup: Callable[[int], dict] | None = None):
+        self.settings = settings
+        self.db = db
+        self.prices = prices
+        self.pipeline = pipeline
+        self.lease = lease or GpuLease(settings.gpu_slots)
+        self._channel_lookup = channel_lookup
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._cancel: dict[int, threading.Event] = {}
+        self._running: dict[int, Future | None] = {}
+        self._guard = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._dispatcher: threading.Thread | None = None
+        self._last_progress: dict[tuple[int, str], float] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> list[int]:
+        """Resume what a previous run left unfinished and start claiming jobs. Returns resumed ids."""
+        resumed = jobs.recover_orphans(self.db)
+        if resumed:
+            log.info("resuming jobs %s", resumed)
+        self._stop.clear()
+        self._executor = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="ytempire-job")
+        self._dispatcher = threading.Thread(target=self._dispatch, name="ytempire-dispatch", daemon=True)
+        self._dispatcher.start()
+        return resumed
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop claiming; running jobs stop at the next checkpoint and stay resumable."""
+        self._stop.set()
+        self._wake.set()
+        with self._guard:
+            for event in self._cancel.values():
+                event.set()
+        if self._dispatcher:
+            self._dispatcher.join(timeout=10)
+        if self._executor:
+            self._executor.shutdown(wait=wait, cancel_futures=True)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._dispatcher and self._dispatcher.is_alive())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def busy(self) -> list[int]:
+        with self._guard:
+            return sorted(self._running)
+
+    def wait_idle(self, timeout: float = 600.0) -> bool:
+        """Block until no job is queued or running here (for scripts and tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            queued = self.db.query_one("SELECT count(*) FROM jobs WHERE status = 'queued'")[0]
+            if not queued and not self.busy():
+                return True
+            time.sleep(0.1)
+        return False
+
+    def _dispatch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while len(self.busy()) < self.settings.workers and not self._stop.is_set():
+                    job_id = jobs.claim_next(self.db, exclude=set(self.busy()))
+                    if job_id is None:
+                        break
+                    with self._guard:
+                        self._running[job_id] = None
+                        self._running[job_id] = self._executor.submit(self._run_claimed, job_id)  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001 - the dispatcher must survive a bad poll
+                log.exception("dispatcher error")
+            self._wake.wait(self.settings.poll_s)
+            self._wake.clear()
+
+    # -- control -------------------------------------------------------------------------------
+    def cancel(self, job_id: int) -> str:
+        status = jobs.request_cancel(self.db, job_id)
+        with self._guard:
+            event = self._cancel.get(job_id)
+        if event is not None:
+            event.set()
+        return status
+
+    def run_job(self, job_id: int, on_progress: ProgressFn | None = None) -> str:
+        """Run one queued job to its end in this thread (the CLI's path). Returns its final status."""
+        job = jobs.get_job(self.db, job_id)
+        if job["status"] != "running":
+            jobs.set_job_status(self.db, job_id, "running")
+        with self._guard:
+            self._running[job_id] = None
+        return self._run_claimed(job_id, on_progress)
+
+    # -- running a job -------------------------------------------------------------------------
+    def _channel(self, channel_id: int) -> dict:
+        if self._channel_lookup:
+            return self._channel_lookup(channel_id)
+        rows = self.db.query_dicts("SELECT * FROM channels WHERE id = ?", [channel_id])
+        if not rows:
+            raise StageFailed("script", None, f"Channel {channel_id} no longer exists: pick another channel and retry.")
+        return rows[0]
+
+    def _run_claimed(self, job_id: int, on_progress: ProgressFn | None = None) -> str:
+        with self._guard:
+            cancel = self._cancel.setdefault(job_id, threading.Event())
+        current: str | None = None
+        try:
+            job = jobs.get_job(self.db, job_id)
+            channel = self._channel(job["channel_id"])
+            job_dir = self.settings.jobs_dir / str(job_id)
+            job_dir.mkdir(parents=True, exist_ok=True)
+            have = jobs.artifacts(self.db, job_id)
+            rows = {r["stage"]: r for r in jobs.job_stages(self.db, job_id)}
+            order = [spec for spec in self.pipeline if spec.name in rows]
+            for index, spec in enumerate(order):
+                row = rows[spec.name]
+                produced = jobs.stage_artifacts(self.db, job_id, spec.name)
+                if row["status"] == "done" and produced and all(p.exists() for p in produced.values()):
+                    if on_progress:
+                        on_progress(spec.name, 1.0)
+                    continue  # finished before: never redo
+                if row["status"] == "done":
+                    jobs.reset_stage(self.db, job_id, spec.name)
+                self._checkpoint(job_id, cancel)
+                current = spec.name
+                output = self._run_stage(job, channel, spec, job_dir, have, cancel, on_progress)
+                priced = [self.prices.price(u) for u in output.usage]
+                jobs.complete_stage(self.db, job_id, spec.name, output.artifacts, priced, output.video, output.provider)
+                have.update(output.artifacts)
+                current = None
+                if on_progress:
+                    on_progress(spec.name, 1.0)
+                if output.hold:
+                    for rest in order[index + 1:]:
+                        jobs.mark_stage(self.db, job_id, rest.name, "skipped", "held by the quality gate")
+                    jobs.set_job_status(self.db, job_id, "held", output.hold)
+                    return "held"
+            jobs.set_job_status(self.db, job_id, "done")
+            return "done"
+        except Cancelled:
+            if self._stop.is_set() and not jobs.cancel_requested(self.db, job_id):
+                return self._requeue(job_id, current)
+            if current:
+                jobs.mark_stage(self.db, job_id, current, "cancelled", "cancelled by the operator")
+            jobs.set_job_status(self.db, job_id, "cancelled", "cancelled by the operator", error_stage=current)
+            return "cancelled"
+        except Interrupted:
+            return self._requeue(job_id, current)
+        except StageFailed as exc:
+            log.warning("job %s failed at %s: %s", job_id, exc.stage, exc.message)
+            jobs.set_job_status(self.db, job_id, "failed", exc.message, error_stage=exc.stage, error_provider=exc.provider)
+            return "failed"
+        except PriceError as exc:
+            jobs.set_job_status(self.db, job_id, "failed", str(exc), error_stage=current, error_provider=None)
+            return "failed"
+        except BaseException:
+            # KeyboardInterrupt in the CLI, or a crash: leave the job resumable.
+            self._requeue(job_id, current)
+            raise
+        finally:
+            with self._guard:
+                self._cancel.pop(job_id, None)
+                self._running.pop(job_id, None)
+            self._wake.set()
+
+    def _requeue(self, job_id: int, stage: str | None) -> str:
+        try:
+            if stage:
+                with self.db.write() as cur:
+                    cur.execute("UPDATE job_stages SET status = 'pending', progress = 0 WHERE job_id = ? AND stage = ?"
+                                " AND status = 'running'", [job_id, stage])
+            if jobs.get_job(self.db, job_id)["status"] == "running":
+                jobs.set_job_status(self.db, job_id, "queued", "interrupted: will resume")
+        except Exception:  # noqa: BLE001 - the database may be closing; recovery at start covers it
+            log.exception("could not requeue job %s", job_id)
+        return "queued"
+
+    def _checkpoint(self, job_id: int, cancel: threading.Event) -> None:
+        if jobs.cancel_requested(self.db, job_id):
+            cancel.set()
+            raise Cancelled("cancelled")
+        if self._stop.is_set():
+            raise Interrupted("worker stopping")
+        if cancel.is_set():
+            raise Cancelled("cancelled")
+
+    def _progress(self, job_id: int, stage: str, on_progress: ProgressFn | None) -> Callable[[float], None]:
+        def report(fraction: float) -> None:
+            if on_progress:
+                on_progress(stage, fraction)
+            key = (job_id, stage)
+            now = time.monotonic()
+            if now - self._last_progress.get(key, 0.0) >= 0.5:  # the UI polls; spare the write lock
+                self._last_progress[key] = now
+                jobs.set_progress(self.db, job_id, stage, fraction)
+        return report
+
+    def _run_stage(self, job: dict, channel: dict, spec: StageSpec, job_dir: Path, have: dict[str, Path],
+                   cancel: threading.Event, on_progress: ProgressFn | None) -> StageOutput:
+        job_id = job["id"]
+        try:
+            provider = spec.provider(job["brief"], channel, self.settings) if spec.provider else None
+        except UnknownProvider as exc:
+            raise StageFailed(spec.name, None, str(exc)) from exc
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(job, channel, spec, job_dir, have, cancel, on_progress, provider)
+            except (Cancelled, Interrupted, StageFailed):
+                raise
+            except TransientError as exc:
+                final = attempt >= self.settings.max_attempts
+                jobs.fail_stage(self.db, job_id, spec.name, describe(exc), final=final)
+                if final:
+                    raise StageFailed(spec.name, exc.provider or provider,
+                                      f"{describe(exc)} (gave up after {attempt} attempts; retry later)") from exc
+                delay = self.settings.retry_base_s * 2 ** (attempt - 1)
+                log.info("job %s stage %s: transient error, retry in %.1fs: %s", job_id, spec.name, delay, exc)
+                if cancel.wait(delay):
+                    self._checkpoint(job_id, cancel)
+                    raise Cancelled("cancelled")
+                self._checkpoint(job_id, cancel)
+            except Exception as exc:  # noqa: BLE001 - every other error fails the stage, stored in words
+                log.exception("job %s stage %s failed", job_id, spec.name)
+                message = describe(exc)
+                jobs.fail_stage(self.db, job_id, spec.name, message, final=True)
+                raise StageFailed(spec.name, getattr(exc, "provider", None) or provider, message) from exc
+
+    def _attempt(self, job: dict, channel: dict, spec: StageSpec, job_dir: Path, have: dict[str, Path],
+                 cancel: threading.Event, on_progress: ProgressFn | None, provider: str | None) -> StageOutput:
+        job_id = job["id"]
+        progress = self._progress(job_id, spec.name, on_progress)
+        lease = self.lease.acquire() if spec.gpu else nullcontext("cpu")
+        with lease as device:
+            jobs.start_stage(self.db, job_id, spec.name, provider, device)
+            ctx = StageContext(job, channel, self.settings, job_dir, dict(have), device, progress, cancel)
+            try:
+                return spec.run(ctx)
+            except Exception as exc:  # noqa: BLE001
+                if device != "cuda" or not is_gpu_failure(exc):
+                    raise
+                log.warning("job %s stage %s: GPU failed (%s); running on the CPU", job_id, spec.name, exc)
+                fallback_note = f"GPU failed ({str(exc)[:200]}); running on the CPU"
+        jobs.note(self.db, job_id, spec.name, "fallback", fallback_note)
+        jobs.start_stage(self.db, job_id, spec.name, provider, "cpu")
+        return spec.run(StageContext(job, channel, self.settings, job_dir, dict(have), "cpu", progress, cancel))

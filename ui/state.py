@@ -1,0 +1,17 @@
+"""The one Workbench of the app process, shared by every session through st.cache_resource."""
+
+from __future__ import annotations
+
+import atexit
+
+import streamlit as st
+
+from pipeline.config import load_settings
+from pipeline.workbench import Workbench
+
+
+@st.cache_resource(show_spinner="Starting the workbench…")
+def get_workbench() -> Workbench:
+    wb = Workbench(load_settings())
+    atexit.register(wb.close)
+    return wb
