@@ -100,6 +100,7 @@ class Script:
     words_per_minute: float
     sources: list[str] = field(default_factory=list)  # what the writer was given, for provenance
     writer: str = "local"
+    notes: list[str] = field(default_factory=list)  # what the writer had to leave out or could not fill
 
     def blocks(self) -> list[Block]:
         out = [Block("hook", self.title, split_sentences(self.hook))]

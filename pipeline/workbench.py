@@ -38,6 +38,7 @@ class VideoRequest:
 class Workbench:
     def __init__(self, settings: Settings, *, start_worker: bool = True, lease: GpuLease | None = None):
         self.settings = settings
+        self._closed = False
         settings.prepare_data_dir()
         self.prices = PriceTable.load(settings.prices_file)
         self.db: Database = open_database(settings.db_path)
@@ -47,6 +48,9 @@ class Workbench:
             self.worker.start()
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self.worker.stop(wait=True)
         self.db.close()
 

@@ -10,7 +10,11 @@ from pipeline.config import load_settings
 from pipeline.workbench import Workbench
 
 
-@st.cache_resource(show_spinner="Starting the workbench…")
+def _release(wb: Workbench) -> None:
+    wb.close()
+
+
+@st.cache_resource(show_spinner="Starting the workbench…", on_release=_release)
 def get_workbench() -> Workbench:
     wb = Workbench(load_settings())
     atexit.register(wb.close)

@@ -7,8 +7,11 @@ audio only (fast: no video decode).
 
 from __future__ import annotations
 
+import ctypes
 import re
+import signal
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +34,20 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: kill ffmpeg if the process that started it dies, so a crash leaves no orphan writing files."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
 def run(args: list[str], *, cwd: Path | None = None, total_s: float | None = None,
         progress: Callable[[float], None] | None = None, cancel: threading.Event | None = None) -> str:
     """Run ffmpeg with ``-progress``; report 0..1 progress, stop on cancel; returns stderr."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats", *args]
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     stderr_lines: list[str] = []
     reader = threading.Thread(target=lambda: stderr_lines.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
     reader.start()

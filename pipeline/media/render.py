@@ -10,6 +10,7 @@ encode (smooth translation) and the bitrate is capped for upload.
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -142,7 +143,7 @@ def render_video(segments: list[Segment], narration: Path, subtitles: Path | Non
     """Render to ``out`` (H.264 + AAC MP4, moov first). Raises GpuUnavailable when NVENC cannot run."""
     inputs: list[str] = []
     for seg in segments:
-        inputs += ["-i", str(seg.image)]
+        inputs += ["-framerate", str(opts.fps), "-i", str(seg.image)]
     inputs += ["-i", str(narration)]
     total_s = sum(s.frames for s in segments) / opts.fps
     workdir = out.parent
@@ -150,7 +151,9 @@ def render_video(segments: list[Segment], narration: Path, subtitles: Path | Non
     if subtitles is not None:  # libass gets a path relative to the working directory: no escaping trouble
         sub_name = subtitles.name if subtitles.parent == workdir else str(subtitles)
     graph = build_filtergraph(segments, size, opts, sub_name, fonts_dir, len(segments))
-    tmp = out.with_suffix(".partial.mp4")
+    for stale in out.parent.glob(f"{out.stem}.partial-*.mp4"):  # left by a crashed run
+        stale.unlink(missing_ok=True)
+    tmp = out.with_name(f"{out.stem}.partial-{uuid.uuid4().hex[:8]}.mp4")
     args = [*inputs, "-filter_complex", graph, "-map", "[vout]", "-map", "[aout]",
             *encoder_args(opts, device), "-c:a", "aac", "-b:a", f"{opts.audio_kbps}k", "-ac", "2",
             "-t", f"{total_s:.3f}", "-movflags", "+faststart", "-f", "mp4", str(tmp)]

@@ -255,6 +255,12 @@ class LocalWriter:
         who = brief.channel_name or "the channel"
         about = brief.niche or "questions like this one"
 
+        # A section needs ~15 s to say anything; points beyond that are left out, and said so.
+        notes = []
+        max_sections = max(1, min(40, round(brief.duration_s / 15)))
+        if len(parts) > max_sections:
+            notes.append(f"{len(parts) - max_sections} of {len(parts)} outline points left out to fit {brief.duration_s:g} s")
+            parts = parts[:max_sections]
         # Room for speech once the pauses are taken out, solved for the sentence count.
         n_blocks_guess = 2 + max(len(parts), 2)
         budget_s = max(brief.duration_s - LEAD_S - BLOCK_PAUSE_S * n_blocks_guess, 3.0)
@@ -273,6 +279,9 @@ class LocalWriter:
             Section(p.heading, sentences, p.bullets[:4] or [_short(s, 56) for s in p.substance[:3]] or [_short(s, 56) for s in sentences[1:4]])
             for p, sentences in chosen
         ]
+        spoken = word_count(hook) + word_count(cta) + sum(word_count(x) for _, sentences in chosen for x in sentences)
+        if spoken < 0.85 * target_words:
+            notes.append(f"the material fills about {spoken} of {target_words} words: add an outline for a longer video")
         sources = [f"topic: {topic}"] + ([f"outline: {len(parts)} sections"] if brief.outline.strip() else []) + [
             f"trending title: {x}" for x in brief.related_titles[:10]
         ]
@@ -281,7 +290,7 @@ class LocalWriter:
         script = Script(title=title if brief.format != "shorts" else f"{title[:90]} #Shorts", hook=hook,
                         sections=sections, call_to_action=cta, description=description, tags=tag_list,
                         target_words=target_words, words_per_minute=brief.words_per_minute, sources=sources,
-                        writer=self.name)
+                        writer=self.name, notes=notes)
         usage = [Usage("local", MODEL, "words", float(script.word_count), time.perf_counter() - started)]
         return script, usage
 

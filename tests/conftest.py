@@ -1,0 +1,39 @@
+"""Shared fixtures: a throwaway data directory, settings, database and workbench per test."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pipeline.config import Settings  # noqa: E402
+from pipeline.db import open_database  # noqa: E402
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", workers=2, retry_base_s=0.01, poll_s=0.05)
+
+
+@pytest.fixture
+def db(settings: Settings):
+    settings.prepare_data_dir()
+    database = open_database(settings.db_path)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def workbench(settings: Settings):
+    from pipeline.workbench import Workbench
+
+    wb = Workbench(settings, start_worker=False)
+    yield wb
+    wb.close()
