@@ -25,7 +25,7 @@ test: setup
 	$(PY) -m pytest
 
 bench: setup
-	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r bench/requirements.txt
 	$(PY) bench/render.py
 
 clean:

@@ -1,19 +1,44 @@
-"""YTEmpire workbench: `streamlit run app.py` (or `make run`)."""
+"""YTEmpire workbench: `make run` (or `streamlit run app.py`)."""
+
+import logging
 
 import streamlit as st
 
+from pipeline.config import ConfigError
+from pipeline.costs import PriceError
 from pipeline.db import DatabaseLocked
 from ui.state import get_workbench
 
 st.set_page_config(page_title="YTEmpire", page_icon=":material/movie:", layout="wide")
+log = logging.getLogger("ytempire.app")
 
 try:
-    get_workbench()
+    wb = get_workbench()
 except DatabaseLocked as exc:
-    st.error(str(exc))
+    st.error(str(exc), icon=":material/lock:")
+    st.stop()
+except (ConfigError, PriceError) as exc:
+    st.error(f"The workbench cannot start: {exc}", icon=":material/error:")
     st.stop()
 
 page = st.navigation({
-    "Make": [st.Page("pages/studio.py", title="Studio", icon=":material/movie_edit:", default=True)],
+    "Business": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+        st.Page("pages/costs.py", title="Costs", icon=":material/payments:"),
+    ],
+    "Make": [
+        st.Page("pages/studio.py", title="Studio", icon=":material/movie_edit:"),
+        st.Page("pages/library.py", title="Library", icon=":material/video_library:"),
+    ],
+    "Setup": [
+        st.Page("pages/channels.py", title="Channels", icon=":material/groups:"),
+        st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+    ],
 })
-page.run()
+st.sidebar.caption(f"Data: `{wb.settings.data_dir}`")
+try:
+    page.run()
+except Exception as exc:  # noqa: BLE001 - never show an operator a raw traceback
+    log.exception("page %s failed", page.title)
+    st.error(f"Something went wrong on this page: {type(exc).__name__}: {exc}. "
+             "The details are in the workbench log; reload the page to try again.", icon=":material/error:")

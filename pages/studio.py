@@ -1,36 +1,68 @@
-"""Studio: start a video and watch the queue."""
+"""Studio: start one video or a batch, see what it will cost, and watch the queue."""
 
+import polars as pl
 import streamlit as st
 
-from pipeline import queries
+from pipeline.channels import ChannelError
+from pipeline.config import ConfigError
+from pipeline.providers import UnknownProvider
+from pipeline.providers.base import BriefError
 from pipeline.workbench import VideoRequest
+from ui.cache import read
+from ui.queue import show_queue
 from ui.state import get_workbench
+from ui.widgets import usd
 
 wb = get_workbench()
+ERRORS = (BriefError, ConfigError, ChannelError, UnknownProvider)
 st.title("Studio")
+channels = read("channels")
+names = channels["name"].to_list()
+if not names:
+    st.warning("There is no channel yet: create one on the Channels page first.")
+    st.page_link("pages/channels.py", label="Go to Channels", icon=":material/groups:")
+    st.stop()
 
-channels = queries.channels(wb.db)
-with st.form("make"):
-    topic = st.text_input("Topic", placeholder="Why octopuses are so smart")
-    channel = st.selectbox("Channel", channels["name"].to_list())
-    duration = st.number_input("Duration (seconds)", min_value=10, max_value=1800, value=60, step=10)
-    fmt = st.radio("Format", ["landscape", "shorts"], horizontal=True)
-    outline = st.text_area("Outline (optional): bullets or paragraphs, the script's substance")
-    if st.form_submit_button("Make video", type="primary"):
+one, batch = st.tabs(["One video", "Batch"])
+with one:
+    topic = st.text_input("Topic", placeholder="Why octopuses are so smart", key="topic")
+    c = st.columns(3)
+    channel = c[0].selectbox("Channel", names, key="channel")
+    defaults = channels.filter(pl.col("name") == channel).row(0, named=True)
+    duration = c[1].number_input("Duration (seconds)", 10, 1800, int(defaults["default_duration"]), 10, key="duration")
+    fmt = c[2].radio("Format", ["landscape", "shorts"], horizontal=True, key="format",
+                     index=0 if defaults["default_format"] == "landscape" else 1)
+    outline = st.text_area("Outline (optional)", key="outline", height=120,
+                           help="Bullets or paragraphs: the script's substance, kept word for word.")
+    req = VideoRequest(topic or "estimate", channel=channel, duration_s=int(duration), format=fmt, outline=outline)
+    try:
+        rows, total = wb.estimate(req)
+        st.caption(f"Provider chain and estimated cost: **{usd(float(total))}** (cap {usd(wb.settings.cap_usd, 2)})")
+        st.dataframe(pl.DataFrame(rows).select("stage", "chain", "model", "unit", "quantity", "usd"), hide_index=True)
+    except ERRORS as exc:
+        st.warning(f"Cannot estimate yet: {exc}")
+    if st.button("Make video", type="primary", icon=":material/play_arrow:"):
         try:
             job_id = wb.enqueue(VideoRequest(topic, channel=channel, duration_s=int(duration), format=fmt, outline=outline))
-            st.success(f"Queued job {job_id}.")
-        except ValueError as exc:
+            st.success(f"Queued job #{job_id}: follow it in the queue below.")
+        except ERRORS as exc:
             st.error(str(exc))
 
+with batch:
+    with st.form("batch"):
+        lines = st.text_area("Topics, one a line", height=160)
+        c = st.columns(3)
+        b_channel = c[0].selectbox("Channel", names)
+        b_duration = c[1].number_input("Duration (seconds)", 10, 1800, 60, 10)
+        b_format = c[2].radio("Format", ["landscape", "shorts"], horizontal=True)
+        if st.form_submit_button("Queue batch", type="primary"):
+            ids, errors = wb.enqueue_batch(lines.splitlines(), channel=b_channel, duration_s=int(b_duration), format=b_format)
+            if ids:
+                st.success(f"Queued {len(ids)} jobs: #{ids[0]}–#{ids[-1]}.")
+            for error in errors:
+                st.error(error)
+            if not ids and not errors:
+                st.error("Write at least one topic, one a line.")
 
-@st.fragment(run_every=2)
-def queue() -> None:
-    table = queries.jobs(wb.db)
-    if table.is_empty():
-        st.info("No jobs yet: start a video above.")
-    else:
-        st.dataframe(table, hide_index=True)
-
-
-queue()
+st.subheader("Queue")
+st.fragment(show_queue, run_every=2)()

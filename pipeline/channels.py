@@ -84,7 +84,7 @@ def create_channel(db: Database, data: ChannelInput) -> int:
     values[0] = data.name.strip()
     with db.write() as cur:
         return cur.execute(f"INSERT INTO channels ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))}) RETURNING id",
-                           values).fetchone()[0]
+                           values).fetchall()[0][0]
 
 
 def update_channel(db: Database, channel_id: int, data: ChannelInput) -> None:

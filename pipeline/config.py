@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,6 @@ class Settings(BaseSettings):
     voice: str = Field(default="piper", description="Default voice provider chain.")
     visuals: str = Field(default="slides", description="Default visuals provider.")
     publisher: str = Field(default="outbox", description="Default publisher.")
-    openai_api_key: SecretStr | None = Field(default=None, description="Key for OpenAI or a compatible server.")
 
     @field_validator("data_dir", "prices_file", mode="before")
     @classmethod

@@ -20,6 +20,13 @@ import duckdb
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<proc>.+?) \(PID (?P<pid>\d+)\)")
 
 
+def first(result: duckdb.DuckDBPyConnection) -> tuple | None:
+    """The first row of a result, reading it to the end: DuckDB refuses new work on a
+    connection whose last result was left unfinished (``fetchone`` leaves it so)."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
 class DatabaseLocked(RuntimeError):
     """Another process (usually the running workbench) holds the database file."""
 
@@ -75,7 +82,7 @@ class Database:
         return self.cursor().execute(sql, params or []).fetchall()
 
     def query_one(self, sql: str, params: list | tuple | None = None) -> tuple | None:
-        return self.cursor().execute(sql, params or []).fetchone()
+        return first(self.cursor().execute(sql, params or []))
 
     def query_dicts(self, sql: str, params: list | tuple | None = None) -> list[dict]:
         cur = self.cursor().execute(sql, params or [])

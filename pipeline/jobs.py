@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from pipeline.costs import PricedUsage, insert_ledger
-from pipeline.db import Database
+from pipeline.db import Database, first
 
 STAGES = ("script", "voice", "visuals", "render", "thumbnail", "quality", "publish")
 
@@ -72,7 +72,7 @@ def create_job(db: Database, channel_id: int, topic: str, duration_s: int, fmt: 
         job_id = cur.execute(
             "INSERT INTO jobs (channel_id, topic, duration_s, format, brief) VALUES (?, ?, ?, ?, ?) RETURNING id",
             [channel_id, topic, duration_s, fmt, json.dumps(brief)],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         for position, stage in enumerate(stages):
             cur.execute("INSERT INTO job_stages (job_id, stage, position) VALUES (?, ?, ?)", [job_id, stage, position])
         _event(cur, job_id, None, "queued", topic)
@@ -106,7 +106,7 @@ def claim_next(db: Database, exclude: set[int] | None = None) -> int | None:
     with db.write() as cur:
         skip = sorted(exclude or ())
         where = "status = 'queued'" + (f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else "")
-        row = cur.execute(f"SELECT id FROM jobs WHERE {where} ORDER BY id LIMIT 1", skip).fetchone()
+        row = first(cur.execute(f"SELECT id FROM jobs WHERE {where} ORDER BY id LIMIT 1", skip))
         if row is None:
             return None
         cur.execute("UPDATE jobs SET status = 'running', started_at = coalesce(started_at, current_timestamp),"
@@ -118,7 +118,7 @@ def claim_next(db: Database, exclude: set[int] | None = None) -> int | None:
 def set_job_status(db: Database, job_id: int, new: str, message: str | None = None, *,
                    error_stage: str | None = None, error_provider: str | None = None) -> None:
     with db.write() as cur:
-        row = cur.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
+        row = first(cur.execute("SELECT status FROM jobs WHERE id = ?", [job_id]))
         if row is None:
             raise JobNotFound(f"There is no job {job_id}.")
         check_job_transition(row[0], new)
@@ -134,7 +134,7 @@ def set_job_status(db: Database, job_id: int, new: str, message: str | None = No
 
 
 def _set_stage(cur, job_id: int, stage: str, new: str) -> None:
-    row = cur.execute("SELECT status FROM job_stages WHERE job_id = ? AND stage = ?", [job_id, stage]).fetchone()
+    row = first(cur.execute("SELECT status FROM job_stages WHERE job_id = ? AND stage = ?", [job_id, stage]))
     if row is None:
         raise JobNotFound(f"Job {job_id} has no stage {stage}.")
     check_stage_transition(row[0], new)
@@ -149,7 +149,7 @@ def start_stage(db: Database, job_id: int, stage: str, provider: str | None, dev
             " started_at = current_timestamp, finished_at = NULL, error = NULL WHERE job_id = ? AND stage = ?"
             " RETURNING attempts",
             [provider, device, job_id, stage],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         cur.execute("UPDATE jobs SET current_stage = ? WHERE id = ?", [stage, job_id])
         _event(cur, job_id, stage, "running", f"attempt {attempts} on {device}")
     return attempts
@@ -186,7 +186,7 @@ def complete_stage(db: Database, job_id: int, stage: str, produced: dict[str, Pa
 
 
 def _upsert_video(cur, job_id: int, fields: dict) -> None:
-    exists = cur.execute("SELECT 1 FROM videos WHERE job_id = ?", [job_id]).fetchone()
+    exists = first(cur.execute("SELECT 1 FROM videos WHERE job_id = ?", [job_id]))
     fields = {k: (json.dumps(v) if k == "quality_detail" else v) for k, v in fields.items()}
     if exists:
         sets = ", ".join(f"{k} = ?" for k in fields)

@@ -1,24 +1,286 @@
-"""Read models for pages and notebooks: (db, filters) -> polars.DataFrame."""
+"""Read models for pages, notebooks and exports: (db, filters) -> polars.DataFrame.
+
+Each query is a module-level SQL string run by a small function, so the UI
+benchmark can time the same SQL raw through DuckDB. Aggregation happens in
+DuckDB; pages receive small frames (a day per row, a bin per row, a page of videos).
+"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import polars as pl
 
 from pipeline.db import Database
+
+FINISHED = ("done", "held", "failed", "cancelled")
 
 
 def frame(db: Database, sql: str, params: list | None = None) -> pl.DataFrame:
     return db.cursor().sql(sql, params=params or None).pl()
 
 
-def channels(db: Database) -> pl.DataFrame:
-    return frame(db, "SELECT * FROM channels ORDER BY id")
+def data_version(db: Database) -> tuple:
+    """Changes whenever anything a page shows changes: the key for cached reads."""
+    return db.query_one(
+        "SELECT (SELECT coalesce(max(id), 0) FROM job_events), (SELECT coalesce(max(id), 0) FROM cost_ledger),"
+        " (SELECT count(*) FROM channels), (SELECT coalesce(max(created_at), TIMESTAMP '1970-01-01') FROM channels)")
+
+
+# -- overview ----------------------------------------------------------------------------------
+
+JOB_COSTS_SQL = "SELECT job_id, sum(usd)::DOUBLE AS usd FROM cost_ledger GROUP BY job_id"
+
+KPIS_SQL = f"""
+WITH costs AS ({JOB_COSTS_SQL}),
+made AS (SELECT v.job_id, coalesce(c.usd, 0) AS usd FROM videos v LEFT JOIN costs c USING (job_id)
+         WHERE v.video_path IS NOT NULL)
+SELECT
+  (SELECT count(*) FROM made) AS videos_made,
+  (SELECT count(*) FROM videos WHERE publish_state IN ('outbox', 'published', 'scheduled')) AS published,
+  (SELECT count(*) FROM jobs WHERE status = 'held') AS held,
+  (SELECT count(*) FROM jobs WHERE status = 'failed') AS failed,
+  (SELECT count(*) FROM jobs WHERE status = 'running') AS running,
+  (SELECT count(*) FROM jobs WHERE status = 'queued') AS queued,
+  (SELECT count(*) FILTER (WHERE status = 'done') / nullif(count(*) FILTER (WHERE status IN {FINISHED}), 0)
+     FROM jobs) AS success_rate,
+  (SELECT median(usd) FROM made) AS median_cost,
+  (SELECT quantile_cont(usd, 0.9) FROM made) AS p90_cost,
+  (SELECT coalesce(sum(usd), 0)::DOUBLE FROM cost_ledger WHERE charged_at >= current_date) AS spend_today
+"""
+
+
+def kpis(db: Database) -> dict:
+    row = frame(db, KPIS_SQL).row(0, named=True)
+    return row
+
+
+VIDEOS_PER_DAY_SQL = """
+SELECT created_at::DATE AS day, count(*) AS made,
+       count(*) FILTER (WHERE publish_state IN ('outbox', 'published', 'scheduled')) AS published,
+       count(*) FILTER (WHERE publish_state = 'held') AS held
+FROM videos WHERE video_path IS NOT NULL GROUP BY day ORDER BY day
+"""
+
+
+def videos_per_day(db: Database) -> pl.DataFrame:
+    return frame(db, VIDEOS_PER_DAY_SQL)
+
+
+COST_PER_VIDEO_DAY_SQL = f"""
+WITH costs AS ({JOB_COSTS_SQL})
+SELECT v.created_at::DATE AS day, count(*) AS videos, avg(coalesce(c.usd, 0)) AS mean_usd,
+       median(coalesce(c.usd, 0)) AS median_usd, max(coalesce(c.usd, 0)) AS max_usd
+FROM videos v LEFT JOIN costs c USING (job_id) WHERE v.video_path IS NOT NULL
+GROUP BY day ORDER BY day
+"""
+
+
+def cost_per_video_by_day(db: Database) -> pl.DataFrame:
+    return frame(db, COST_PER_VIDEO_DAY_SQL)
+
+
+# -- studio: the queue -------------------------------------------------------------------------
+
+QUEUE_SQL = """
+SELECT j.id, j.status, j.topic, c.name AS channel, j.duration_s, j.format, j.current_stage,
+       j.cancel_requested, j.error_stage, j.error_provider, j.error_message, j.created_at, j.started_at,
+       j.finished_at
+FROM jobs j LEFT JOIN channels c ON c.id = j.channel_id
+WHERE j.status IN ('queued', 'running') OR j.id IN (SELECT id FROM jobs ORDER BY id DESC LIMIT ?)
+ORDER BY j.id DESC
+"""
+
+STAGES_SQL = """
+SELECT job_id, stage, position, status, attempts, progress, provider, device, error
+FROM job_stages WHERE job_id IN (SELECT unnest(?::INTEGER[])) ORDER BY job_id, position
+"""
+
+
+def queue(db: Database, recent: int = 10) -> pl.DataFrame:
+    """Every queued or running job, plus the most recent ones whatever their state."""
+    return frame(db, QUEUE_SQL, [recent])
+
+
+def stages_for(db: Database, job_ids: list[int]) -> pl.DataFrame:
+    return frame(db, STAGES_SQL, [list(job_ids)])
+
+
+JOBS_SQL = f"""
+WITH costs AS ({JOB_COSTS_SQL})
+SELECT j.id, j.status, j.topic, c.name AS channel, j.duration_s, j.format, j.current_stage, j.error_stage,
+       j.error_message, j.created_at, j.finished_at, v.quality_score, coalesce(k.usd, 0) AS cost_usd
+FROM jobs j LEFT JOIN channels c ON c.id = j.channel_id LEFT JOIN videos v ON v.job_id = j.id
+LEFT JOIN costs k ON k.job_id = j.id
+ORDER BY j.id DESC LIMIT ?
+"""
 
 
 def jobs(db: Database, limit: int = 200) -> pl.DataFrame:
-    return frame(db, """
-        SELECT j.id, j.status, j.topic, c.name AS channel, j.duration_s, j.format, j.current_stage,
-               j.error_stage, j.error_message, j.created_at, j.finished_at, v.quality_score,
-               (SELECT coalesce(sum(usd), 0) FROM cost_ledger l WHERE l.job_id = j.id)::DOUBLE AS cost_usd
-        FROM jobs j LEFT JOIN channels c ON c.id = j.channel_id LEFT JOIN videos v ON v.job_id = j.id
-        ORDER BY j.id DESC LIMIT ?""", [limit])
+    return frame(db, JOBS_SQL, [limit])
+
+
+# -- library -----------------------------------------------------------------------------------
+
+LIBRARY_SQL = """
+WITH page AS (
+  SELECT v.*, j.topic, c.name AS channel
+  FROM videos v JOIN jobs j ON j.id = v.job_id LEFT JOIN channels c ON c.id = v.channel_id
+  WHERE v.video_path IS NOT NULL
+    AND (?::VARCHAR IS NULL OR v.title ILIKE '%' || ? || '%' OR j.topic ILIKE '%' || ? || '%')
+    AND (?::VARCHAR IS NULL OR c.name = ?)
+    AND (?::VARCHAR IS NULL OR v.publish_state = ?)
+    AND (?::VARCHAR IS NULL OR v.format = ?)
+  ORDER BY v.job_id DESC LIMIT ? OFFSET ?)
+SELECT p.job_id, p.title, p.topic, p.channel, p.format, round(p.duration_s, 1) AS duration_s, p.quality_score,
+       (SELECT coalesce(sum(usd), 0)::DOUBLE FROM cost_ledger l WHERE l.job_id = p.job_id) AS cost_usd,
+       p.publish_state, p.publish_ref, p.created_at, p.video_path, p.thumbnail_path
+FROM page p ORDER BY p.job_id DESC
+"""
+
+LIBRARY_COUNT_SQL = """
+SELECT count(*) FROM videos v JOIN jobs j ON j.id = v.job_id LEFT JOIN channels c ON c.id = v.channel_id
+WHERE v.video_path IS NOT NULL
+  AND (?::VARCHAR IS NULL OR v.title ILIKE '%' || ? || '%' OR j.topic ILIKE '%' || ? || '%')
+  AND (?::VARCHAR IS NULL OR c.name = ?)
+  AND (?::VARCHAR IS NULL OR v.publish_state = ?)
+  AND (?::VARCHAR IS NULL OR v.format = ?)
+"""
+
+
+def _library_params(search: str | None, channel: str | None, state: str | None, fmt: str | None) -> list:
+    search = (search or "").strip() or None
+    return [search, search, search, channel, channel, state, state, fmt, fmt]
+
+
+def library(db: Database, search: str | None = None, channel: str | None = None, state: str | None = None,
+            fmt: str | None = None, limit: int = 24, offset: int = 0) -> pl.DataFrame:
+    return frame(db, LIBRARY_SQL, [*_library_params(search, channel, state, fmt), limit, offset])
+
+
+def library_count(db: Database, search: str | None = None, channel: str | None = None, state: str | None = None,
+                  fmt: str | None = None) -> int:
+    return db.query_one(LIBRARY_COUNT_SQL, _library_params(search, channel, state, fmt))[0]
+
+
+def video_detail(db: Database, job_id: int) -> dict | None:
+    """Everything the Library shows about one video: row, script, subtitles, quality, costs, events."""
+    rows = db.query_dicts(
+        "SELECT v.*, j.topic, j.status AS job_status, j.duration_s AS target_s, c.name AS channel"
+        " FROM videos v JOIN jobs j ON j.id = v.job_id LEFT JOIN channels c ON c.id = v.channel_id WHERE v.job_id = ?",
+        [job_id])
+    if not rows:
+        return None
+    video = rows[0]
+    files = dict(db.query("SELECT kind, path FROM artifacts WHERE job_id = ?", [job_id]))
+    detail = {"video": video, "files": files}
+    detail["quality"] = json.loads(video["quality_detail"]) if video.get("quality_detail") else None
+    detail["script"] = _read_json(files.get("script"))
+    detail["captions"] = _read_text(files.get("captions"))
+    detail["costs"] = cost_breakdown(db, job_id)
+    detail["events"] = frame(db, "SELECT at_time, stage, status, message FROM job_events WHERE job_id = ? ORDER BY id",
+                             [job_id])
+    return detail
+
+
+def _read_json(path: str | None) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8")) if path else None
+    except (OSError, ValueError):
+        return None
+
+
+def _read_text(path: str | None) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8") if path else None
+    except OSError:
+        return None
+
+
+COST_BREAKDOWN_SQL = """
+SELECT stage, provider, model, unit, sum(quantity) AS quantity, any_value(unit_price_usd) AS unit_price_usd,
+       sum(usd)::DOUBLE AS usd, round(sum(compute_s), 2) AS compute_s
+FROM cost_ledger WHERE job_id = ? GROUP BY stage, provider, model, unit ORDER BY min(id)
+"""
+
+
+def cost_breakdown(db: Database, job_id: int) -> pl.DataFrame:
+    return frame(db, COST_BREAKDOWN_SQL, [job_id])
+
+
+# -- costs -------------------------------------------------------------------------------------
+
+COST_BY_STAGE_SQL = """
+SELECT stage, count(DISTINCT job_id) AS videos, sum(usd)::DOUBLE AS usd, round(sum(compute_s), 1) AS compute_s
+FROM cost_ledger WHERE charged_at >= ? GROUP BY stage ORDER BY usd DESC, stage
+"""
+
+COST_BY_PROVIDER_SQL = """
+SELECT provider, model, unit, sum(quantity) AS quantity, sum(usd)::DOUBLE AS usd, count(*) AS calls
+FROM cost_ledger WHERE charged_at >= ? GROUP BY provider, model, unit ORDER BY usd DESC, provider, model
+"""
+
+COST_BY_DAY_SQL = """
+SELECT charged_at::DATE AS day, sum(usd)::DOUBLE AS usd, count(DISTINCT job_id) AS videos
+FROM cost_ledger WHERE charged_at >= ? GROUP BY day ORDER BY day
+"""
+
+COST_DISTRIBUTION_SQL = f"""
+WITH costs AS ({JOB_COSTS_SQL}), per AS (SELECT usd FROM costs JOIN videos v USING (job_id) WHERE v.video_path IS NOT NULL),
+bounds AS (SELECT greatest(max(usd), ?) AS top FROM per)
+SELECT floor(usd / (top / 20)) * (top / 20) AS bin_usd, count(*) AS videos
+FROM per, bounds GROUP BY bin_usd ORDER BY bin_usd
+"""
+
+TOP_VIDEOS_SQL = f"""
+WITH costs AS ({JOB_COSTS_SQL})
+SELECT c.job_id, j.topic, ch.name AS channel, c.usd, j.created_at
+FROM costs c JOIN jobs j ON j.id = c.job_id LEFT JOIN channels ch ON ch.id = j.channel_id
+ORDER BY c.usd DESC, c.job_id DESC LIMIT ?
+"""
+
+
+def cost_by_stage(db: Database, since: str = "1970-01-01") -> pl.DataFrame:
+    return frame(db, COST_BY_STAGE_SQL, [since])
+
+
+def cost_by_provider(db: Database, since: str = "1970-01-01") -> pl.DataFrame:
+    return frame(db, COST_BY_PROVIDER_SQL, [since])
+
+
+def cost_by_day(db: Database, since: str = "1970-01-01") -> pl.DataFrame:
+    return frame(db, COST_BY_DAY_SQL, [since])
+
+
+def cost_distribution(db: Database, cap_usd: float) -> pl.DataFrame:
+    """Videos per cost bin (20 bins up to the larger of the cap and the dearest video)."""
+    return frame(db, COST_DISTRIBUTION_SQL, [cap_usd])
+
+
+def top_videos_by_cost(db: Database, limit: int = 20) -> pl.DataFrame:
+    return frame(db, TOP_VIDEOS_SQL, [limit])
+
+
+def over_cap(db: Database, cap_usd: float) -> int:
+    return db.query_one(f"WITH costs AS ({JOB_COSTS_SQL}) SELECT count(*) FROM costs WHERE usd > ?", [cap_usd])[0]
+
+
+# -- channels ----------------------------------------------------------------------------------
+
+CHANNELS_SQL = f"""
+WITH costs AS ({JOB_COSTS_SQL})
+SELECT c.id, c.name, c.niche, c.language, c.voice, c.writer, c.primary_color, c.accent_color, c.text_color,
+       c.default_format, c.default_duration, c.made_for_kids, c.created_at,
+       count(v.job_id) AS videos, coalesce(sum(k.usd), 0)::DOUBLE AS spend_usd
+FROM channels c LEFT JOIN videos v ON v.channel_id = c.id AND v.video_path IS NOT NULL
+LEFT JOIN costs k ON k.job_id = v.job_id
+GROUP BY ALL ORDER BY c.id
+"""
+
+
+def channels(db: Database) -> pl.DataFrame:
+    return frame(db, CHANNELS_SQL)
+
+
+TABLES = ("channels", "jobs", "job_stages", "job_events", "artifacts", "videos", "cost_ledger")

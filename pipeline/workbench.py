@@ -6,16 +6,23 @@ Pages read through ``pipeline.queries`` and act only through these methods.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
 
-from pipeline import channels, jobs
+from pydantic import ValidationError
+
+from pipeline import backup, channels, jobs
 from pipeline.config import ConfigError, Settings, validate_duration
-from pipeline.costs import PriceTable
+from pipeline.costs import PriceTable, Usage
 from pipeline.db import Database, open_database
 from pipeline.gpu import GpuLease
-from pipeline.providers import REGISTRY, UnknownProvider, first_in_chain
+from pipeline.providers import REGISTRY, UnknownProvider, first_in_chain, make
+from pipeline.providers import status as provider_status
 from pipeline.providers.base import BriefError
+from pipeline.snapshots import SnapshotWriter
 from pipeline.worker import Worker
 
 log = logging.getLogger("ytempire")
@@ -35,22 +42,37 @@ class VideoRequest:
     privacy: str = "private"
 
 
+# Settings an operator may change from the Settings page (stored in app_settings).
+EDITABLE = {
+    "cap_usd": "Spending cap per video (USD)",
+    "quality_threshold": "Quality threshold (0-100)",
+    "workers": "Worker threads (takes effect on restart)",
+    "gpu_slots": "GPU stages at once (takes effect on restart)",
+    "transition": "Slide transition",
+}
+RESTART_NEEDED = {"workers", "gpu_slots"}
+
+
 class Workbench:
-    def __init__(self, settings: Settings, *, start_worker: bool = True, lease: GpuLease | None = None):
-        self.settings = settings
+    def __init__(self, settings: Settings, *, start_worker: bool = True, lease: GpuLease | None = None,
+                 snapshot_s: float = 30.0):
         self._closed = False
         settings.prepare_data_dir()
-        self.prices = PriceTable.load(settings.prices_file)
         self.db: Database = open_database(settings.db_path)
+        self.settings = self._with_overrides(settings)
+        self.prices = PriceTable.load(self.settings.prices_file)
         channels.ensure_demo_channel(self.db)
-        self.worker = Worker(settings, self.db, self.prices, lease=lease)
+        self.worker = Worker(self.settings, self.db, self.prices, lease=lease)
+        self.snapshots = SnapshotWriter(self.db, self.settings.data_dir / "snapshots", snapshot_s)
         if start_worker:
             self.worker.start()
+            self.snapshots.start()
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self.snapshots.stop()
         self.worker.stop(wait=True)
         self.db.close()
 
@@ -113,3 +135,82 @@ class Workbench:
     def retry(self, job_id: int) -> None:
         jobs.retry_job(self.db, job_id)
         self.worker.wake()
+
+    def estimate(self, req: VideoRequest) -> tuple[list[dict], Decimal]:
+        """The provider chain of each stage and its estimated cost, before anything is spent."""
+        channel, duration, fmt, brief = self.validate_request(req)
+        words = int(duration * self.settings.speaking_rate_wpm / 60)
+        rows = []
+        for stage, kind, chain in (("script", "writer", brief.get("writer") or channel["writer"]),
+                                   ("voice", "voice", brief.get("voice") or channel["voice"]),
+                                   ("visuals", "visuals", self.settings.visuals),
+                                   ("publish", "publisher", self.settings.publisher)):
+            provider = make(kind, first_in_chain(chain), self.settings)
+            for u in provider.estimate(duration, words):
+                rows.append(self._estimate_row(stage, chain, u))
+        rows.append(self._estimate_row("render", "ffmpeg", Usage("ffmpeg", "libx264", "video_seconds", float(duration))))
+        rows.append(self._estimate_row("thumbnail", "thumbnail", Usage("thumbnail", "pillow-v1", "images", 1.0)))
+        rows.append(self._estimate_row("quality", "quality", Usage("quality", "checks-v1", "videos", 1.0)))
+        order = list(jobs.STAGES)
+        rows.sort(key=lambda r: order.index(r["stage"]))
+        return rows, sum((Decimal(str(r["usd"])) for r in rows), Decimal(0))
+
+    def _estimate_row(self, stage: str, chain: str, usage: Usage) -> dict:
+        priced = self.prices.price(usage)
+        return {"stage": stage, "chain": chain, "provider": usage.provider, "model": usage.model, "unit": usage.unit,
+                "quantity": usage.quantity, "usd": float(priced.usd)}
+
+    # -- settings, providers, backup ---------------------------------------------------------
+    def _with_overrides(self, settings: Settings) -> Settings:
+        rows = self.db.query("SELECT key, value FROM app_settings")
+        overrides = {k: json.loads(v) for k, v in rows if k in EDITABLE}
+        if not overrides:
+            return settings
+        try:
+            return Settings.model_validate({**settings.model_dump(), **overrides})
+        except ValidationError:
+            log.warning("ignoring invalid stored settings %s", overrides)
+            return settings
+
+    def update_settings(self, changes: dict) -> list[str]:
+        """Validate, store and apply operator changes; returns notes (e.g. what needs a restart)."""
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise ConfigError(f"These settings cannot be changed here: {', '.join(sorted(unknown))}.")
+        try:
+            checked = Settings.model_validate({**self.settings.model_dump(), **changes})
+        except ValidationError as exc:
+            raise ConfigError("; ".join(f"{EDITABLE.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}"
+                                        for e in exc.errors())) from exc
+        notes = []
+        with self.db.write() as cur:
+            for key in changes:
+                value = getattr(checked, key)
+                cur.execute("INSERT INTO app_settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+                            " SET value = excluded.value, updated_at = now()", [key, json.dumps(value)])
+                if key in RESTART_NEEDED and value != getattr(self.settings, key):
+                    notes.append(f"{EDITABLE[key]}: saved; restart the workbench to apply it.")
+                else:
+                    setattr(self.settings, key, value)  # the worker shares this object: applies to the next stage
+        return notes
+
+    def providers(self) -> list[dict]:
+        return provider_status(self.settings)
+
+    def export_backup(self, dest: Path | None = None) -> Path:
+        dest = dest or self.settings.data_dir / "backups" / f"ytempire-{jobs_stamp()}.zip"
+        return backup.export_backup(self.db, dest)
+
+    def import_backup(self, source: Path) -> dict:
+        busy = self.worker.busy()
+        if busy:
+            raise backup.BackupError(f"Jobs {', '.join(map(str, busy))} are running: wait for them or cancel them, "
+                                     "then restore.")
+        manifest = backup.import_backup(self.db, source)
+        self.snapshots.refresh(force=True)
+        return manifest
+
+
+def jobs_stamp() -> str:
+    from datetime import datetime
+    return datetime.now().strftime("%Y%m%d-%H%M%S")

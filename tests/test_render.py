@@ -134,3 +134,16 @@ def test_probe_rejects_a_file_that_is_not_media(tmp_path):
     bad.write_bytes(b"not a video")
     with pytest.raises(ffmpeg.FFmpegError):
         ffmpeg.probe(bad)
+
+
+def test_relative_paths_are_resolved_against_the_caller(tmp_path, monkeypatch):
+    slides, cues, duration = three_slides(tmp_path)
+    tone_wav(tmp_path / "narration.wav", duration)
+    write_ass(cues, (1920, 1080), tmp_path / "subtitles.ass")
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path)
+    from pathlib import Path
+    segs = [Segment(Path("slides") / s.image.name, s.frames, s.motion) for s in plan_segments(slides, cues, duration, 30)]
+    out = render_video(segs, Path("narration.wav"), Path("subtitles.ass"), (1920, 1080), Path("out/video.mp4"),
+                       EncodeOptions(), fonts_dir=FONTS_DIR)
+    assert ffmpeg.probe(out).duration_s == pytest.approx(duration, abs=0.1)

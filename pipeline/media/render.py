@@ -141,6 +141,10 @@ def render_video(segments: list[Segment], narration: Path, subtitles: Path | Non
                  opts: EncodeOptions, *, device: str = "cpu", fonts_dir: Path | None = None,
                  progress: Callable[[float], None] | None = None, cancel: threading.Event | None = None) -> Path:
     """Render to ``out`` (H.264 + AAC MP4, moov first). Raises GpuUnavailable when NVENC cannot run."""
+    # ffmpeg runs in the output's folder (so libass gets a plain relative name): make every path absolute.
+    out, narration = out.resolve(), narration.resolve()
+    subtitles = subtitles.resolve() if subtitles is not None else None
+    segments = [Segment(s.image.resolve(), s.frames, s.motion) for s in segments]
     inputs: list[str] = []
     for seg in segments:
         inputs += ["-framerate", str(opts.fps), "-i", str(seg.image)]

@@ -46,3 +46,17 @@ def first_in_chain(chain: str) -> str:
     if not names:
         raise UnknownProvider("The provider chain is empty.")
     return names[0]
+
+
+def status(settings: Settings) -> list[dict]:
+    """Every registered provider: usable or not, and why not (never a secret)."""
+    out = []
+    for kind, table in REGISTRY.items():
+        for name, target in table.items():
+            try:
+                cls = _load(target)
+                why = cls.check(settings) if hasattr(cls, "check") else None
+            except Exception as exc:  # noqa: BLE001 - a broken provider is reported, not raised
+                why = f"cannot load: {exc}"
+            out.append({"capability": kind, "provider": name, "usable": why is None, "why_not": why or ""})
+    return out

@@ -229,6 +229,14 @@ class LocalWriter:
     """Template writer over the brief's own material. Needs no key, no network, no model."""
 
     name = "local"
+    model = MODEL
+
+    @staticmethod
+    def check(settings: object) -> str | None:
+        return None  # pure Python: always usable
+
+    def estimate(self, duration_s: float, words: int) -> list[Usage]:
+        return [Usage(self.name, MODEL, "words", float(words))]
 
     def write(self, brief: Brief) -> tuple[Script, list[Usage]]:
         started = time.perf_counter()

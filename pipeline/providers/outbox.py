@@ -39,9 +39,22 @@ class OutboxPublisher:
     def __init__(self, root: Path):
         self.root = Path(root)
 
+    model = MODEL
+
     @classmethod
     def from_settings(cls, settings: Settings) -> OutboxPublisher:
         return cls(settings.outbox_dir)
+
+    @staticmethod
+    def check(settings: Settings) -> str | None:
+        try:
+            settings.outbox_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return f"the outbox {settings.outbox_dir} cannot be created: {exc.strerror or exc}"
+        return None
+
+    def estimate(self, duration_s: float, words: int) -> list[Usage]:
+        return [Usage(self.name, MODEL, "videos", 1.0)]
 
     def publish(self, job_id: int, channel: str, video: Path, thumbnail: Path, metadata: dict,
                 captions: Path | None = None) -> PublishResult:

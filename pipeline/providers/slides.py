@@ -15,6 +15,16 @@ MODEL = "pillow-v1"
 
 class SlideVisuals:
     name = "slides"
+    model = MODEL
+
+    @staticmethod
+    def check(settings: object) -> str | None:
+        from pipeline.media.draw import BOLD, REGULAR
+        missing = [p.name for p in (BOLD, REGULAR) if not p.exists()]
+        return f"fonts missing: {', '.join(missing)}" if missing else None
+
+    def estimate(self, duration_s: float, words: int) -> list[Usage]:
+        return [Usage(self.name, MODEL, "slides", float(2 + max(1, round(duration_s / 25))))]
 
     def render(self, script: Script, brand: Brand, size: tuple[int, int], out_dir: Path) -> tuple[list[Slide], list[Usage]]:
         started = time.perf_counter()

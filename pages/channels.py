@@ -1,0 +1,70 @@
+"""Channels: create, edit and delete channels and their brand settings."""
+
+import streamlit as st
+
+from pipeline.channels import ChannelError, ChannelInput, create_channel, delete_channel, update_channel
+from pipeline.providers import REGISTRY
+from ui.cache import read
+from ui.state import get_workbench
+from ui.widgets import table
+
+wb = get_workbench()
+st.title("Channels")
+channels = read("channels")
+
+
+def channel_form(key: str, current: dict | None = None) -> ChannelInput | None:
+    c = current or {}
+    with st.form(key):
+        a, b = st.columns(2)
+        name = a.text_input("Name", c.get("name", ""))
+        niche = b.text_input("Niche", c.get("niche", ""), help="What the channel is about; used in calls to action.")
+        a, b, d = st.columns(3)
+        language = a.text_input("Language", c.get("language", "en"))
+        voice = b.selectbox("Voice", sorted(REGISTRY["voice"]), index=sorted(REGISTRY["voice"]).index(c.get("voice", "piper")) if c.get("voice", "piper") in REGISTRY["voice"] else 0)
+        writer = d.selectbox("Writer", sorted(REGISTRY["writer"]))
+        a, b, d = st.columns(3)
+        primary = a.color_picker("Primary colour", c.get("primary_color", "#1E2A44"))
+        accent = b.color_picker("Accent colour", c.get("accent_color", "#F2B632"))
+        text = d.color_picker("Text colour", c.get("text_color", "#FFFFFF"))
+        a, b, d = st.columns(3)
+        fmt = a.radio("Default format", ["landscape", "shorts"], index=0 if c.get("default_format", "landscape") == "landscape" else 1, horizontal=True)
+        duration = b.number_input("Default duration (s)", 1, 3600, int(c.get("default_duration", 60)))
+        kids = d.checkbox("Made for kids", bool(c.get("made_for_kids", False)),
+                          help="YouTube requires this declaration for every upload.")
+        if st.form_submit_button("Save channel", type="primary"):
+            return ChannelInput(name, niche, language, voice, writer, primary, accent, text, fmt, int(duration), kids)
+    return None
+
+
+create, edit = st.tabs(["New channel", "Edit or delete"])
+with create:
+    data = channel_form("new-channel")
+    if data:
+        try:
+            create_channel(wb.db, data)
+            st.success(f"Channel {data.name!r} created.")
+        except ChannelError as exc:
+            st.error(str(exc))
+with edit:
+    if channels.is_empty():
+        st.info("No channels yet: create one in the first tab.")
+    else:
+        chosen = st.selectbox("Channel", channels["name"].to_list(), key="edit-channel")
+        current = channels.filter(channels["name"] == chosen).row(0, named=True)
+        data = channel_form(f"edit-{current['id']}", current)
+        if data:
+            try:
+                update_channel(wb.db, current["id"], data)
+                st.success("Saved.")
+            except ChannelError as exc:
+                st.error(str(exc))
+        if st.button(f"Delete {chosen}", icon=":material/delete:", key="delete-channel"):
+            try:
+                delete_channel(wb.db, current["id"])
+                st.success(f"Deleted {chosen}. Its finished videos stay in the Library.")
+            except ChannelError as exc:
+                st.error(str(exc))
+
+st.subheader("All channels")
+table(read("channels"), "channels")

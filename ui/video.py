@@ -1,0 +1,83 @@
+"""One video in the Library: player, thumbnail, script, subtitles, quality, costs, publish state, downloads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+from ui.widgets import exports, usd
+
+
+def _download(label: str, path: str | None, mime: str, key: str) -> None:
+    if path and Path(path).exists():
+        st.download_button(label, lambda: Path(path).read_bytes(), Path(path).name, mime, key=key,
+                           icon=":material/download:", on_click="ignore")
+
+
+def show_video(detail: dict, row: pl.DataFrame) -> None:
+    v = detail["video"]
+    job = v["job_id"]
+    st.subheader(v["title"])
+    st.caption(f"#{job} · {v['channel']} · {v['format']} · {v['duration_s']:.1f} s · quality "
+               f"{v['quality_score'] if v['quality_score'] is not None else '—'} · {v['publish_state']}")
+    left, right = st.columns([3, 2])
+    with left:
+        if v["video_path"] and Path(v["video_path"]).exists():
+            captions = detail["files"].get("captions")
+            st.video(v["video_path"], subtitles=captions if captions and Path(captions).exists() else None)
+        else:
+            st.warning("The video file is missing from the data directory: retry the job to render it again.")
+    with right:
+        if v["thumbnail_path"] and Path(v["thumbnail_path"]).exists():
+            st.image(v["thumbnail_path"], caption="Thumbnail")
+        st.markdown(f"**Publish state:** {v['publish_state']}" + (f" → `{v['publish_ref']}`" if v["publish_ref"] else ""))
+        c = st.columns(2)
+        with c[0]:
+            _download("Video", v["video_path"], "video/mp4", f"dl-video-{job}")
+            _download("Captions", detail["files"].get("captions"), "text/plain", f"dl-srt-{job}")
+        with c[1]:
+            _download("Thumbnail", v["thumbnail_path"], "image/jpeg", f"dl-thumb-{job}")
+            _download("Script", detail["files"].get("script"), "application/json", f"dl-script-{job}")
+        st.caption("This video's row:")
+        exports(row, f"video-{job}", key=f"row-{job}")
+
+    script, quality, costs = st.tabs(["Script", "Quality", "Costs"])[0:3]
+    with script:
+        s = detail["script"]
+        if s:
+            st.markdown(f"**Hook.** {s['hook']}")
+            for section in s["sections"]:
+                st.markdown(f"**{section['heading']}.** " + " ".join(section["sentences"]))
+            st.markdown(f"**Call to action.** {s['call_to_action']}")
+            for note in s.get("notes", []):
+                st.caption(f"Writer's note: {note}")
+            with st.expander("Description and tags"):
+                st.text(s["description"])
+                st.write(", ".join(s["tags"]))
+        with st.expander("Subtitles (SRT)"):
+            st.code(detail["captions"] or "No subtitles recorded.", language=None)
+    with quality:
+        q = detail["quality"]
+        if q:
+            st.metric("Score", f"{q['score']:.0f}/100", delta=f"threshold {q['threshold']:.0f}", delta_color="off")
+            checks = pl.DataFrame(q["checks"]).select("name", "passed", "score", "weight", "value", "target", "message")
+            st.dataframe(checks, hide_index=True)
+        else:
+            st.info("Not scored yet.")
+    with costs:
+        breakdown = detail["costs"]
+        st.metric("Total", usd(float(breakdown["usd"].sum()) if not breakdown.is_empty() else 0.0))
+        st.dataframe(breakdown, hide_index=True)
+        exports(breakdown, f"video-{job}-costs", key=f"costs-{job}")
+        with st.expander("Events"):
+            st.dataframe(detail["events"], hide_index=True)
+
+
+def metadata_preview(detail: dict) -> str | None:
+    path = detail["files"].get("publish")
+    if path and Path(path).exists():
+        return json.dumps(json.loads(Path(path).read_text())["body"], indent=2)
+    return None

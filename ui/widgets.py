@@ -1,0 +1,52 @@
+"""Widgets the pages share: exports, empty states, money, stage progress."""
+
+from __future__ import annotations
+
+import io
+
+import polars as pl
+import streamlit as st
+
+
+def to_csv(df: pl.DataFrame) -> bytes:
+    """CSV has no lists or structs: lists become 'a|b|c', structs JSON."""
+    flat = []
+    for name, dtype in df.schema.items():
+        if isinstance(dtype, (pl.List, pl.Array)):
+            flat.append(pl.col(name).cast(pl.List(pl.String)).list.join("|"))
+        elif isinstance(dtype, pl.Struct):
+            flat.append(pl.col(name).struct.json_encode())
+    return (df.with_columns(flat) if flat else df).write_csv().encode("utf-8")
+
+
+def to_parquet(df: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.write_parquet(buf)
+    return buf.getvalue()
+
+
+def exports(df: pl.DataFrame, name: str, key: str | None = None) -> None:
+    """CSV and Parquet downloads of a table the operator sees (built only when clicked)."""
+    key = key or name
+    c1, c2, _ = st.columns([1, 1, 4])
+    c1.download_button("CSV", lambda: to_csv(df), f"{name}.csv", "text/csv", key=f"{key}-csv", icon=":material/download:",
+                       on_click="ignore")
+    c2.download_button("Parquet", lambda: to_parquet(df), f"{name}.parquet", "application/octet-stream",
+                       key=f"{key}-parquet", icon=":material/download:", on_click="ignore")
+
+
+def table(df: pl.DataFrame, name: str, key: str | None = None, **kwargs: object) -> None:
+    st.dataframe(df, hide_index=True, **kwargs)
+    exports(df, name, key)
+
+
+def empty(message: str, icon: str = ":material/info:") -> None:
+    st.info(message, icon=icon)
+
+
+def usd(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"${value:,.{digits}f}"
+
+
+STATUS_ICONS = {"queued": "⏳", "running": "▶️", "done": "✅", "held": "✋", "failed": "❌", "cancelled": "⏹️",
+                "pending": "·", "skipped": "↷"}
