@@ -9,24 +9,17 @@ from pipeline.costs import PriceError
 from pipeline.db import DatabaseLocked
 from ui.state import get_workbench
 
-st.set_page_config(page_title="YTEmpire", page_icon=":material/movie:", layout="wide")
+st.set_page_config(page_title="YTEmpire", page_icon="🎬", layout="wide")
 log = logging.getLogger("ytempire.app")
 
-try:
-    wb = get_workbench()
-except DatabaseLocked as exc:
-    st.error(str(exc), icon=":material/lock:")
-    st.stop()
-except (ConfigError, PriceError) as exc:
-    st.error(f"The workbench cannot start: {exc}", icon=":material/error:")
-    st.stop()
-
+# Navigation first: until st.navigation runs, Streamlit would list pages/ by file name.
 page = st.navigation({
     "Business": [
         st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
         st.Page("pages/costs.py", title="Costs", icon=":material/payments:"),
     ],
     "Make": [
+        st.Page("pages/trends.py", title="Trends", icon=":material/trending_up:"),
         st.Page("pages/studio.py", title="Studio", icon=":material/movie_edit:"),
         st.Page("pages/library.py", title="Library", icon=":material/video_library:"),
     ],
@@ -35,6 +28,14 @@ page = st.navigation({
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ],
 })
+try:
+    wb = get_workbench()
+except DatabaseLocked as exc:
+    st.error(str(exc), icon=":material/lock:")
+    st.stop()
+except (ConfigError, PriceError) as exc:
+    st.error(f"The workbench cannot start: {exc}", icon=":material/error:")
+    st.stop()
 st.sidebar.caption(f"Data: `{wb.settings.data_dir}`")
 try:
     page.run()

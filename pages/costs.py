@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui.cache import read
 from ui.state import get_workbench
-from ui.widgets import empty, table, usd
+from ui.widgets import day_axis, empty, table, usd
 
 wb = get_workbench()
 cap = wb.settings.cap_usd
@@ -32,7 +32,10 @@ left, right = st.columns(2)
 with left:
     st.subheader("Per day")
     by_day = read("cost_by_day", since.isoformat())
-    st.plotly_chart(px.bar(by_day.to_pandas(), x="day", y="usd", labels={"usd": "USD"}))
+    if by_day["usd"].sum() > 0:
+        st.plotly_chart(day_axis(px.bar(by_day.to_pandas(), x="day", y="usd", labels={"usd": "USD"}), by_day.height))
+    else:
+        empty("Nothing paid in this period: every video so far used the free local providers.")
     table(by_day, "cost_by_day")
 with right:
     st.subheader("Cost per video against the cap")

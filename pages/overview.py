@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui.cache import read
 from ui.state import get_workbench
-from ui.widgets import empty, exports, usd
+from ui.widgets import day_axis, empty, exports, usd
 
 wb = get_workbench()
 st.title("Overview")
@@ -41,7 +41,7 @@ with left:
         empty("No finished videos yet.")
     else:
         fig = px.bar(per_day.to_pandas(), x="day", y=["published", "held"], labels={"value": "videos", "variable": ""})
-        st.plotly_chart(fig)
+        st.plotly_chart(day_axis(fig, per_day.height))
         exports(per_day, "videos_per_day")
 with right:
     st.subheader("Cost per video")
@@ -51,5 +51,5 @@ with right:
         fig = px.line(cost_day.to_pandas(), x="day", y=["median_usd", "max_usd"], markers=True,
                       labels={"value": "USD per video", "variable": ""})
         fig.add_hline(y=cap, line_dash="dash", annotation_text=f"cap {usd(cap, 2)}")
-        st.plotly_chart(fig)
+        st.plotly_chart(day_axis(fig, cost_day.height))
         exports(cost_day, "cost_per_video_by_day")

@@ -20,7 +20,8 @@ from pipeline.db import Database, migration_files
 from pipeline.queries import TABLES
 
 FORMAT = "ytempire-backup-1"
-SEQUENCES = {"channels": "channel_ids", "jobs": "job_ids", "job_events": "event_ids", "cost_ledger": "ledger_ids"}
+SEQUENCES = {"channels": "channel_ids", "jobs": "job_ids", "job_events": "event_ids", "cost_ledger": "ledger_ids",
+             "trend_imports": "trend_import_ids"}
 
 
 class BackupError(ValueError):

@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     work = sub.add_parser("work", parents=[common], help="run the worker: resume unfinished jobs and drain the queue")
     work.add_argument("--until-empty", action="store_true", help="exit when no job is queued or running")
 
+    from pipeline import cli_trends
+    cli_trends.add_parser(sub, common)
+
     for name, text in (("cancel", "cancel a queued or running job"), ("retry", "queue a failed, cancelled or held job again")):
         c = sub.add_parser(name, parents=[common], help=text)
         c.add_argument("job_id", type=int)
@@ -225,6 +228,8 @@ def cmd_simple(args: argparse.Namespace) -> int:
             wb.retry(args.job_id)
             print(f"job {args.job_id}: queued again; run `python -m pipeline work --until-empty` to process it")
         else:  # init
+            for line in wb.prepare_trends(topics=False):
+                print(f"trends: {line}")
             print(f"ready: {wb.settings.db_path}")
     finally:
         wb.db.close()
@@ -236,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"make": cmd_make, "jobs": cmd_jobs, "work": cmd_work}
     try:
+        if args.command == "trends":
+            from pipeline import cli_trends
+            try:
+                return cli_trends.run(args, _workbench)
+            except cli_trends.ERRORS as exc:
+                return _error(str(exc), 2)
         return handlers.get(args.command, cmd_simple)(args)
     except DatabaseLocked as exc:
         return _error(str(exc), 3)

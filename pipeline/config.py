@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     x264_crf: int = Field(default=23, ge=0, le=51, description="libx264 constant rate factor.")
     max_video_mbps: float = Field(default=8.0, gt=0, description="Peak video bitrate (YouTube: ~8 for 1080p30).")
     transition: str = Field(default="dip", description="Slide transition: 'dip' (fast) or 'crossfade'.")
+    bootstrap_trends: bool = Field(
+        default=True, description="On first start, load the bundled trending data and cluster its topics."
+    )
     writer: str = Field(default="local", description="Default writer provider chain.")
     voice: str = Field(default="piper", description="Default voice provider chain.")
     visuals: str = Field(default="slides", description="Default visuals provider.")

@@ -283,4 +283,21 @@ def channels(db: Database) -> pl.DataFrame:
     return frame(db, CHANNELS_SQL)
 
 
-TABLES = ("channels", "jobs", "job_stages", "job_events", "artifacts", "videos", "cost_ledger")
+TABLES = ("channels", "jobs", "job_stages", "job_events", "artifacts", "videos", "cost_ledger", "app_settings",
+          "trend_videos", "trend_snapshots", "trend_imports", "trend_topics", "trend_video_topics", "trend_evaluations")
+
+
+# -- trends (read models the Trends page caches) -----------------------------------------------
+def rising_videos(db: Database, country: str, limit: int = 25) -> pl.DataFrame:
+    from pipeline.trends.features import rising_videos as rising
+    return rising(db, country, limit)
+
+
+def topic_days(db: Database, country: str, days: int = 60) -> pl.DataFrame:
+    from pipeline.trends.features import topic_days as per_day
+    return per_day(db, country, days)
+
+
+def topic_momentum(db: Database, country: str) -> pl.DataFrame:
+    from pipeline.trends.features import topic_momentum as momentum
+    return momentum(db, country)

@@ -22,7 +22,10 @@ from pipeline.gpu import GpuLease
 from pipeline.providers import REGISTRY, UnknownProvider, first_in_chain, make
 from pipeline.providers import status as provider_status
 from pipeline.providers.base import BriefError
+from pipeline.providers.local_writer import sized_words
 from pipeline.snapshots import SnapshotWriter
+from pipeline.trends import features
+from pipeline.trends.desk import TrendDesk
 from pipeline.worker import Worker
 
 log = logging.getLogger("ytempire")
@@ -64,9 +67,24 @@ class Workbench:
         channels.ensure_demo_channel(self.db)
         self.worker = Worker(self.settings, self.db, self.prices, lease=lease)
         self.snapshots = SnapshotWriter(self.db, self.settings.data_dir / "snapshots", snapshot_s)
+        self.trends = TrendDesk(self.db, self.worker.lease)
         if start_worker:
             self.worker.start()
             self.snapshots.start()
+            if self.settings.bootstrap_trends:
+                self.prepare_trends(background=True)
+
+    def prepare_trends(self, background: bool = False, topics: bool = True) -> list[str]:
+        """First start: load the bundled trending data, then cluster topics where none exist yet."""
+        reports = [] if self.trends.has_data() else self.trends.import_bundled()
+        missing = [c for c in features.countries(self.db) if not self.trends.has_topics(c)] if topics else []
+        if missing:
+            if background:
+                self.trends.compute_topics_in_background(missing)
+            else:
+                for country in missing:
+                    self.trends.compute_topics(country)
+        return [r.summary() for r in reports]
 
     def close(self) -> None:
         if self._closed:
@@ -129,6 +147,12 @@ class Workbench:
                 errors.append(f"line {n}: {exc}")
         return ids, errors
 
+    def make_from_topic(self, country: str, topic_id: int, **request: object) -> int:
+        """Queue a video on a trending topic: the writer gets the topic with its related titles and tags."""
+        brief = self.trends.brief(country, topic_id)
+        return self.enqueue(VideoRequest(topic=brief["topic"], related_titles=brief["related_titles"],
+                                         tags=brief["tags"], **request))  # type: ignore[arg-type]
+
     def cancel(self, job_id: int) -> str:
         return self.worker.cancel(job_id)
 
@@ -139,7 +163,7 @@ class Workbench:
     def estimate(self, req: VideoRequest) -> tuple[list[dict], Decimal]:
         """The provider chain of each stage and its estimated cost, before anything is spent."""
         channel, duration, fmt, brief = self.validate_request(req)
-        words = int(duration * self.settings.speaking_rate_wpm / 60)
+        words = sized_words(duration, self.settings.speaking_rate_wpm, max(1, round(duration / 25)))
         rows = []
         for stage, kind, chain in (("script", "writer", brief.get("writer") or channel["writer"]),
                                    ("voice", "voice", brief.get("voice") or channel["voice"]),

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ["YTEMPIRE_BOOTSTRAP_TRENDS"] = "0"  # tests that need trend data load their own small slice
 
 from pipeline.config import Settings  # noqa: E402
 from pipeline.db import open_database  # noqa: E402

@@ -28,10 +28,10 @@ def to_parquet(df: pl.DataFrame) -> bytes:
 def exports(df: pl.DataFrame, name: str, key: str | None = None) -> None:
     """CSV and Parquet downloads of a table the operator sees (built only when clicked)."""
     key = key or name
-    c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("CSV", lambda: to_csv(df), f"{name}.csv", "text/csv", key=f"{key}-csv", icon=":material/download:",
+    row = st.container(horizontal=True)
+    row.download_button("CSV", lambda: to_csv(df), f"{name}.csv", "text/csv", key=f"{key}-csv", icon=":material/download:",
                        on_click="ignore")
-    c2.download_button("Parquet", lambda: to_parquet(df), f"{name}.parquet", "application/octet-stream",
+    row.download_button("Parquet", lambda: to_parquet(df), f"{name}.parquet", "application/octet-stream",
                        key=f"{key}-parquet", icon=":material/download:", on_click="ignore")
 
 
@@ -50,3 +50,12 @@ def usd(value: float | None, digits: int = 4) -> str:
 
 STATUS_ICONS = {"queued": "⏳", "running": "▶️", "done": "✅", "held": "✋", "failed": "❌", "cancelled": "⏹️",
                 "pending": "·", "skipped": "↷"}
+
+
+def day_axis(fig, days: int):
+    """Dates on the x axis without sub-day ticks: whole days, and categories when there are few."""
+    if days <= 14:
+        fig.update_xaxes(type="category", title=None)
+    else:
+        fig.update_xaxes(tickformat="%b %d", title=None)
+    return fig

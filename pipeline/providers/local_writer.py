@@ -44,6 +44,15 @@ class _Part:
     outro: list[str] = field(default_factory=list)
 
 
+def sized_words(duration_s: float, words_per_minute: float, sections: int = 2) -> int:
+    """Words that fill duration_s of narration at the speaking rate, once the pauses are taken out
+    (solved for the sentence count, at ~13 words a sentence)."""
+    rate = words_per_minute / 60.0
+    blocks = 2 + max(sections, 2)
+    budget_s = max(duration_s - LEAD_S - BLOCK_PAUSE_S * blocks, 3.0)
+    return int(budget_s * rate / (1 + SENTENCE_PAUSE_S * rate / 13.0))
+
+
 def topic_phrase(topic: str) -> str:
     """The topic as it reads inside a sentence ("Why octopuses..." -> "why octopuses...")."""
     topic = topic.strip().rstrip(".?!")
@@ -236,7 +245,7 @@ class LocalWriter:
         return None  # pure Python: always usable
 
     def estimate(self, duration_s: float, words: int) -> list[Usage]:
-        return [Usage(self.name, MODEL, "words", float(words))]
+        return [Usage(self.name, MODEL, "words", float(words))]  # words: from sized_words, as write() sizes
 
     def write(self, brief: Brief) -> tuple[Script, list[Usage]]:
         started = time.perf_counter()
@@ -270,9 +279,7 @@ class LocalWriter:
             notes.append(f"{len(parts) - max_sections} of {len(parts)} outline points left out to fit {brief.duration_s:g} s")
             parts = parts[:max_sections]
         # Room for speech once the pauses are taken out, solved for the sentence count.
-        n_blocks_guess = 2 + max(len(parts), 2)
-        budget_s = max(brief.duration_s - LEAD_S - BLOCK_PAUSE_S * n_blocks_guess, 3.0)
-        target_words = int(budget_s * rate / (1 + SENTENCE_PAUSE_S * rate / 13.0))
+        target_words = sized_words(brief.duration_s, brief.words_per_minute, len(parts))
         hook = _sentence(topic).rstrip(".") + ("?" if question else ".")
         if target_words >= 60:
             hook += " Let's take it apart, one piece at a time."

@@ -1,0 +1,110 @@
+"""Trends: what is rising, topic momentum, the model's honest scorecard, and the backlog."""
+
+import tempfile
+from pathlib import Path
+
+import plotly.express as px
+import polars as pl
+import streamlit as st
+
+from pipeline.trends.ingest import TrendImportError
+from ui.cache import read
+from ui.state import get_workbench
+from ui.widgets import empty, table
+
+wb = get_workbench()
+st.title("Trends")
+countries = [r[0] for r in wb.db.query("SELECT DISTINCT country FROM trend_snapshots ORDER BY country")]
+
+
+def import_form() -> None:
+    with st.form("import"):
+        upload = st.file_uploader("Trending CSV (Kaggle youtube-new or v1 schema)", type=["csv"])
+        c = st.columns(2)
+        country = c[0].text_input("Country (two letters; blank = from the file name)", max_chars=2)
+        year = c[1].number_input("Year of DD.MM dates (older schema)", 2005, 2100, 2017)
+        if st.form_submit_button("Import") and upload is not None:
+            with tempfile.NamedTemporaryFile(suffix=".csv") as tmp:
+                tmp.write(upload.getvalue())
+                tmp.flush()
+                try:
+                    report = wb.trends.import_csv(Path(tmp.name), country or None, int(year), name=upload.name)
+                    st.success(report.summary())
+                except TrendImportError as exc:
+                    st.error(str(exc))
+
+
+if not countries:
+    empty("No trending data yet. Import a trending CSV below (the bundled samples load on first start).")
+    import_form()
+    st.stop()
+
+country = st.segmented_control("Country", countries, default=countries[0], key="trend-country") or countries[0]
+status = wb.trends.status.get(country)
+if status and status.state == "computing":
+    st.info(f"Clustering {country} topics in the background ({status.message or 'about a minute'}). "
+            "Rising videos are below already; refresh for topics.", icon=":material/hourglass_top:")
+elif status and status.state == "failed":
+    st.error(f"Topic clustering failed: {status.message}")
+
+rising, topics_tab, model_tab, backlog_tab, import_tab = st.tabs(["Rising", "Topics", "Model", "Backlog", "Import"])
+with rising:
+    table(read("rising_videos", country, 25), f"rising_{country}")
+with topics_tab:
+    if not wb.trends.has_topics(country):
+        empty("No topics yet for this country.")
+    else:
+        days = read("topic_days", country, 60)
+        momentum = read("topic_momentum", country)
+        top = momentum.head(8)["topic_id"].to_list()
+        chart = days.filter(pl.col("topic_id").is_in(top)).to_pandas()
+        st.plotly_chart(px.line(chart, x="day", y="videos", color="label", labels={"videos": "videos on the list"}))
+        table(momentum.select("topic_id", "label", "size", "recent", "before", "momentum", "recent_growth"),
+              f"topic_momentum_{country}")
+    if st.button("Recompute topics", icon=":material/hub:"):
+        with st.spinner("Clustering titles and tags…"):
+            s = wb.trends.compute_topics(country)
+        (st.success if s.state == "ready" else st.error)(f"{s.message} ({s.seconds} s)")
+with model_tab:
+    c = st.columns(3)
+    k = c[0].number_input("Days seen (k)", 1, 7, 2)
+    h = c[1].number_input("Horizon (days)", 1, 7, 2)
+    if c[2].button("Evaluate", icon=":material/science:"):
+        with st.spinner("Training on the earlier period, testing on the later one…"):
+            try:
+                wb.trends.evaluate(country, int(k), int(h))
+            except ValueError as exc:
+                st.error(str(exc))
+    rows = [{"k": e["k"], "horizon": e["horizon"], "who": who, **e[who], "n_test": e["n_test"], "split": e["split_date"]}
+            for e in wb.trends.evaluations(country) for who in ("model", "persistence", "log_linear")]
+    if rows:
+        table(pl.DataFrame(rows), f"evaluation_{country}")
+    else:
+        empty("Not evaluated yet: press Evaluate to score the model against persistence and log-linear baselines.")
+with backlog_tab:
+    if not wb.trends.has_topics(country):
+        empty("The backlog needs topics: they are computed on first start, or press Recompute topics.")
+    else:
+        names = read("channels")["name"].to_list()
+        c = st.columns(3)
+        channel = c[0].selectbox("For channel", names, key="backlog-channel")
+        duration = c[1].number_input("Duration (s)", 10, 1800, 60, 10, key="backlog-duration")
+        fmt = c[2].radio("Format", ["landscape", "shorts"], horizontal=True, key="backlog-format")
+        chosen = read("channels").filter(pl.col("name") == channel).row(0, named=True)
+        ranked = wb.trends.backlog(country, chosen, 15)
+        for r in ranked.iter_rows(named=True):
+            with st.container(border=True):
+                left, right = st.columns([5, 1])
+                left.markdown(f"**{r['label']}** · score {r['score']:.2f} · momentum {r['momentum']:+.2f} · "
+                              f"growth {r['predicted_growth_pct']:+.0f}% · fit {r['fit']:.2f} · novelty {r['novelty']:.2f}")
+                left.caption(r["examples"])
+                if right.button("Make video", key=f"make-{country}-{r['topic_id']}", icon=":material/play_arrow:"):
+                    job = wb.make_from_topic(country, r["topic_id"], channel=channel, duration_s=int(duration), format=fmt)
+                    st.toast(f"Queued job #{job}: follow it in Studio")
+        table(ranked.drop("terms"), f"backlog_{country}")
+with import_tab:
+    import_form()
+    imports = wb.db.query_dicts("SELECT source, country, rows_read, inserted, duplicates, rejected, at_time"
+                                " FROM trend_imports ORDER BY id DESC LIMIT 20")
+    if imports:
+        st.dataframe(pl.DataFrame(imports), hide_index=True)
