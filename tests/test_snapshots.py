@@ -1,7 +1,6 @@
 """Analysts beside the app: Parquet snapshots, the notebook that reads them, and backup/restore."""
 
 import json
-import os
 import zipfile
 
 import nbformat

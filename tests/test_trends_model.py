@@ -1,6 +1,6 @@
 """Features, metrics, the popularity model against its baselines, topics and the backlog."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -12,7 +12,7 @@ from pipeline.trends.backlog import backlog, compute_topics, topic_brief
 from pipeline.trends.features import rising_videos, topic_momentum, video_day_features
 from pipeline.trends.ingest import CsvTrendSource, parse_trending, store
 from pipeline.trends.model import build_samples, evaluate, metrics, snapshots_frame, time_split
-from pipeline.trends.topics import cluster, find_topics, terms, tfidf_vectors
+from pipeline.trends.topics import cluster, find_topics, terms
 
 D0 = date(2018, 1, 1)
 

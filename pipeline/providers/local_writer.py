@@ -255,7 +255,6 @@ class LocalWriter:
         if len(topic) > 200:
             raise BriefError(f"The topic is {len(topic)} characters long: keep it under 200 and put detail in the outline.")
         t = topic_phrase(topic)
-        rate = brief.words_per_minute / 60.0
 
         parts = parse_outline(brief.outline) if brief.outline.strip() else []
         if not parts and brief.related_titles:
