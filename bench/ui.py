@@ -2,7 +2,7 @@
 
 Usage (from the project root)::
 
-    .venv/bin/python bench/ui.py [--rows 5000000] [--data-dir bench/out/ui/data] [--keep] [--repeat 5]
+    .venv/bin/python bench/ui.py [--rows 5000000] [--data-dir bench/out/ui/data] [--keep] [--repeat 5] [--cold 3]
 
 What is measured
     1. Fill. A fresh database is created with ``pipeline.db.open_database`` in
@@ -48,15 +48,18 @@ What is measured
        Parquet in the background 30 s after start) must not compete with the
        timings.
 
-    3. Queries. For each page, every read model it calls is timed twice on
-       the Workbench's own database, each the median of ``--repeat`` runs:
-       "ours" is the project's function (``queries.kpis(db)``...), i.e. what the
+    3. Queries. For each view, every read model it calls is timed two ways on
+       the Workbench's own database (after the page timings), each the median
+       of several runs: "ours" is the project's function (``queries.kpis(db)``...), i.e. what the
        page pays including the conversion to polars; "raw" is the very same SQL
        string from ``pipeline.queries`` run as ``db.cursor().execute(sql,
        params).fetchall()``. The two are run alternately (so load from other
        processes hits both alike), at least ``--repeat`` times and more for
-       quick queries. The heaviest query of the page (largest "ours") is
-       reported with its ratio ours / raw.
+       quick queries. The heaviest query of the view (largest "ours", leaving
+       out ``data_version``, which every cached read runs) is reported with its
+       ratio ours / raw; the worst ratio covers every query, data_version and
+       the uncached ``video_detail`` (4 statements plus two small file reads)
+       included.
 
 Why
     The pages promise to stay interactive on a business-sized history. The
@@ -71,8 +74,11 @@ Output
 
         ui: slowest page X.XXs (page), worst query ratio X.XXx (query)
 
-    "slowest page" is the largest cold render. The exit status is 1 when a
-    page failed to render (the line is still printed).
+    "slowest page" is the largest cold render over every view, the two
+    one-click views included. The load average is printed at the start and
+    the end: this machine may be shared, and load from other processes slows
+    every figure alike. The exit status is 1 when a page failed to render (the
+    line is still printed).
 """
 
 from __future__ import annotations
@@ -93,17 +99,18 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
+if sys.path[0] != str(ROOT):  # ahead of bench/, so that `ui` is the project's package, not this file
     sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
 
 from pipeline import queries  # noqa: E402
+from pipeline.costs import rebuild_rollups  # noqa: E402
 from pipeline.db import Database, open_database  # noqa: E402
 from pipeline.jobs import STAGES  # noqa: E402
 
-PAGES = ["overview", "costs", "studio", "library", "channels", "settings"]
 FILLED = ("channels", "jobs", "job_stages", "job_events", "artifacts", "videos", "cost_ledger")
+SEARCH = "octopus"
 # Each page as it opens, plus two views one click away whose queries differ: (view, page, widget change).
 VIEWS = [
     ("overview", "overview", None),
@@ -111,11 +118,10 @@ VIEWS = [
     ("costs:all-time", "costs", ("segmented_control", "cost-period", "All time")),
     ("studio", "studio", None),
     ("library", "library", None),
-    ("library:search", "library", ("text_input", "lib-search", "octopus")),
+    ("library:search", "library", ("text_input", "lib-search", SEARCH)),
     ("channels", "channels", None),
     ("settings", "settings", None),
 ]
-SEARCH = "octopus"
 DAYS = 180
 STAGES_PER_JOB = len(STAGES)  # 7: one ledger row per stage
 MEDIA = ("video.mp4", "thumbnail.jpg", "script.json", "captions.srt")
@@ -153,7 +159,7 @@ def make_media(data_dir: Path) -> dict:
     Returns the paths and the quality report; falls back to missing files (the Library page then warns
     that the file is missing) if the pipeline cannot make the video here."""
     media = data_dir / "media"
-    seed = data_dir.parent / "seed"
+    seed = data_dir / ".seed"
     detail_file = media / "quality_detail.json"
     if all((media / f).exists() for f in MEDIA) and detail_file.exists():
         return {"dir": media, "quality_detail": detail_file.read_text(encoding="utf-8"), "real": True}
@@ -350,6 +356,7 @@ def fill(db: Database, rows: int, media: dict) -> list[tuple[str, float]]:
     n_events = 3 * n_jobs
     for seq, n in (("channel_ids", len(CHANNELS)), ("job_ids", n_jobs), ("event_ids", n_events), ("ledger_ids", rows)):
         cur.execute(f"SELECT max(nextval('{seq}')) FROM range({n})").fetchall()
+    rebuild_rollups(cur)  # job_costs and cost_daily, as the app keeps them on every ledger write
     cur.execute("DROP TABLE _bj2")
     cur.execute("DROP TABLE _stages")
     cur.execute("CHECKPOINT")
@@ -361,9 +368,15 @@ def row_counts(db: Database) -> dict[str, int]:
     return {t: db.query_one(f"SELECT count(*) FROM {t}")[0] for t in FILLED}
 
 
+MARKER = ".ytempire-ui-bench"  # written into a data dir this bench filled: the only kind it will wipe
+
+
 def ensure_filled(data_dir: Path, rows: int, keep: bool) -> tuple[dict, dict]:
     """The filled database at data_dir (reused with --keep if its size matches). Returns (counts, media)."""
     db_path = data_dir / "ytempire.duckdb"
+    if db_path.exists() and not (data_dir / MARKER).exists():
+        raise SystemExit(f"{db_path} was not made by this bench (no {MARKER} beside it): it will not be "
+                         "replaced. Choose another --data-dir.")
     if keep and db_path.exists():
         db = Database(db_path)
         try:
@@ -377,6 +390,7 @@ def ensure_filled(data_dir: Path, rows: int, keep: bool) -> tuple[dict, dict]:
             return counts, media
         print(f"fill: {db_path} has {counts['cost_ledger']:,} ledger rows, not {rows:,}: filling again")
     data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / MARKER).write_text("filled by bench/ui.py; replaced on every run without --keep\n", encoding="utf-8")
     for p in (db_path, db_path.with_name(db_path.name + ".wal")):
         p.unlink(missing_ok=True)
     shutil.rmtree(data_dir / "snapshots", ignore_errors=True)
@@ -385,6 +399,9 @@ def ensure_filled(data_dir: Path, rows: int, keep: bool) -> tuple[dict, dict]:
     db = open_database(db_path)
     try:
         steps = fill(db, rows, media)
+        t = time.perf_counter()
+        fill_trends(db)
+        steps.append(("trends (bundled CSVs + TF-IDF topics)", time.perf_counter() - t))
         counts = row_counts(db)
     finally:
         db.close()
@@ -393,6 +410,18 @@ def ensure_filled(data_dir: Path, rows: int, keep: bool) -> tuple[dict, dict]:
     print(f"fill: {total:.1f}s for {rows:,} ledger rows, file {size:,.0f} MB ("
           + ", ".join(f"{name} {s:.1f}s" for name, s in steps) + ")")
     return counts, media
+
+
+def fill_trends(db: Database) -> None:
+    """The bundled real trending data and its topics (TF-IDF: no model load), as a first start leaves them."""
+    from pipeline.trends.backlog import compute_topics
+    from pipeline.trends.desk import BUNDLED_TRENDS, country_from_name
+    from pipeline.trends.ingest import import_file
+
+    for path in sorted(BUNDLED_TRENDS.glob("youtube_trending_*.csv")):
+        import_file(db, path, country_from_name(path.name) or "US", BUNDLED_TRENDS)
+    for (country,) in db.query("SELECT DISTINCT country FROM trend_snapshots"):
+        compute_topics(db, country, None)
 
 
 # -- page timing ----------------------------------------------------------------------------------
@@ -465,13 +494,13 @@ def time_pages(repeat: int, cold_runs: int, timeout: float) -> tuple[dict, objec
 
 # -- query timing ---------------------------------------------------------------------------------
 
-DATA_VERSION_SQL = (
-    "SELECT (SELECT coalesce(max(id), 0) FROM job_events), (SELECT coalesce(max(id), 0) FROM cost_ledger),"
-    " (SELECT count(*) FROM channels), (SELECT coalesce(max(created_at), TIMESTAMP '1970-01-01') FROM channels)")
-OVER_CAP_SQL = f"WITH costs AS ({queries.JOB_COSTS_SQL}) SELECT count(*) FROM costs WHERE usd > ?"
+from pipeline.trends.features import MOMENTUM_SQL, RISING_SQL, TOPIC_DAY_SQL  # noqa: E402
+
+DATA_VERSION_SQL = queries.DATA_VERSION_SQL
+OVER_CAP_SQL = queries.OVER_CAP_SQL
 VIDEO_DETAIL_SQL = [
-    "SELECT v.*, j.topic, j.status AS job_status, j.duration_s AS target_s, c.name AS channel"
-    " FROM videos v JOIN jobs j ON j.id = v.job_id LEFT JOIN channels c ON c.id = v.channel_id WHERE v.job_id = ?",
+    ("SELECT v.*, j.topic, j.status AS job_status, j.duration_s AS target_s, c.name AS channel"
+     " FROM videos v JOIN jobs j ON j.id = v.job_id LEFT JOIN channels c ON c.id = v.channel_id WHERE v.job_id = ?"),
     "SELECT kind, path FROM artifacts WHERE job_id = ?",
     queries.COST_BREAKDOWN_SQL,
     "SELECT at_time, stage, status, message FROM job_events WHERE job_id = ? ORDER BY id",
@@ -493,7 +522,7 @@ def page_queries(db: Database, cap: float) -> dict[str, list[tuple[str, object, 
                 q(f"cost_by_stage({period})", "cost_by_stage", day, sql=queries.COST_BY_STAGE_SQL, params=[day]),
                 q("kpis", "kpis", sql=queries.KPIS_SQL),
                 q(f"over_cap({cap:g})", "over_cap", cap, sql=OVER_CAP_SQL, params=[cap]),
-                q(f"cost_by_day({period})", "cost_by_day", day, sql=queries.COST_BY_DAY_SQL, params=[day]),
+                q(f"cost_by_day({period})", "cost_by_day", day, sql=queries.COST_BY_DAY_SQL, params=[day, day]),
                 q(f"cost_distribution({cap:g})", "cost_distribution", cap, sql=queries.COST_DISTRIBUTION_SQL,
                   params=[cap]),
                 q(f"cost_by_provider({period})", "cost_by_provider", day, sql=queries.COST_BY_PROVIDER_SQL,
@@ -531,6 +560,11 @@ def page_queries(db: Database, cap: float) -> dict[str, list[tuple[str, object, 
         "library:search": library(SEARCH),
         "channels": [version, channels],
         "settings": [],
+        "trends": [version,
+                   q("rising_videos(CA, 25)", "rising_videos", "CA", 25, sql=RISING_SQL, params=["CA", "CA", "CA", 25]),
+                   q("topic_days(CA, 60)", "topic_days", "CA", 60, sql=TOPIC_DAY_SQL, params=["CA", "CA", "CA", 60]),
+                   q("topic_momentum(CA)", "topic_momentum", "CA", sql=MOMENTUM_SQL,
+                     params=["CA", "CA", "CA", 7, 7, 7, 7, "CA"])],
     }
 
 
@@ -595,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
           f"duckdb {duckdb.__version__}, streamlit {st.__version__}, load average {load:.2f}")
     counts, media = ensure_filled(data_dir, args.rows, args.keep)
     print("rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
+    print(f"media: every video row points at {media['dir']}"
+          + ("" if media["real"] else " (missing files: the Library page shows its warning)"))
 
     os.environ["YTEMPIRE_DATA_DIR"] = str(data_dir)
     os.chdir(ROOT)

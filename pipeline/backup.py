@@ -16,6 +16,7 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipeline.costs import rebuild_rollups
 from pipeline.db import Database, migration_files
 from pipeline.queries import TABLES
 
@@ -91,6 +92,7 @@ def import_backup(db: Database, source: Path) -> dict:
                 path = (Path(tmp) / f"{table}.parquet").as_posix()
                 cols = ", ".join(_columns(w, f"read_parquet('{path}')"))
                 w.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM read_parquet('{path}')")
+            rebuild_rollups(w)
             for table, sequence in SEQUENCES.items():  # new rows must not reuse restored ids
                 top = w.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchall()[0][0]
                 current = w.execute(f"SELECT nextval('{sequence}')").fetchall()[0][0]

@@ -181,8 +181,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         rows = wb.db.query_dicts(
             "SELECT j.id, j.status, j.topic, c.name AS channel, j.duration_s, j.format, j.current_stage, j.error_stage,"
             " j.error_message, j.created_at, j.finished_at, v.quality_score, v.video_path,"
-            " (SELECT coalesce(sum(usd), 0) FROM cost_ledger l WHERE l.job_id = j.id) AS cost_usd"
+            " coalesce(k.usd, 0)::DOUBLE AS cost_usd"
             " FROM jobs j LEFT JOIN channels c ON c.id = j.channel_id LEFT JOIN videos v ON v.job_id = j.id"
+            " LEFT JOIN job_costs k ON k.job_id = j.id"
             " ORDER BY j.id DESC LIMIT ?", [args.limit])
     finally:
         wb.db.close()

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_DATA = PROJECT_ROOT / "data"
+SECRETS_FILE = Path(os.environ.get("YTEMPIRE_SECRETS_FILE", PROJECT_ROOT / ".streamlit" / "secrets.toml"))
 
 FORMATS = {"landscape": (1920, 1080), "shorts": (1080, 1920)}
 MIN_DURATION_S = 10
@@ -27,7 +28,7 @@ class ConfigError(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="YTEMPIRE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="YTEMPIRE_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(
         default=BUNDLED_DATA,
@@ -57,10 +58,47 @@ class Settings(BaseSettings):
     bootstrap_trends: bool = Field(
         default=True, description="On first start, load the bundled trending data and cluster its topics."
     )
-    writer: str = Field(default="local", description="Default writer provider chain.")
-    voice: str = Field(default="piper", description="Default voice provider chain.")
+    writer: str = Field(default="local", description="Default writer provider chain, e.g. 'gpt-4.1-mini > local'.")
+    voice: str = Field(default="piper", description="Default voice provider chain, e.g. 'google-neural2 > piper'.")
     visuals: str = Field(default="slides", description="Default visuals provider.")
     publisher: str = Field(default="outbox", description="Default publisher.")
+
+    # -- paid providers: keys are secrets (env or .streamlit/secrets.toml), endpoints are plain -----
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("YTEMPIRE_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="Key for OpenAI (or an OpenAI-compatible server).")
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("YTEMPIRE_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+        description="OpenAI-compatible server, e.g. http://localhost:11434/v1 for Ollama (no key needed then).")
+    elevenlabs_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("YTEMPIRE_ELEVENLABS_API_KEY", "ELEVENLABS_API_KEY"),
+        description="ElevenLabs API key.")
+    elevenlabs_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("YTEMPIRE_ELEVENLABS_BASE_URL", "ELEVENLABS_BASE_URL"),
+        description="ElevenLabs API root (default https://api.elevenlabs.io).")
+    elevenlabs_voice_id: str = Field(default="21m00Tcm4TlvDq8ikWAM", description="ElevenLabs voice (default: Rachel).")
+    google_tts_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("YTEMPIRE_GOOGLE_TTS_API_KEY", "GOOGLE_TTS_API_KEY"),
+        description="API key for Google Cloud Text-to-Speech (or use a service account file).")
+    google_credentials_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("YTEMPIRE_GOOGLE_CREDENTIALS_FILE", "GOOGLE_APPLICATION_CREDENTIALS"),
+        description="Google service-account JSON for Text-to-Speech.")
+    google_tts_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("YTEMPIRE_GOOGLE_TTS_ENDPOINT", "GOOGLE_TTS_ENDPOINT"),
+        description="Text-to-Speech API root (default https://texttospeech.googleapis.com).")
+    request_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one call to a paid provider.")
+    provider_retries: int = Field(default=2, ge=0, le=10, description="SDK retries (with backoff) on 429, 5xx, timeouts.")
+    daily_budgets: dict[str, str] = Field(
+        default={"openai": "500 usd", "elevenlabs": "100000 characters", "google": "50 usd"},
+        description="Per provider and day: an amount of USD or of a unit; the guard steps down before passing it.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over Streamlit's secrets file, which wins over the defaults.
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=SECRETS_FILE)
+        return init_settings, env_settings, toml, file_secret_settings
 
     @field_validator("data_dir", "prices_file", mode="before")
     @classmethod

