@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pipeline.channels import ChannelError, ChannelInput, create_channel, delete_channel, update_channel
-from pipeline.providers import REGISTRY
+from pipeline.providers import EXAMPLES
 from ui.cache import read
 from ui.state import get_workbench
 from ui.widgets import table
@@ -21,8 +21,8 @@ def channel_form(key: str, current: dict | None = None) -> ChannelInput | None:
         niche = b.text_input("Niche", c.get("niche", ""), help="What the channel is about; used in calls to action.")
         a, b, d = st.columns(3)
         language = a.text_input("Language", c.get("language", "en"))
-        voice = b.selectbox("Voice", sorted(REGISTRY["voice"]), index=sorted(REGISTRY["voice"]).index(c.get("voice", "piper")) if c.get("voice", "piper") in REGISTRY["voice"] else 0)
-        writer = d.selectbox("Writer", sorted(REGISTRY["writer"]))
+        voice = b.text_input("Voice chain", c.get("voice", "piper"), help=f"Tried in order, e.g. '{EXAMPLES['voice']}'.")
+        writer = d.text_input("Writer chain", c.get("writer", "local"), help=f"Tried in order, e.g. '{EXAMPLES['writer']}'.")
         a, b, d = st.columns(3)
         primary = a.color_picker("Primary colour", c.get("primary_color", "#1E2A44"))
         accent = b.color_picker("Accent colour", c.get("accent_color", "#F2B632"))

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import plotly.express as px
 import streamlit as st
 
+from ui.budgets import show_budgets, show_fallbacks
 from ui.cache import read
 from ui.state import get_workbench
 from ui.widgets import day_axis, empty, table, usd
@@ -50,6 +51,10 @@ table(by_stage, "cost_by_stage", column_config={"usd": st.column_config.NumberCo
 st.subheader("Per provider and model")
 table(read("cost_by_provider", since.isoformat()), "cost_by_provider",
       column_config={"usd": st.column_config.NumberColumn(format="$%.4f")})
+st.subheader("Today's burn against daily budgets")
+show_budgets(wb.settings.daily_budgets)
+st.subheader("Fallbacks taken, and why")
+show_fallbacks()
 st.subheader("Dearest videos")
 table(read("top_videos_by_cost", 20), "top_videos_by_cost",
       column_config={"usd": st.column_config.NumberColumn(format="$%.4f")})

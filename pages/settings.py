@@ -28,15 +28,36 @@ with st.form("limits"):
     c = st.columns(3)
     workers = c[0].number_input("Worker threads", 1, 32, int(s.workers))
     gpu = c[1].number_input("GPU stages at once", 0, 16, int(s.gpu_slots))
+    budgets = c[2].text_area("Daily budgets (provider: amount unit)",
+                             "\n".join(f"{p}: {b}" for p, b in s.daily_budgets.items()), height=110)
     if st.form_submit_button("Save", type="primary"):
         try:
+            parsed = dict(line.split(":", 1) for line in budgets.splitlines() if line.strip())
+        except ValueError:
+            parsed = None
+            st.error("Write one budget a line, like 'openai: 500 usd'.")
+        try:
+            if parsed is None:
+                raise ConfigError("nothing saved")
             notes = wb.update_settings({"cap_usd": cap, "quality_threshold": threshold, "transition": transition,
-                                        "workers": int(workers), "gpu_slots": int(gpu)})
+                                        "workers": int(workers), "gpu_slots": int(gpu),
+                                        "daily_budgets": {k.strip(): v.strip() for k, v in parsed.items()}})
             st.success("Saved.")
             for note in notes:
                 st.info(note)
         except ConfigError as exc:
             st.error(str(exc))
+
+st.subheader("Price table")
+st.caption(f"Version {wb.prices.version}. USD per unit; a model missing here cannot be used (never a silent $0). "
+           "Saving writes a new dated version beside the database; ledger rows keep the price they were charged at.")
+edited = st.data_editor(pl.DataFrame(wb.price_rows()), num_rows="dynamic", hide_index=True, key="prices")
+if st.button("Save prices", icon=":material/save:"):
+    try:
+        rows = edited.to_dicts() if hasattr(edited, "to_dicts") else edited.to_dict("records")
+        st.success(f"Saved price table {wb.update_prices(rows)}.")
+    except ConfigError as exc:
+        st.error(str(exc))
 
 st.subheader("Data")
 st.markdown(f"Data directory: `{s.data_dir}`  \nDatabase: `{s.db_path}`  \nPrice table: `{s.prices_file}` "

@@ -48,6 +48,13 @@ def validate(data: ChannelInput) -> list[str]:
             parse_color(value)
         except ColorError as exc:
             errors.append(f"{label}: {exc}")
+    for label, kind, chain in (("Writer chain", "writer", data.writer), ("Voice chain", "voice", data.voice)):
+        try:
+            from pipeline.providers import chain_items, parse_item
+            for item in chain_items(chain):
+                parse_item(kind, item)
+        except ValueError as exc:
+            errors.append(f"{label}: {exc}")
     if data.default_format not in FORMATS:
         errors.append(f"Default format must be one of {', '.join(FORMATS)}.")
     else:

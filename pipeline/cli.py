@@ -76,8 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--format", choices=["landscape", "shorts"], default=None, help="1920x1080 or 1080x1920")
     make.add_argument("--channel", default=None, help="channel name or id (default: the first channel)")
     make.add_argument("--outline", type=Path, default=None, help="a text file of bullets or paragraphs: the script's substance")
-    make.add_argument("--writer", default=None, help="writer provider chain, e.g. local")
-    make.add_argument("--voice", default=None, help="voice provider chain, e.g. piper")
+    make.add_argument("--writer", default=None, help="writer chain, e.g. gpt-4.1-mini,local (default: the channel's)")
+    make.add_argument("--voice", default=None, help="voice chain, e.g. google-neural2,piper (default: the channel's)")
+    make.add_argument("--cap", type=float, default=None, help="spending cap for this video in USD (default: settings)")
     make.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
     lst = sub.add_parser("jobs", parents=[common], help="list jobs")
@@ -125,7 +126,7 @@ def cmd_make(args: argparse.Namespace) -> int:
     wb = _workbench(args)
     try:
         req = VideoRequest(args.topic, channel=args.channel, duration_s=duration, format=args.format, outline=outline,
-                           writer=args.writer, voice=args.voice)
+                           writer=args.writer, voice=args.voice, cap_usd=args.cap)
         job_id = wb.enqueue(req)
         bar = ProgressBar(list(jobs.STAGES))
         try:
@@ -155,6 +156,13 @@ def _report(wb, job_id: int, status: str, as_json: bool) -> int:
         "quality_score": v.get("quality_score"),
         "cost_usd": float(cost.quantize(Decimal("0.0001"))),
     }
+    result["cost_breakdown"] = [
+        {"stage": r["stage"], "provider": r["provider"], "model": r["model"], "units": {r["unit"]: r["quantity"]},
+         "usd": round(r["usd"], 6)} for r in wb.db.query_dicts(
+            "SELECT stage, provider, model, unit, sum(quantity) AS quantity, sum(usd)::DOUBLE AS usd FROM cost_ledger"
+            " WHERE job_id = ? GROUP BY ALL ORDER BY min(id)", [job_id])]
+    result["fallbacks"] = wb.db.query_dicts(
+        "SELECT stage, from_provider, to_provider, reason FROM fallbacks WHERE job_id = ? ORDER BY id", [job_id])
     if status == "failed":
         result["error"] = {"stage": job["error_stage"], "provider": job["error_provider"], "message": job["error_message"]}
     if as_json:
@@ -167,6 +175,8 @@ def _report(wb, job_id: int, status: str, as_json: bool) -> int:
         if result["quality_score"] is not None:
             print(f"quality:   {result['quality_score']:.0f}/100")
         print(f"cost:      ${result['cost_usd']:.4f}")
+        for f in result["fallbacks"]:
+            print(f"fallback:  {f['stage']}: {f['from_provider']} -> {f['to_provider'] or 'nothing'} ({f['reason']})")
         if status == "failed":
             print(f"failed at {job['error_stage']}: {job['error_message']}", file=sys.stderr)
         if status == "held":

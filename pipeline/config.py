@@ -107,6 +107,16 @@ class Settings(BaseSettings):
             return Path(os.path.expanduser(value))
         return value
 
+    @field_validator("daily_budgets")
+    @classmethod
+    def _budgets(cls, value: dict[str, str]) -> dict[str, str]:
+        import re
+        for provider, budget in value.items():
+            if not re.fullmatch(r"\s*[\d_.]+\s*[A-Za-z_]+\s*", str(budget)):
+                raise ValueError(f"the budget of {provider} must be an amount and a unit, like '500 usd' or "
+                                 f"'100000 characters', not {budget!r}")
+        return value
+
     @field_validator("transition")
     @classmethod
     def _known_transition(cls, value: str) -> str:

@@ -161,11 +161,26 @@ def set_progress(db: Database, job_id: int, stage: str, fraction: float) -> None
                     [max(0.0, min(1.0, fraction)), job_id, stage])
 
 
+def record_fallbacks(cur, job_id: int, fallbacks: list) -> None:
+    for f in fallbacks:
+        cur.execute("INSERT INTO fallbacks (job_id, stage, from_provider, to_provider, reason) VALUES (?, ?, ?, ?, ?)",
+                    [job_id, f.stage, f.from_provider, f.to_provider, f.reason[:2000]])
+        _event(cur, job_id, f.stage, "fallback", f"{f.from_provider} -> {f.to_provider or 'nothing'}: {f.reason}"[:2000])
+
+
+def record_attempt(db: Database, job_id: int, stage: str, priced: list[PricedUsage], fallbacks: list) -> None:
+    """Ledger what a failed stage was billed and the steps down it took, before the failure is stored."""
+    with db.write() as cur:
+        insert_ledger(cur, job_id, stage, priced)
+        record_fallbacks(cur, job_id, fallbacks)
+
+
 def complete_stage(db: Database, job_id: int, stage: str, produced: dict[str, Path], priced: list[PricedUsage],
-                   video_fields: dict | None = None, provider: str | None = None) -> None:
-    """Record a finished stage: its artifacts, its ledger rows and video fields, in one transaction."""
+                   video_fields: dict | None = None, provider: str | None = None, fallbacks: list | None = None) -> None:
+    """Record a finished stage: its artifacts, its ledger rows, its fallbacks and video fields, in one transaction."""
     with db.write() as cur:
         _set_stage(cur, job_id, stage, "done")
+        record_fallbacks(cur, job_id, fallbacks or [])
         for kind, path in produced.items():
             path = Path(path)
             cur.execute(

@@ -276,6 +276,39 @@ def over_cap(db: Database, cap_usd: float) -> int:
     return db.query_one(OVER_CAP_SQL, [cap_usd])[0]
 
 
+TODAY_BY_PROVIDER_SQL = """
+SELECT provider, unit, sum(quantity) AS quantity, sum(usd)::DOUBLE AS usd, sum(calls) AS calls
+FROM cost_daily WHERE day = current_date GROUP BY provider, unit ORDER BY provider, unit
+"""
+
+
+def today_by_provider(db: Database) -> pl.DataFrame:
+    return frame(db, TODAY_BY_PROVIDER_SQL)
+
+
+FALLBACKS_SQL = """
+SELECT f.at_time, f.job_id, j.topic, f.stage, f.from_provider, f.to_provider,
+       CASE WHEN f.reason LIKE 'budget:%' THEN 'budget' WHEN f.reason LIKE 'unavailable:%' THEN 'unavailable'
+            ELSE 'error' END AS kind, f.reason
+FROM fallbacks f LEFT JOIN jobs j ON j.id = f.job_id ORDER BY f.id DESC LIMIT ?
+"""
+
+
+def fallbacks(db: Database, limit: int = 50) -> pl.DataFrame:
+    return frame(db, FALLBACKS_SQL, [limit])
+
+
+SPEND_RATE_SQL = """
+SELECT coalesce(sum(usd) FILTER (WHERE day > current_date - 7), 0)::DOUBLE / 7 AS per_day_7d,
+       coalesce(sum(usd) FILTER (WHERE day = current_date), 0)::DOUBLE AS today
+FROM cost_daily
+"""
+
+
+def spend_rate(db: Database) -> dict:
+    return frame(db, SPEND_RATE_SQL).row(0, named=True)
+
+
 # -- channels ----------------------------------------------------------------------------------
 
 CHANNELS_SQL = """

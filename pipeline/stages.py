@@ -22,10 +22,12 @@ from pipeline.media.draw import FONTS_DIR
 from pipeline.media.render import EncodeOptions, plan_segments, render_video
 from pipeline.media.subtitles import coverage, display_cues, layout_for, write_ass, write_srt
 from pipeline.media.thumbnail import make_thumbnail
-from pipeline.providers import first_in_chain, make
-from pipeline.providers.base import Brand, Brief, Cue, Slide
 from pipeline import quality
-from pipeline.script import Script
+from pipeline.budget import BudgetGuard, Fallback, run_chain
+from pipeline.providers import chain_items, first_in_chain, make
+from pipeline.providers.base import Brand, Brief, Cue, Slide
+from pipeline.providers.local_writer import sized_words
+from pipeline.script import Script, word_count
 
 # Local voices can be re-timed for free: aim for the target duration within this tolerance.
 RETIME_TOLERANCE = 0.04
@@ -41,6 +43,7 @@ class StageContext:
     device: str = "cpu"
     progress: Callable[[float], None] = lambda fraction: None
     cancel: threading.Event = field(default_factory=threading.Event)
+    guard: BudgetGuard | None = None
 
     @property
     def brief(self) -> dict:
@@ -70,6 +73,7 @@ class StageOutput:
     provider: str
     video: dict | None = None
     hold: str | None = None  # set by the quality gate when the video must not be published
+    fallbacks: list[Fallback] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -82,53 +86,71 @@ class StageSpec:
 
 def _chain(kind: str) -> Callable[[dict, dict, Settings], str]:
     def pick(brief: dict, channel: dict, settings: Settings) -> str:
-        return first_in_chain(brief.get(kind) or channel.get(kind) or getattr(settings, kind))
+        return brief.get(kind) or channel.get(kind) or getattr(settings, kind)
     return pick
 
 
+def _providers(kind: str, ctx: StageContext) -> list[tuple[str, object]]:
+    return [(item, make(kind, item, ctx.settings)) for item in chain_items(_chain(kind)(ctx.brief, ctx.channel, ctx.settings))]
+
+
+def _label(provider: object) -> str:
+    model = getattr(provider, "model", None)
+    name = getattr(provider, "name", "?")
+    return f"{name}:{model}" if model and name in ("openai", "google", "elevenlabs") else name
+
+
 def write_script(ctx: StageContext) -> StageOutput:
-    name = _chain("writer")(ctx.brief, ctx.channel, ctx.settings)
-    writer = make("writer", name, ctx.settings)
     brief = Brief(
         topic=ctx.job["topic"], duration_s=ctx.job["duration_s"], format=ctx.job["format"],
         outline=ctx.brief.get("outline", ""), related_titles=ctx.brief.get("related_titles", []),
         tags=ctx.brief.get("tags", []), channel_name=ctx.channel["name"], niche=ctx.channel.get("niche", ""),
         language=ctx.channel.get("language", "en"), words_per_minute=ctx.settings.speaking_rate_wpm,
     )
-    script, usage = writer.write(brief)
-    path = script.save(ctx.job_dir / "script.json")
-    return StageOutput({"script": path}, usage, writer.name)
+    words = sized_words(brief.duration_s, brief.words_per_minute, max(2, round(brief.duration_s / 25)))
+    outline_words = word_count(brief.outline)
+    result = run_chain("script", _providers("writer", ctx), ctx.guard,
+                       estimate=lambda p: p.estimate(brief.duration_s, words, outline_words),
+                       call=lambda p: p.write(brief), check=lambda p: p.check(ctx.settings))
+    path = result.value.save(ctx.job_dir / "script.json")
+    return StageOutput({"script": path}, result.usage, _label(result.provider), fallbacks=result.fallbacks)
 
 
 def speak(ctx: StageContext) -> StageOutput:
-    name = _chain("voice")(ctx.brief, ctx.channel, ctx.settings)
-    voice = make("voice", name, ctx.settings)
     script = ctx.script()
     blocks = [(b.key, b.sentences) for b in script.blocks()]
     wav = ctx.job_dir / "narration.wav"
-    pace = getattr(voice, "natural_pace", 1.0)
-    narration = voice.synthesize(blocks, wav, device=ctx.device, length_scale=pace)
-    usage = list(narration.usage)
     target = float(ctx.job["duration_s"])
-    if getattr(voice, "free_retime", False) and abs(narration.duration_s - target) / target > RETIME_TOLERANCE:
-        ctx.progress(0.5)
-        speech = sum(c.end - c.start for c in narration.cues)
-        fixed = narration.duration_s - speech  # pauses do not stretch
-        wanted = max(target - fixed, speech * 0.5)
-        low, high = getattr(voice, "pace_range", (0.8, 1.25))
-        scale = min(max(pace * wanted / speech, low), high)
-        if abs(scale - pace) > 0.01:
-            narration = voice.synthesize(blocks, wav, device=ctx.device, length_scale=scale)
-            usage += narration.usage
+
+    def narrate(voice) -> tuple:
+        pace = getattr(voice, "natural_pace", 1.0)
+        narration = voice.synthesize(blocks, wav, device=ctx.device, length_scale=pace)
+        usage = list(narration.usage)
+        if getattr(voice, "free_retime", False) and abs(narration.duration_s - target) / target > RETIME_TOLERANCE:
+            ctx.progress(0.5)
+            speech = sum(c.end - c.start for c in narration.cues)
+            fixed = narration.duration_s - speech  # pauses do not stretch
+            wanted = max(target - fixed, speech * 0.5)
+            low, high = getattr(voice, "pace_range", (0.8, 1.25))
+            scale = min(max(pace * wanted / speech, low), high)
+            if abs(scale - pace) > 0.01:
+                narration = voice.synthesize(blocks, wav, device=ctx.device, length_scale=scale)
+                usage += narration.usage
+        return narration, usage
+
+    words = script.word_count
+    result = run_chain("voice", _providers("voice", ctx), ctx.guard, estimate=lambda v: v.estimate(target, words),
+                       call=narrate, check=lambda v: v.check(ctx.settings))
+    narration = result.value
     timings = ctx.job_dir / "timings.json"
     timings.write_text(json.dumps({"duration_s": narration.duration_s, "sample_rate": narration.sample_rate,
                                    "cues": [asdict(c) for c in narration.cues]}, indent=1), encoding="utf-8")
-    return StageOutput({"narration": wav, "timings": timings}, usage, voice.name)
+    return StageOutput({"narration": wav, "timings": timings}, result.usage, _label(result.provider),
+                       fallbacks=result.fallbacks)
 
 
 def draw_slides(ctx: StageContext) -> StageOutput:
-    name = _chain("visuals")(ctx.brief, ctx.channel, ctx.settings)
-    visuals = make("visuals", name, ctx.settings)
+    visuals = make("visuals", first_in_chain(_chain("visuals")(ctx.brief, ctx.channel, ctx.settings)), ctx.settings)
     slides, usage = visuals.render(ctx.script(), ctx.brand, ctx.size, ctx.job_dir / "slides")
     index = ctx.job_dir / "slides.json"
     index.write_text(json.dumps([{"path": str(s.path), "block": s.block} for s in slides], indent=1), encoding="utf-8")
@@ -221,8 +243,7 @@ def youtube_body(script: Script, channel: dict, brief: dict) -> dict:
 
 
 def publish(ctx: StageContext) -> StageOutput:
-    name = _chain("publisher")(ctx.brief, ctx.channel, ctx.settings)
-    publisher = make("publisher", name, ctx.settings)
+    publisher = make("publisher", first_in_chain(_chain("publisher")(ctx.brief, ctx.channel, ctx.settings)), ctx.settings)
     body = youtube_body(ctx.script(), ctx.channel, ctx.brief)
     result = publisher.publish(ctx.job["id"], ctx.channel["name"], ctx.artifacts["video"], ctx.artifacts["thumbnail"],
                                body, captions=ctx.artifacts.get("captions"))

@@ -19,7 +19,7 @@ from pipeline.config import ConfigError, Settings, validate_duration
 from pipeline.costs import PriceTable, Usage
 from pipeline.db import Database, open_database
 from pipeline.gpu import GpuLease
-from pipeline.providers import REGISTRY, UnknownProvider, first_in_chain, make
+from pipeline.providers import UnknownProvider, chain_items, first_in_chain, make
 from pipeline.providers import status as provider_status
 from pipeline.providers.base import BriefError
 from pipeline.providers.local_writer import sized_words
@@ -43,6 +43,7 @@ class VideoRequest:
     writer: str | None = None
     voice: str | None = None
     privacy: str = "private"
+    cap_usd: float | None = None
 
 
 # Settings an operator may change from the Settings page (stored in app_settings).
@@ -52,6 +53,7 @@ EDITABLE = {
     "workers": "Worker threads (takes effect on restart)",
     "gpu_slots": "GPU stages at once (takes effect on restart)",
     "transition": "Slide transition",
+    "daily_budgets": "Daily budgets per provider",
 }
 RESTART_NEEDED = {"workers", "gpu_slots"}
 
@@ -63,7 +65,7 @@ class Workbench:
         settings.prepare_data_dir()
         self.db: Database = open_database(settings.db_path)
         self.settings = self._with_overrides(settings)
-        self.prices = PriceTable.load(self.settings.prices_file)
+        self.prices = PriceTable.load(self.local_prices if self.local_prices.exists() else self.settings.prices_file)
         channels.ensure_demo_channel(self.db)
         self.worker = Worker(self.settings, self.db, self.prices, lease=lease)
         self.snapshots = SnapshotWriter(self.db, self.settings.data_dir / "snapshots", snapshot_s)
@@ -112,21 +114,34 @@ class Workbench:
         fmt = req.format or channel["default_format"]
         duration = int(req.duration_s if req.duration_s is not None else channel["default_duration"])
         validate_duration(duration, fmt)
-        for kind, chain in (("writer", req.writer), ("voice", req.voice)):
-            if chain:
-                name = first_in_chain(chain)
-                if name not in REGISTRY[kind]:
-                    raise UnknownProvider(f"Unknown {kind} provider {name!r}: known {kind} providers are "
-                                          f"{', '.join(sorted(REGISTRY[kind]))}.")
+        for kind, chain in (("writer", req.writer or channel["writer"]), ("voice", req.voice or channel["voice"])):
+            self.check_chain(kind, chain)
+        if req.cap_usd is not None and not 0 <= req.cap_usd <= 1000:
+            raise ConfigError(f"The cap must be between $0 and $1000 a video; got ${req.cap_usd:g}.")
         if req.privacy not in ("private", "unlisted", "public"):
             raise ConfigError("Privacy must be private, unlisted or public.")
         brief = {"outline": req.outline or "", "related_titles": list(req.related_titles), "tags": list(req.tags),
-                 "privacy": req.privacy, "cap_usd": self.settings.cap_usd}
+                 "privacy": req.privacy, "cap_usd": req.cap_usd if req.cap_usd is not None else self.settings.cap_usd}
         if req.writer:
             brief["writer"] = req.writer
         if req.voice:
             brief["voice"] = req.voice
         return channel, duration, fmt, {**brief, "topic": topic}
+
+    def check_chain(self, kind: str, chain: str) -> list[str]:
+        """Every item must be a known provider with prices; at least one must be usable now. Returns the usable."""
+        usable, reasons = [], []
+        for item in chain_items(chain):
+            provider = make(kind, item, self.settings)
+            self.prices.estimate(provider.estimate(60, 150))  # an unpriced model is an error now, not at spend time
+            why = provider.check(self.settings)
+            if why:
+                reasons.append(f"{item}: {why}")
+            else:
+                usable.append(item)
+        if not usable:
+            raise ConfigError(f"No {kind} in the chain '{chain}' can run: {'; '.join(reasons)}.")
+        return usable
 
     def enqueue(self, req: VideoRequest) -> int:
         channel, duration, fmt, brief = self.validate_request(req)
@@ -169,7 +184,8 @@ class Workbench:
                                    ("voice", "voice", brief.get("voice") or channel["voice"]),
                                    ("visuals", "visuals", self.settings.visuals),
                                    ("publish", "publisher", self.settings.publisher)):
-            provider = make(kind, first_in_chain(chain), self.settings)
+            first = self.check_chain(kind, chain)[0] if kind in ("writer", "voice") else first_in_chain(chain)
+            provider = make(kind, first, self.settings)
             for u in provider.estimate(duration, words):
                 rows.append(self._estimate_row(stage, chain, u))
         rows.append(self._estimate_row("render", "ffmpeg", Usage("ffmpeg", "libx264", "video_seconds", float(duration))))
@@ -217,6 +233,41 @@ class Workbench:
                 else:
                     setattr(self.settings, key, value)  # the worker shares this object: applies to the next stage
         return notes
+
+    @property
+    def local_prices(self) -> Path:
+        """The operator's edited price table (Settings), which wins over the bundled one."""
+        return self.settings.data_dir / "prices.local.json"
+
+    def update_prices(self, rows: list[dict]) -> str:
+        """Save an edited price table as a new dated version and use it from now on; returns the version."""
+        from datetime import date
+        prices: dict = {}
+        for r in rows:
+            provider, model, unit = (str(r.get(k) or "").strip() for k in ("provider", "model", "unit"))
+            if not provider or not model or not unit:
+                raise ConfigError("Every price needs a provider, a model and a unit.")
+            try:
+                value = float(r.get("usd_per_unit"))
+            except (TypeError, ValueError):
+                raise ConfigError(f"The price of {provider}/{model} per {unit} must be a number.") from None
+            if value < 0:
+                raise ConfigError(f"The price of {provider}/{model} per {unit} cannot be negative.")
+            prices.setdefault(provider, {}).setdefault(model, {})[unit] = value
+        previous = self.prices.version.split("+")[0]
+        version = f"{date.today().isoformat()}+local.{int(__import__('time').time())}"
+        body = {"version": version, "currency": "USD", "based_on": previous,
+                "note": "Edited in Settings. Delete this file to go back to the bundled price table.", "prices": prices}
+        tmp = self.local_prices.with_suffix(".partial")
+        tmp.write_text(json.dumps(body, indent=2), encoding="utf-8")
+        table = PriceTable.load(tmp)  # validates it the same way as at start
+        tmp.replace(self.local_prices)
+        self.prices = self.worker.prices = table
+        return version
+
+    def price_rows(self) -> list[dict]:
+        return [{"provider": p, "model": m, "unit": u, "usd_per_unit": v}
+                for p, models in self.prices.prices.items() for m, units in models.items() for u, v in units.items()]
 
     def providers(self) -> list[dict]:
         return provider_status(self.settings)

@@ -18,6 +18,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from pipeline import jobs
+from pipeline.budget import BudgetGuard, OverBudget
 from pipeline.config import Settings
 from pipeline.costs import PriceError, PriceTable
 from pipeline.db import Database
@@ -44,7 +45,7 @@ class Interrupted(RuntimeError):
 
 def describe(exc: BaseException) -> str:
     """An error in words an operator can act on."""
-    if isinstance(exc, (BriefError, PriceError, UnknownProvider, FileNotFoundError)):
+    if isinstance(exc, (BriefError, PriceError, UnknownProvider, FileNotFoundError, OverBudget)):
         return str(exc)
     if isinstance(exc, ProviderError):
         return f"{exc.provider or 'provider'}: {exc}"
@@ -186,7 +187,8 @@ class Worker:
                 current = spec.name
                 output = self._run_stage(job, channel, spec, job_dir, have, cancel, on_progress)
                 priced = [self.prices.price(u) for u in output.usage]
-                jobs.complete_stage(self.db, job_id, spec.name, output.artifacts, priced, output.video, output.provider)
+                jobs.complete_stage(self.db, job_id, spec.name, output.artifacts, priced, output.video, output.provider,
+                                    output.fallbacks)
                 have.update(output.artifacts)
                 current = None
                 if on_progress:
@@ -271,6 +273,7 @@ class Worker:
             except (Cancelled, Interrupted, StageFailed):
                 raise
             except TransientError as exc:
+                self._record_attempt(job_id, spec.name, exc)
                 final = attempt >= self.settings.max_attempts
                 jobs.fail_stage(self.db, job_id, spec.name, describe(exc), final=final)
                 if final:
@@ -283,10 +286,30 @@ class Worker:
                     raise Cancelled("cancelled")
                 self._checkpoint(job_id, cancel)
             except Exception as exc:  # noqa: BLE001 - every other error fails the stage, stored in words
-                log.exception("job %s stage %s failed", job_id, spec.name)
+                if not isinstance(exc, (ProviderError, OverBudget)):
+                    log.exception("job %s stage %s failed", job_id, spec.name)
+                self._record_attempt(job_id, spec.name, exc)
                 message = describe(exc)
                 jobs.fail_stage(self.db, job_id, spec.name, message, final=True)
                 raise StageFailed(spec.name, getattr(exc, "provider", None) or provider, message) from exc
+
+    def _record_attempt(self, job_id: int, stage: str, exc: BaseException) -> None:
+        """A failed attempt may have been billed (a call that answered badly) and may have stepped down."""
+        usage = getattr(exc, "usage", None) or []
+        fallbacks = getattr(exc, "fallbacks", None) or []
+        if not usage and not fallbacks:
+            return
+        priced = []
+        for u in usage:
+            try:
+                priced.append(self.prices.price(u))
+            except PriceError:
+                log.error("job %s: cannot price billed usage %s", job_id, u)
+        jobs.record_attempt(self.db, job_id, stage, priced, fallbacks)
+
+    def _budget(self, job: dict) -> BudgetGuard:
+        cap = job["brief"].get("cap_usd", self.settings.cap_usd)
+        return BudgetGuard(self.db, self.prices, job["id"], float(cap), self.settings.daily_budgets)
 
     def _attempt(self, job: dict, channel: dict, spec: StageSpec, job_dir: Path, have: dict[str, Path],
                  cancel: threading.Event, on_progress: ProgressFn | None, provider: str | None) -> StageOutput:
@@ -295,7 +318,7 @@ class Worker:
         lease = self.lease.acquire() if spec.gpu else nullcontext("cpu")
         with lease as device:
             jobs.start_stage(self.db, job_id, spec.name, provider, device)
-            ctx = StageContext(job, channel, self.settings, job_dir, dict(have), device, progress, cancel)
+            ctx = StageContext(job, channel, self.settings, job_dir, dict(have), device, progress, cancel, self._budget(job))
             try:
                 return spec.run(ctx)
             except Exception as exc:  # noqa: BLE001
@@ -305,4 +328,5 @@ class Worker:
                 fallback_note = f"GPU failed ({str(exc)[:200]}); running on the CPU"
         jobs.note(self.db, job_id, spec.name, "fallback", fallback_note)
         jobs.start_stage(self.db, job_id, spec.name, provider, "cpu")
-        return spec.run(StageContext(job, channel, self.settings, job_dir, dict(have), "cpu", progress, cancel))
+        return spec.run(StageContext(job, channel, self.settings, job_dir, dict(have), "cpu", progress, cancel,
+                                     self._budget(job)))

@@ -175,8 +175,10 @@ def test_channels_create_validate_edit_delete(tmp_path, monkeypatch):
 
 def test_settings_save_and_restart_note(tmp_path, monkeypatch):
     at = open_app(tmp_path / "data", monkeypatch, "settings")
-    providers = at.dataframe[0].value
-    assert set(providers["provider"]) >= {"local", "piper", "slides", "outbox"} and all(providers["usable"])
+    providers = at.dataframe[0].value.set_index("provider")
+    assert all(providers.loc[p, "usable"] for p in ("local", "piper", "slides", "outbox"))
+    assert not providers.loc["openai", "usable"] and "OPENAI_API_KEY" in providers.loc["openai", "why_not"]
+    assert not providers.loc["elevenlabs", "usable"] and "ELEVENLABS_API_KEY" in providers.loc["elevenlabs", "why_not"]
     at.number_input[1].set_value(80.0)  # quality threshold
     at.number_input[2].set_value(3)  # workers
     [b for b in at.button if b.proto.label == "Save"][0].click().run()

@@ -32,7 +32,10 @@ def test_make_prints_one_json_object(tmp_path):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert set(result) == {"job_id", "status", "video", "thumbnail", "duration_s", "quality_score", "cost_usd"}
+    assert set(result) == {"job_id", "status", "video", "thumbnail", "duration_s", "quality_score", "cost_usd",
+                           "cost_breakdown", "fallbacks"}
+    assert [b["stage"] for b in result["cost_breakdown"]][:3] == ["script", "voice", "visuals"]
+    assert result["fallbacks"] == []
     assert result["status"] == "done" and Path(result["video"]).exists() and Path(result["thumbnail"]).exists()
     assert 10 <= result["duration_s"] <= 14 and result["cost_usd"] == 0.0
     assert "render done" in proc.stderr  # progress goes to stderr, never into the JSON
@@ -45,7 +48,10 @@ def test_make_prints_one_json_object(tmp_path):
     (["make", "x", "--duration", "5000"], "out of range"),
     (["make", "x", "--format", "shorts", "--duration", "600"], "Shorts are at most"),
     (["make", "x", "--channel", "Nope"], "There is no channel 'Nope'"),
-    (["make", "x", "--writer", "gpt-99"], "known writer providers are local"),
+    (["make", "x", "--writer", "gpt-99"], "No price for openai/gpt-99"),
+    (["make", "x", "--writer", "typewriter"], "known writer providers are local, openai"),
+    (["make", "x", "--voice", "elevenlabs"], "ELEVENLABS_API_KEY is not set"),
+    (["make", "x", "--cap", "-1"], "cap must be between"),
     (["make", "x", "--outline", "/no/such/outline.txt"], "cannot read the outline"),
     (["cancel", "42"], "There is no job 42"),
 ])

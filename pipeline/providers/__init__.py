@@ -1,7 +1,11 @@
-"""The provider registry: plain dicts from a name to a factory, one per capability.
+"""The provider registry: plain dicts from a family name to its class, one per capability,
+and the parsing of provider chains such as ``gpt-4.1 > gpt-4.1-mini > local``.
 
-Factories take the Settings, so a provider gets its configuration passed in.
-Vendor SDKs are imported inside each provider module, only when it is chosen.
+A chain item names a family and, optionally, a variant: ``local``, ``piper``,
+``gpt-4.1-mini`` (an OpenAI model), ``openai:llama3.1`` (any model of an OpenAI-compatible
+server), ``google-neural2`` (a Google voice tier), ``elevenlabs`` or
+``elevenlabs:eleven_flash_v2_5``. Classes are imported only when chosen, so a vendor
+SDK is loaded only by the provider that uses it.
 """
 
 from __future__ import annotations
@@ -11,12 +15,16 @@ from typing import Any
 
 from pipeline.config import Settings
 
-WRITERS = {"local": "pipeline.providers.local_writer:LocalWriter"}
-VOICES = {"piper": "pipeline.providers.piper_voice:PiperTTS"}
+WRITERS = {"local": "pipeline.providers.local_writer:LocalWriter",
+           "openai": "pipeline.providers.openai_writer:OpenAIWriter"}
+VOICES = {"piper": "pipeline.providers.piper_voice:PiperTTS",
+          "google": "pipeline.providers.google_tts:GoogleTTSVoice",
+          "elevenlabs": "pipeline.providers.elevenlabs_voice:ElevenLabsVoice"}
 VISUALS = {"slides": "pipeline.providers.slides:SlideVisuals"}
 PUBLISHERS = {"outbox": "pipeline.providers.outbox:OutboxPublisher"}
 
 REGISTRY = {"writer": WRITERS, "voice": VOICES, "visuals": VISUALS, "publisher": PUBLISHERS}
+EXAMPLES = {"writer": "gpt-4.1-mini > local", "voice": "google-neural2 > google-standard > piper"}
 
 
 class UnknownProvider(ValueError):
@@ -28,28 +36,57 @@ def _load(target: str) -> Any:
     return getattr(import_module(module), attr)
 
 
-def make(kind: str, name: str, settings: Settings) -> Any:
-    """An instance of provider ``name`` for capability ``kind``, or a clear error naming the known ones."""
-    table = REGISTRY.get(kind)
-    if table is None:
-        raise UnknownProvider(f"Unknown capability {kind!r}: use one of {', '.join(REGISTRY)}.")
-    if name not in table:
-        raise UnknownProvider(f"Unknown {kind} provider {name!r}: known {kind} providers are {', '.join(sorted(table))}.")
-    cls = _load(table[name])
-    factory = getattr(cls, "from_settings", None)
-    return factory(settings) if factory else cls()
+def chain_items(chain: str) -> list[str]:
+    """The items of a chain written with '>' or ',' between them."""
+    items = [n.strip() for n in (chain or "").replace(">", ",").split(",") if n.strip()]
+    if not items:
+        raise UnknownProvider("The provider chain is empty.")
+    return items
 
 
 def first_in_chain(chain: str) -> str:
-    """The first provider of a comma- or '>'-separated chain such as 'gpt-4.1-mini,local'."""
-    names = [n.strip() for n in chain.replace(">", ",").split(",") if n.strip()]
-    if not names:
-        raise UnknownProvider("The provider chain is empty.")
-    return names[0]
+    return chain_items(chain)[0]
+
+
+def parse_item(kind: str, item: str) -> tuple[str, str | None]:
+    """(family, variant) of one chain item, or a clear error naming the known families."""
+    table = REGISTRY.get(kind)
+    if table is None:
+        raise UnknownProvider(f"Unknown capability {kind!r}: use one of {', '.join(REGISTRY)}.")
+    item = item.strip()
+    if ":" in item:
+        family, variant = item.split(":", 1)
+    elif kind == "writer" and item.lower().startswith(("gpt-", "o1", "o3", "o4", "chatgpt")):
+        family, variant = "openai", item
+    elif kind == "voice" and item.startswith("google-"):
+        family, variant = "google", item[len("google-"):]
+    else:
+        family, variant = item, None
+    if kind == "voice" and family == "local":
+        family = "piper"
+    if family not in table:
+        raise UnknownProvider(f"Unknown {kind} provider {item!r}: known {kind} providers are {', '.join(sorted(table))}"
+                              + (f" (a chain looks like '{EXAMPLES[kind]}')" if kind in EXAMPLES else "") + ".")
+    return family, variant or None
+
+
+def provider_class(kind: str, item: str) -> type:
+    family, _ = parse_item(kind, item)
+    return _load(REGISTRY[kind][family])
+
+
+def make(kind: str, item: str, settings: Settings) -> Any:
+    """An instance of the provider a chain item names."""
+    family, variant = parse_item(kind, item)
+    cls = _load(REGISTRY[kind][family])
+    factory = getattr(cls, "from_settings", None)
+    if factory is None:
+        return cls()
+    return factory(settings, variant) if variant is not None else factory(settings)
 
 
 def status(settings: Settings) -> list[dict]:
-    """Every registered provider: usable or not, and why not (never a secret)."""
+    """Every registered provider family: usable or not, and why not (never a secret)."""
     out = []
     for kind, table in REGISTRY.items():
         for name, target in table.items():

@@ -244,7 +244,7 @@ class LocalWriter:
     def check(settings: object) -> str | None:
         return None  # pure Python: always usable
 
-    def estimate(self, duration_s: float, words: int) -> list[Usage]:
+    def estimate(self, duration_s: float, words: int, outline_words: int = 0) -> list[Usage]:
         return [Usage(self.name, MODEL, "words", float(words))]  # words: from sized_words, as write() sizes
 
     def write(self, brief: Brief) -> tuple[Script, list[Usage]]:

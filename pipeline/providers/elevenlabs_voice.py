@@ -1,0 +1,112 @@
+"""Narration with ElevenLabs, sentence by sentence for exact subtitle timings.
+
+Audio comes back as raw 16-bit PCM (``pcm_22050``), so each sentence's length is exact.
+Characters are priced by model; the response's ``character-cost`` header, when present,
+is what was billed and is what the ledger records.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import Settings
+from pipeline.costs import Usage
+from pipeline.providers.audio import assemble
+from pipeline.providers.base import Narration, ProviderError, TransientError
+
+SAMPLE_RATE = 22050
+DEFAULT_MODEL = "eleven_multilingual_v2"
+
+
+class ElevenLabsVoice:
+    name = "elevenlabs"
+    free_retime = False
+
+    def __init__(self, model: str, settings: Settings, voice_id: str | None = None):
+        self.model, self.settings = model, settings
+        self.voice_id = voice_id or settings.elevenlabs_voice_id
+
+    @classmethod
+    def from_settings(cls, settings: Settings, variant: str | None = None) -> ElevenLabsVoice:
+        return cls(variant or DEFAULT_MODEL, settings)
+
+    @staticmethod
+    def check(settings: Settings) -> str | None:
+        return None if settings.elevenlabs_api_key is not None else "ELEVENLABS_API_KEY is not set"
+
+    def estimate(self, duration_s: float, words: int) -> list[Usage]:
+        return [Usage(self.name, self.model, "characters", float(words * 6))]
+
+    def _client(self):
+        from elevenlabs import ElevenLabs
+
+        key = self.settings.elevenlabs_api_key.get_secret_value() if self.settings.elevenlabs_api_key else None
+        return ElevenLabs(api_key=key, base_url=self.settings.elevenlabs_base_url or None,
+                          timeout=self.settings.request_timeout_s)
+
+    def _speak(self, client, text: str, previous: str | None, following: str | None) -> tuple[np.ndarray, float]:
+        """One sentence, retried by our own loop with backoff on 429, 5xx and timeouts."""
+        delay = 0.25
+        for attempt in range(self.settings.provider_retries + 1):
+            try:
+                return self._speak_once(client, text, previous, following)
+            except TransientError:
+                if attempt == self.settings.provider_retries:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 8.0)
+        raise AssertionError("unreachable")
+
+    def _speak_once(self, client, text: str, previous: str | None, following: str | None) -> tuple[np.ndarray, float]:
+        import httpx
+        from elevenlabs.core.api_error import ApiError
+
+        try:
+            with client.text_to_speech.with_raw_response.convert(
+                self.voice_id, text=text, model_id=self.model, output_format=f"pcm_{SAMPLE_RATE}",
+                previous_text=previous, next_text=following,
+                request_options={"max_retries": 0},  # retried above, where the backoff is ours
+            ) as response:
+                audio = b"".join(response.data)
+                cost = response.headers.get("character-cost")
+        except ApiError as exc:
+            status = exc.status_code or 0
+            if status in (401, 403):
+                raise ProviderError("ElevenLabs rejected the API key: check ELEVENLABS_API_KEY", provider=self.name) from exc
+            if status == 429 or status >= 500:
+                raise TransientError(f"ElevenLabs answered {status} after {self.settings.provider_retries} retries",
+                                     provider=self.name) from exc
+            raise ProviderError(f"ElevenLabs refused the text ({status}): {exc.body}", provider=self.name) from exc
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise TransientError(f"ElevenLabs did not answer: {exc}", provider=self.name) from exc
+        if len(audio) % 2:
+            audio = audio[:-1]
+        samples = np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0
+        billed = float(cost) if cost and cost.replace(".", "", 1).isdigit() else float(len(text))
+        return samples, billed
+
+    def synthesize(self, blocks: list[tuple[str, list[str]]], out_wav: Path, *, device: str = "cpu",
+                   length_scale: float = 1.0) -> Narration:
+        started = time.perf_counter()
+        client = self._client()
+        flat = [(block, s) for block, sentences in blocks for s in sentences]
+        pieces, billed = [], 0.0
+        try:
+            for i, (block, sentence) in enumerate(flat):
+                previous = flat[i - 1][1] if i else None
+                following = flat[i + 1][1] if i + 1 < len(flat) else None
+                samples, cost = self._speak(client, sentence, previous, following)
+                billed += cost
+                pieces.append((block, sentence, samples))
+        except ProviderError as exc:
+            if billed:
+                exc.usage = [Usage(self.name, self.model, "characters", billed, time.perf_counter() - started)]  # type: ignore[attr-defined]
+            raise
+        if not pieces:
+            raise ProviderError("The script has no speakable text.", provider=self.name)
+        cues, duration = assemble(pieces, SAMPLE_RATE, out_wav)
+        usage = [Usage(self.name, self.model, "characters", billed, time.perf_counter() - started)]
+        return Narration(out_wav, duration, SAMPLE_RATE, cues, usage)

@@ -1,0 +1,191 @@
+"""Scripts from OpenAI or any OpenAI-compatible server (Ollama, vLLM, llama.cpp's server).
+
+The script is asked for as JSON under a JSON schema, validated here, and asked for once
+more (with what was wrong) when the model's answer does not hold. Every call's prompt,
+cached and completion tokens are returned as Usage, failed answers included: they were billed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from pipeline.config import Settings
+from pipeline.costs import Usage
+from pipeline.providers.base import Brief, BriefError, ProviderError, TransientError
+from pipeline.providers.local_writer import sized_words, title_case
+from pipeline.script import Script, Section, split_sentences, word_count
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title", "hook", "sections", "call_to_action", "description", "tags"],
+    "properties": {
+        "title": {"type": "string", "description": "At most 100 characters."},
+        "hook": {"type": "string", "description": "One to three sentences that open the video."},
+        "sections": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["heading", "sentences", "bullets"],
+            "properties": {"heading": {"type": "string"},
+                           "sentences": {"type": "array", "items": {"type": "string"}},
+                           "bullets": {"type": "array", "items": {"type": "string"},
+                                       "description": "Two to four short lines for the slide."}}}},
+        "call_to_action": {"type": "string"},
+        "description": {"type": "string", "description": "The YouTube description, at most 4,500 characters."},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+SYSTEM = ("You write narration scripts for faceless educational YouTube videos. Write plain spoken English in short "
+          "sentences. State only facts you are confident are true and widely documented; never invent numbers, quotes, "
+          "studies or names. When the operator gives an outline, it is the substance: keep its points and their order. "
+          "Answer with JSON only, matching the schema.")
+
+
+class InvalidScript(ValueError):
+    pass
+
+
+def validate_script(data: object, target_words: int) -> dict:
+    """Check the model's JSON; returns it or raises InvalidScript saying what is wrong."""
+    if not isinstance(data, dict):
+        raise InvalidScript("the answer is not a JSON object")
+    missing = [k for k in SCHEMA["required"] if k not in data]
+    if missing:
+        raise InvalidScript(f"missing fields: {', '.join(missing)}")
+    if not isinstance(data["sections"], list) or not data["sections"]:
+        raise InvalidScript("'sections' must be a non-empty list")
+    for i, s in enumerate(data["sections"]):
+        if not isinstance(s, dict) or not isinstance(s.get("sentences"), list) or not s.get("heading"):
+            raise InvalidScript(f"section {i + 1} needs a heading and a list of sentences")
+    if not all(isinstance(data[k], str) and data[k].strip() for k in ("title", "hook", "call_to_action")):
+        raise InvalidScript("title, hook and call_to_action must be non-empty strings")
+    words = word_count(" ".join([data["hook"], data["call_to_action"],
+                                 *(x for s in data["sections"] for x in s["sentences"] if isinstance(x, str))]))
+    if words < 0.5 * target_words:
+        raise InvalidScript(f"the script has {words} words; about {target_words} are needed")
+    return data
+
+
+class OpenAIWriter:
+    name = "openai"
+
+    def __init__(self, model: str, settings: Settings):
+        self.model = model
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings, variant: str | None = None) -> OpenAIWriter:
+        return cls(variant or "gpt-4.1-mini", settings)
+
+    @staticmethod
+    def check(settings: Settings) -> str | None:
+        if settings.openai_api_key is None and not settings.openai_base_url:
+            return "OPENAI_API_KEY is not set (or set OPENAI_BASE_URL to a local OpenAI-compatible server)"
+        return None
+
+    def _client(self):
+        import openai
+
+        key = self.settings.openai_api_key.get_secret_value() if self.settings.openai_api_key else "not-needed"
+        return openai.OpenAI(api_key=key, base_url=self.settings.openai_base_url or None,
+                             timeout=self.settings.request_timeout_s, max_retries=self.settings.provider_retries)
+
+    def estimate(self, duration_s: float, words: int, outline_words: int = 0) -> list[Usage]:
+        prompt = 450 + int(1.4 * outline_words)  # the instructions, the schema and the operator's material
+        completion = int(words * 1.45) + 250  # ~1.33 tokens a word, plus the JSON around it and the description
+        return [Usage(self.name, self.model, "input_tokens", float(prompt)),
+                Usage(self.name, self.model, "output_tokens", float(completion))]
+
+    def _messages(self, brief: Brief, target_words: int) -> list[dict]:
+        parts = [f"Topic: {brief.topic}", f"Target length: about {target_words} spoken words "
+                 f"({brief.duration_s:g} seconds at {brief.words_per_minute:g} words a minute), "
+                 f"in {max(2, round(brief.duration_s / 30))} to {max(3, round(brief.duration_s / 20))} sections."]
+        if brief.channel_name:
+            parts.append(f"Channel: {brief.channel_name}" + (f" (about {brief.niche})" if brief.niche else ""))
+        if brief.related_titles:
+            parts.append("Videos trending on this topic:\n" + "\n".join(f"- {t}" for t in brief.related_titles[:10]))
+        if brief.tags:
+            parts.append("Tags viewers use: " + ", ".join(brief.tags[:15]))
+        if brief.outline.strip():
+            parts.append("Operator's outline (the substance; keep it):\n" + brief.outline.strip())
+        if brief.format == "shorts":
+            parts.append("This is a YouTube Short: vertical, fast, one idea.")
+        return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+
+    def _usage(self, response, started: float) -> list[Usage]:
+        u = response.usage
+        if u is None:
+            return []
+        cached = getattr(getattr(u, "prompt_tokens_details", None), "cached_tokens", 0) or 0
+        usage = [Usage(self.name, self.model, "input_tokens", float(u.prompt_tokens - cached), time.perf_counter() - started),
+                 Usage(self.name, self.model, "output_tokens", float(u.completion_tokens))]
+        if cached:
+            usage.append(Usage(self.name, self.model, "cached_input_tokens", float(cached)))
+        return usage
+
+    def write(self, brief: Brief) -> tuple[Script, list[Usage]]:
+        import openai
+
+        if not (brief.topic or "").strip():
+            raise BriefError("The topic is empty: give the video a topic, for example 'Why octopuses are so smart'.")
+        target = sized_words(brief.duration_s, brief.words_per_minute, max(2, round(brief.duration_s / 25)))
+        messages = self._messages(brief, target)
+        client = self._client()
+        usage: list[Usage] = []
+        problem = ""
+        for attempt in range(2):  # the answer, and one more try with what was wrong
+            started = time.perf_counter()
+            try:
+                response = client.chat.completions.create(
+                    model=self.model, messages=messages, temperature=0.6,
+                    response_format={"type": "json_schema", "json_schema": {"name": "script", "strict": True,
+                                                                            "schema": SCHEMA}})
+            except openai.AuthenticationError as exc:
+                raise self._error(ProviderError, "the API key was rejected: check OPENAI_API_KEY", usage) from exc
+            except openai.PermissionDeniedError as exc:
+                raise self._error(ProviderError, f"this key may not use {self.model}", usage) from exc
+            except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
+                    openai.APIConnectionError) as exc:
+                kind = type(exc).__name__.replace("Error", "")
+                raise self._error(TransientError, f"{kind} after {self.settings.provider_retries} retries: {exc}", usage) from exc
+            except openai.APIStatusError as exc:
+                raise self._error(ProviderError, f"the server refused the request ({exc.status_code}): {exc}", usage) from exc
+            usage += self._usage(response, started)
+            text = response.choices[0].message.content or ""
+            try:
+                data = validate_script(json.loads(text), target)
+                return self._script(data, brief, target), usage
+            except (json.JSONDecodeError, InvalidScript) as exc:
+                problem = str(exc) if isinstance(exc, InvalidScript) else f"not valid JSON ({exc.msg})"
+                messages = messages + [{"role": "assistant", "content": text[:4000]},
+                                       {"role": "user", "content": f"That answer is unusable: {problem}. "
+                                                                   "Answer again with JSON matching the schema."}]
+        raise self._error(ProviderError, f"{self.model} returned an unusable script twice ({problem})", usage)
+
+    def _error(self, kind: type[ProviderError], message: str, usage: list[Usage]) -> ProviderError:
+        exc = kind(message, provider=self.name)
+        exc.usage = list(usage)  # type: ignore[attr-defined]  # billed even though it failed
+        return exc
+
+    def _script(self, data: dict, brief: Brief, target: int) -> Script:
+        sections = []
+        for s in data["sections"]:
+            sentences = [x.strip() for raw in s["sentences"] if isinstance(raw, str) for x in split_sentences(raw)]
+            if sentences:
+                bullets = [b.strip()[:80] for b in s.get("bullets", []) if isinstance(b, str) and b.strip()][:4]
+                sections.append(Section(s["heading"].strip()[:80], sentences, bullets))
+        title = data["title"].strip()[:100] or title_case(brief.topic)[:100]
+        if brief.format == "shorts" and "#shorts" not in title.lower():
+            title = f"{title[:90]} #Shorts"
+        tags, total = [], 0
+        for tag in data.get("tags", []):
+            tag = str(tag).strip()[:100]
+            if tag and total + len(tag) + 1 <= 450:
+                tags.append(tag)
+                total += len(tag) + 1
+        description = data["description"].strip()[:4500]
+        if "synthetic" not in description.lower():
+            description += "\n\nNarration and visuals in this video were produced with automated tools (synthetic voice)."
+        return Script(title=title, hook=data["hook"].strip(), sections=sections, call_to_action=data["call_to_action"].strip(),
+                      description=description, tags=tags[:20], target_words=target, words_per_minute=brief.words_per_minute,
+                      sources=[f"topic: {brief.topic}", f"written by {self.model}"], writer=f"openai:{self.model}")

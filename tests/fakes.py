@@ -1,0 +1,198 @@
+"""Loopback fakes of the paid services, speaking their real wire protocols.
+
+Each fake is a small HTTP server on 127.0.0.1 that the real SDK talks to (openai,
+google-cloud-texttospeech over its REST transport, elevenlabs). A fake answers from a
+queue of behaviours (``ok``, ``429``, ``503``, ``401``, ``timeout``, ``invalid`` ...),
+records every request, and checks the key the way the real service does.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import re
+import threading
+import time
+import wave
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+
+
+def tone_pcm(seconds: float, rate: int) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.2 * np.sin(2 * math.pi * 180 * t) * 32767).astype("<i2").tobytes()
+
+
+def wav_bytes(pcm: bytes, rate: int) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return buf.getvalue()
+
+
+class FakeServer:
+    """Base: a threaded HTTP server with a behaviour queue and a request log."""
+
+    def __init__(self, key: str = "test-key"):
+        self.key = key
+        self.behaviours: list[str] = []
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with fake.lock:
+                    behaviour = fake.behaviours.pop(0) if fake.behaviours else "ok"
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    fake.requests.append({"path": self.path, "headers": headers, "body": body, "behaviour": behaviour})
+                status, headers, payload = fake.respond(self.path, headers, body, behaviour)
+                if behaviour == "timeout":
+                    time.sleep(fake.timeout_sleep)
+                try:
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.timeout_sleep = 3.0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def queue(self, *behaviours: str) -> None:
+        with self.lock:
+            self.behaviours.extend(behaviours)
+
+    def respond(self, path: str, headers: dict, body: bytes, behaviour: str) -> tuple[int, dict, bytes]:
+        raise NotImplementedError
+
+    @staticmethod
+    def json(status: int, data: object, **headers: str) -> tuple[int, dict, bytes]:
+        return status, {"content-type": "application/json", **headers}, json.dumps(data).encode()
+
+
+class FakeOpenAI(FakeServer):
+    """POST /v1/chat/completions, answering a script sized to the prompt's target, with realistic usage."""
+
+    def __init__(self, key: str = "test-key", cached_tokens: int = 0):
+        super().__init__(key)
+        self.cached_tokens = cached_tokens
+
+    def respond(self, path, headers, body, behaviour):
+        if not path.endswith("/chat/completions"):
+            return self.json(404, {"error": {"message": "not found"}})
+        if headers.get("authorization") != f"Bearer {self.key}" or behaviour == "401":
+            return self.json(401, {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                                             "code": "invalid_api_key"}})
+        if behaviour == "429":
+            return self.json(429, {"error": {"message": "Rate limit reached", "type": "requests"}}, **{"retry-after-ms": "10"})
+        if behaviour == "503":
+            return self.json(503, {"error": {"message": "The server is overloaded"}}, **{"retry-after-ms": "10"})
+        request = json.loads(body)
+        prompt = " ".join(m["content"] for m in request["messages"])
+        target = int(re.search(r"about (\d+) spoken words", prompt)[1]) if "spoken words" in prompt else 150
+        if behaviour == "invalid":
+            content = '{"title": "Octopus", "hook": "unterminated'
+        elif behaviour == "short":
+            content = json.dumps({"title": "T", "hook": "H.", "sections": [{"heading": "A", "sentences": ["One."],
+                                  "bullets": []}], "call_to_action": "C.", "description": "D", "tags": []})
+        else:
+            content = json.dumps(self.script(target))
+        prompt_tokens = max(1, len(prompt) // 4) + 300  # the schema counts too
+        completion_tokens = max(1, len(content) // 4)
+        return self.json(200, {
+            "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": request["model"],
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens,
+                      "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens, prompt_tokens)}},
+        })
+
+    @staticmethod
+    def script(target_words: int) -> dict:
+        sentence = "Octopuses solve problems by testing one idea after another with their flexible arms."  # 13 words
+        per_section = max(1, (target_words - 30) // 13 // 3)
+        return {"title": "Why Octopuses Are So Smart", "hook": "Why are octopuses so smart? Let us look closely.",
+                "sections": [{"heading": f"Part {i}", "sentences": [sentence] * per_section,
+                              "bullets": ["Testing ideas", "Flexible arms"]} for i in range(1, 4)],
+                "call_to_action": "Subscribe for more questions like this one.",
+                "description": "A short look at octopus intelligence.", "tags": ["octopus", "animals", "science"]}
+
+
+class FakeGoogleTTS(FakeServer):
+    """POST /v1/text:synthesize (Cloud Text-to-Speech REST), LINEAR16 WAV back, 5,000-byte limit enforced."""
+
+    rate = 24000
+
+    def respond(self, path, headers, body, behaviour):
+        if not path.startswith("/v1/text:synthesize"):
+            return self.json(404, {"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}})
+        key = headers.get("x-goog-api-key")
+        if key != self.key or behaviour == "403":
+            return self.json(403, {"error": {"code": 403, "message": "API key not valid. Please pass a valid API key.",
+                                             "status": "PERMISSION_DENIED"}})
+        if behaviour == "429":
+            return self.json(429, {"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}})
+        if behaviour == "503":
+            return self.json(503, {"error": {"code": 503, "message": "The service is unavailable", "status": "UNAVAILABLE"}})
+        request = json.loads(body)
+        text = request["input"]["text"]
+        if len(text.encode("utf-8")) > 5000:
+            return self.json(400, {"error": {"code": 400, "message": "Either `input.text` or `input.ssml` is longer than "
+                                             "the limit of 5000 bytes.", "status": "INVALID_ARGUMENT"}})
+        audio = wav_bytes(tone_pcm(0.02 + len(text) / 60, self.rate), self.rate)  # ~15 characters a second... fast
+        return self.json(200, {"audioContent": base64.b64encode(audio).decode()})
+
+
+class FakeElevenLabs(FakeServer):
+    """POST /v1/text-to-speech/{voice_id}?output_format=pcm_22050: raw PCM and a character-cost header."""
+
+    rate = 22050
+
+    def __init__(self, key: str = "test-key", cost_factor: float = 1.0):
+        super().__init__(key)
+        self.cost_factor = cost_factor
+
+    def respond(self, path, headers, body, behaviour):
+        if "/v1/text-to-speech/" not in path:
+            return self.json(404, {"detail": "not found"})
+        if headers.get("xi-api-key") != self.key or behaviour == "401":
+            return self.json(401, {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}})
+        if behaviour == "429":
+            return self.json(429, {"detail": {"status": "too_many_concurrent_requests"}})
+        if behaviour == "503":
+            return self.json(503, {"detail": "overloaded"})
+        text = json.loads(body)["text"]
+        cost = round(len(text) * self.cost_factor)
+        return 200, {"content-type": "audio/pcm", "character-cost": str(cost), "request-id": "req-1"}, \
+            tone_pcm(0.02 + len(text) / 60, self.rate)
