@@ -23,7 +23,7 @@ from pipeline.db import DatabaseLocked
 from pipeline.providers import UnknownProvider
 from pipeline.providers.base import BriefError
 
-EXIT = {"done": 0, "failed": 1, "cancelled": 1, "held": 4, "queued": 1}
+EXIT = {"done": 0, "failed": 1, "cancelled": 1, "held": 4, "queued": 1, "deferred": 5}
 BAD_INPUT = (BriefError, ConfigError, ChannelError, UnknownProvider, PriceError)
 
 

@@ -92,6 +92,20 @@ class Settings(BaseSettings):
         default={"openai": "500 usd", "elevenlabs": "100000 characters", "google": "50 usd"},
         description="Per provider and day: an amount of USD or of a unit; the guard steps down before passing it.")
 
+    # -- YouTube: endpoints are configurable so the whole flow can run against a test server ------
+    token_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("YTEMPIRE_TOKEN_KEY", "TOKEN_KEY"),
+        description="Fernet key that encrypts channel tokens at rest (`python -m pipeline channels key`).")
+    youtube_api_root: str = Field(default="https://youtube.googleapis.com/", description="YouTube Data API root.")
+    youtube_analytics_root: str = Field(default="https://youtubeanalytics.googleapis.com/",
+                                        description="YouTube Analytics API root.")
+    oauth_token_uri: str = Field(default="https://oauth2.googleapis.com/token", description="OAuth token endpoint.")
+    oauth_redirect_uri: str = Field(default="http://localhost:8501/",
+                                    description="Where Google sends the operator back after consent (the workbench).")
+    quota_model: str = Field(default="2026", description="'2026' (uploads and search in their own buckets) or 'legacy'.")
+    upload_chunk_kb: int = Field(default=8192, ge=256, le=262144, multiple_of=256,
+                                 description="Resumable upload chunk size in KiB (a multiple of 256, as YouTube asks).")
+
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
                                    env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,

@@ -105,7 +105,8 @@ def claim_next(db: Database, exclude: set[int] | None = None) -> int | None:
     """Mark the oldest queued job running and return its id (None when the queue is empty)."""
     with db.write() as cur:
         skip = sorted(exclude or ())
-        where = "status = 'queued'" + (f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else "")
+        where = "status = 'queued' AND (not_before IS NULL OR not_before <= current_timestamp::TIMESTAMP)" + (
+            f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else "")
         row = first(cur.execute(f"SELECT id FROM jobs WHERE {where} ORDER BY id LIMIT 1", skip))
         if row is None:
             return None
@@ -245,6 +246,15 @@ def recover_orphans(db: Database) -> list[int]:
             cur.execute("UPDATE jobs SET status = 'queued', current_stage = NULL WHERE id = ?", [job_id])
             _event(cur, job_id, None, "queued", "resumed after the worker stopped")
     return ids
+
+
+def defer(db: Database, job_id: int, stage: str, until, message: str) -> None:
+    """Put a running job back in the queue until a time (quota resets, a parked channel)."""
+    with db.write() as cur:
+        cur.execute("UPDATE job_stages SET status = 'pending', progress = 0, error = ? WHERE job_id = ? AND stage = ?"
+                    " AND status IN ('running', 'failed')", [message, job_id, stage])
+        cur.execute("UPDATE jobs SET status = 'queued', not_before = ?, current_stage = NULL WHERE id = ?", [until, job_id])
+        _event(cur, job_id, stage, "deferred", f"{message} (until {until:%Y-%m-%d %H:%M} UTC)")
 
 
 def request_cancel(db: Database, job_id: int) -> str:

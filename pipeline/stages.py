@@ -44,6 +44,7 @@ class StageContext:
     progress: Callable[[float], None] = lambda fraction: None
     cancel: threading.Event = field(default_factory=threading.Event)
     guard: BudgetGuard | None = None
+    youtube: object | None = None  # the YouTube publisher, when the workbench has one
 
     @property
     def brief(self) -> dict:
@@ -243,16 +244,23 @@ def youtube_body(script: Script, channel: dict, brief: dict) -> dict:
 
 
 def publish(ctx: StageContext) -> StageOutput:
-    publisher = make("publisher", first_in_chain(_chain("publisher")(ctx.brief, ctx.channel, ctx.settings)), ctx.settings)
     body = youtube_body(ctx.script(), ctx.channel, ctx.brief)
-    result = publisher.publish(ctx.job["id"], ctx.channel["name"], ctx.artifacts["video"], ctx.artifacts["thumbnail"],
-                               body, captions=ctx.artifacts.get("captions"))
+    youtube = ctx.youtube
+    if youtube is not None and youtube.accounts.accounts(ctx.channel["id"]):
+        result = youtube.publish(ctx.job["id"], ctx.channel, ctx.artifacts["video"], ctx.artifacts["thumbnail"], body,
+                                 captions=ctx.artifacts.get("captions"), playlist_id=ctx.brief.get("playlist_id"))
+        name = youtube.name
+    else:
+        publisher = make("publisher", first_in_chain(_chain("publisher")(ctx.brief, ctx.channel, ctx.settings)), ctx.settings)
+        result = publisher.publish(ctx.job["id"], ctx.channel["name"], ctx.artifacts["video"], ctx.artifacts["thumbnail"],
+                                   body, captions=ctx.artifacts.get("captions"))
+        name = publisher.name
     receipt = ctx.job_dir / "publish.json"
     now = datetime.now(timezone.utc)
     receipt.write_text(json.dumps({"state": result.state, "ref": result.ref, "url": result.url,
                                    "at": now.isoformat(), "body": body}, indent=1), encoding="utf-8")
     fields = {"publish_state": result.state, "publish_ref": result.ref, "published_at": now.replace(tzinfo=None)}
-    return StageOutput({"publish": receipt}, result.usage, publisher.name, video=fields)
+    return StageOutput({"publish": receipt}, result.usage, name, video=fields)
 
 
 PIPELINE: tuple[StageSpec, ...] = (

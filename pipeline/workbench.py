@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,7 @@ from pipeline.providers.local_writer import sized_words
 from pipeline.snapshots import SnapshotWriter
 from pipeline.trends import features
 from pipeline.trends.desk import TrendDesk
+from pipeline.youtube.desk import YouTubeDesk
 from pipeline.worker import Worker
 
 log = logging.getLogger("ytempire")
@@ -44,6 +46,8 @@ class VideoRequest:
     voice: str | None = None
     privacy: str = "private"
     cap_usd: float | None = None
+    publish_at: str | None = None  # ISO time (UTC) YouTube should publish at; privacy becomes private until then
+    playlist_id: str | None = None
 
 
 # Settings an operator may change from the Settings page (stored in app_settings).
@@ -67,12 +71,16 @@ class Workbench:
         self.settings = self._with_overrides(settings)
         self.prices = PriceTable.load(self.local_prices if self.local_prices.exists() else self.settings.prices_file)
         channels.ensure_demo_channel(self.db)
-        self.worker = Worker(self.settings, self.db, self.prices, lease=lease)
+        self.youtube = YouTubeDesk(self.db, self.settings)
+        self.youtube.accounts.require_key_if_tokens()
+        self.worker = Worker(self.settings, self.db, self.prices, lease=lease, youtube=self.youtube.publisher)
         self.snapshots = SnapshotWriter(self.db, self.settings.data_dir / "snapshots", snapshot_s)
         self.trends = TrendDesk(self.db, self.worker.lease)
+        self._scheduler_stop = threading.Event()
         if start_worker:
             self.worker.start()
             self.snapshots.start()
+            threading.Thread(target=self._schedule_loop, name="ytempire-schedule", daemon=True).start()
             if self.settings.bootstrap_trends:
                 self.prepare_trends(background=True)
 
@@ -88,10 +96,20 @@ class Workbench:
                     self.trends.compute_topics(country)
         return [r.summary() for r in reports]
 
+    def _schedule_loop(self) -> None:
+        from pipeline.youtube.schedule import Scheduler
+        scheduler = Scheduler(self)
+        while not self._scheduler_stop.wait(60):
+            try:
+                scheduler.tick()
+            except Exception:  # noqa: BLE001 - the loop must survive; slots record their own errors
+                log.exception("scheduler tick failed")
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._scheduler_stop.set()
         self.snapshots.stop()
         self.worker.stop(wait=True)
         self.db.close()
@@ -120,8 +138,18 @@ class Workbench:
             raise ConfigError(f"The cap must be between $0 and $1000 a video; got ${req.cap_usd:g}.")
         if req.privacy not in ("private", "unlisted", "public"):
             raise ConfigError("Privacy must be private, unlisted or public.")
+        if req.publish_at:
+            from datetime import datetime
+            try:
+                datetime.fromisoformat(req.publish_at.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise ConfigError(f"publish_at must be an ISO time such as 2026-12-01T15:00:00Z, not {req.publish_at!r}.") from exc
         brief = {"outline": req.outline or "", "related_titles": list(req.related_titles), "tags": list(req.tags),
                  "privacy": req.privacy, "cap_usd": req.cap_usd if req.cap_usd is not None else self.settings.cap_usd}
+        if req.publish_at:
+            brief["publish_at"] = req.publish_at
+        if req.playlist_id:
+            brief["playlist_id"] = req.playlist_id
         if req.writer:
             brief["writer"] = req.writer
         if req.voice:

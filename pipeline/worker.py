@@ -39,6 +39,12 @@ class StageFailed(RuntimeError):
         self.stage, self.provider, self.message = stage, provider, message
 
 
+class Deferred(RuntimeError):
+    def __init__(self, stage: str, until, message: str):
+        super().__init__(message)
+        self.stage, self.until, self.message = stage, until, message
+
+
 class Interrupted(RuntimeError):
     """The worker is stopping: leave the job to be resumed, not failed."""
 
@@ -59,13 +65,14 @@ def describe(exc: BaseException) -> str:
 class Worker:
     def __init__(self, settings: Settings, db: Database, prices: PriceTable, *,
                  pipeline: tuple[StageSpec, ...] = PIPELINE, lease: GpuLease | None = None,
-                 channel_lookup: Callable[[int], dict] | None = None):
+                 channel_lookup: Callable[[int], dict] | None = None, youtube: object | None = None):
         self.settings = settings
         self.db = db
         self.prices = prices
         self.pipeline = pipeline
         self.lease = lease or GpuLease(settings.gpu_slots)
         self._channel_lookup = channel_lookup
+        self.youtube = youtube
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._cancel: dict[int, threading.Event] = {}
@@ -114,7 +121,8 @@ class Worker:
         """Block until no job is queued or running here (for scripts and tests)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            queued = self.db.query_one("SELECT count(*) FROM jobs WHERE status = 'queued'")[0]
+            queued = self.db.query_one("SELECT count(*) FROM jobs WHERE status = 'queued' AND (not_before IS NULL"
+                                       " OR not_before <= current_timestamp::TIMESTAMP)")[0]
             if not queued and not self.busy():
                 return True
             time.sleep(0.1)
@@ -209,6 +217,9 @@ class Worker:
             return "cancelled"
         except Interrupted:
             return self._requeue(job_id, current)
+        except Deferred as exc:
+            jobs.defer(self.db, job_id, exc.stage, exc.until, exc.message)
+            return "deferred"
         except StageFailed as exc:
             log.warning("job %s failed at %s: %s", job_id, exc.stage, exc.message)
             jobs.set_job_status(self.db, job_id, "failed", exc.message, error_stage=exc.stage, error_provider=exc.provider)
@@ -273,6 +284,8 @@ class Worker:
             except (Cancelled, Interrupted, StageFailed):
                 raise
             except TransientError as exc:
+                if getattr(exc, "until", None) is not None:  # quota: wait for the reset, do not burn attempts
+                    raise Deferred(spec.name, exc.until, str(exc)) from exc
                 self._record_attempt(job_id, spec.name, exc)
                 final = attempt >= self.settings.max_attempts
                 jobs.fail_stage(self.db, job_id, spec.name, describe(exc), final=final)
@@ -318,7 +331,8 @@ class Worker:
         lease = self.lease.acquire() if spec.gpu else nullcontext("cpu")
         with lease as device:
             jobs.start_stage(self.db, job_id, spec.name, provider, device)
-            ctx = StageContext(job, channel, self.settings, job_dir, dict(have), device, progress, cancel, self._budget(job))
+            ctx = StageContext(job, channel, self.settings, job_dir, dict(have), device, progress, cancel, self._budget(job),
+                               self.youtube)
             try:
                 return spec.run(ctx)
             except Exception as exc:  # noqa: BLE001
@@ -329,4 +343,4 @@ class Worker:
         jobs.note(self.db, job_id, spec.name, "fallback", fallback_note)
         jobs.start_stage(self.db, job_id, spec.name, provider, "cpu")
         return spec.run(StageContext(job, channel, self.settings, job_dir, dict(have), "cpu", progress, cancel,
-                                     self._budget(job)))
+                                     self._budget(job), self.youtube))

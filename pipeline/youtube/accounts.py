@@ -1,0 +1,236 @@
+"""Channel accounts: the operator's Google Cloud projects (OAuth clients), each channel's tokens
+(encrypted at rest), the OAuth consent flow, token refresh, and the health used to rotate."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from pipeline.config import ConfigError, Settings
+from pipeline.db import Database
+from pipeline.youtube.api import SCOPES
+from pipeline.youtube.crypto import TokenBox
+from pipeline.youtube.quota import QuotaLedger
+
+log = logging.getLogger("ytempire.youtube")
+
+STATUS_HELP = {
+    "ok": "connected",
+    "expired": "the access token could not be refreshed right now; it will be tried again",
+    "revoked": "access was revoked or the refresh token expired: reconnect the channel on the Channels page",
+    "error": "the last call failed; see the message",
+}
+
+
+class AccountError(ValueError):
+    pass
+
+
+def parse_client_config(text: str) -> dict:
+    """A Google OAuth client secret JSON ({"installed": {...}} or {"web": {...}})."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise AccountError("The client secret is not JSON: download it from Google Cloud Console → APIs & Services → "
+                           "Credentials → your OAuth client → Download JSON.") from exc
+    section = data.get("installed") or data.get("web") if isinstance(data, dict) else None
+    if not section or not section.get("client_id") or not section.get("client_secret"):
+        raise AccountError("The client secret JSON needs an 'installed' (desktop) or 'web' client with client_id and "
+                           "client_secret.")
+    if not section.get("project_id"):
+        section["project_id"] = section["client_id"].split("-")[0]
+    return data
+
+
+def parse_token(text: str) -> dict:
+    """An authorized-user token JSON as google-auth writes it (Credentials.to_json())."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise AccountError("The token file is not JSON.") from exc
+    if not isinstance(data, dict) or not data.get("refresh_token"):
+        raise AccountError("The token needs a refresh_token (an authorized-user token as google-auth writes it).")
+    return data
+
+
+@dataclass
+class Account:
+    channel_id: int
+    project_id: str
+    status: str
+    status_message: str | None
+    last_used: datetime | None
+    youtube_channel_id: str | None
+
+
+class Accounts:
+    def __init__(self, db: Database, settings: Settings, quota: QuotaLedger):
+        self.db, self.settings, self.quota = db, settings, quota
+        self.box = TokenBox(settings.token_key.get_secret_value() if settings.token_key else None)
+
+    def require_key_if_tokens(self) -> None:
+        """The app refuses to start without the key once tokens are stored."""
+        if not self.box.ready and self.db.query_one("SELECT count(*) FROM youtube_accounts")[0]:
+            raise ConfigError("Channel tokens are stored but YTEMPIRE_TOKEN_KEY is not set: set it (environment or "
+                              ".streamlit/secrets.toml) to the key they were saved with.")
+
+    # -- projects ------------------------------------------------------------------------------
+    def add_project(self, client_config: dict, quota_model: str | None = None) -> str:
+        section = client_config.get("installed") or client_config.get("web")
+        project = section["project_id"]
+        with self.db.write() as cur:
+            cur.execute("INSERT INTO youtube_projects (project_id, client_config, quota_model) VALUES (?, ?, ?)"
+                        " ON CONFLICT DO UPDATE SET client_config = excluded.client_config",
+                        [project, self.box.seal(client_config), quota_model or self.settings.quota_model])
+        return project
+
+    def client_config(self, project: str) -> dict:
+        row = self.db.query_one("SELECT client_config FROM youtube_projects WHERE project_id = ?", [project])
+        if row is None:
+            raise AccountError(f"There is no project {project}: add its client secret first.")
+        return self.box.open(row[0])
+
+    # -- OAuth ---------------------------------------------------------------------------------
+    def _flow(self, project: str, state: str | None = None):
+        from google_auth_oauthlib.flow import Flow
+
+        config = json.loads(json.dumps(self.client_config(project)))
+        section = config.get("installed") or config.get("web")
+        section["token_uri"] = self.settings.oauth_token_uri
+        return Flow.from_client_config(config, scopes=SCOPES, redirect_uri=self.settings.oauth_redirect_uri, state=state)
+
+    def authorization_url(self, project: str, channel_id: int) -> str:
+        """Where the operator gives consent; Google sends them back to the workbench with ?code=...&state=..."""
+        flow = self._flow(project)
+        url, _ = flow.authorization_url(access_type="offline", prompt="consent", include_granted_scopes="true",
+                                        state=f"{project}|{channel_id}")
+        return url
+
+    def exchange_code(self, state_or_project: str, code: str, channel_id: int | None = None) -> Account:
+        """Finish consent: trade the code for tokens at the token endpoint and store them encrypted."""
+        project, _, channel = state_or_project.partition("|")
+        channel_id = channel_id if channel_id is not None else int(channel)
+        flow = self._flow(project)
+        try:
+            flow.fetch_token(code=code.strip())
+        except Exception as exc:  # noqa: BLE001 - oauthlib raises many kinds
+            raise AccountError(f"Google did not accept the code ({exc}): start the connection again; a code works once "
+                               "and only for a few minutes.") from exc
+        return self.store_token(channel_id, project, json.loads(flow.credentials.to_json()))
+
+    def store_token(self, channel_id: int, project: str, token: dict) -> Account:
+        self.client_config(project)  # the project must be known
+        with self.db.write() as cur:
+            cur.execute("INSERT INTO youtube_accounts (channel_id, project_id, token, status) VALUES (?, ?, ?, 'ok')"
+                        " ON CONFLICT DO UPDATE SET token = excluded.token, status = 'ok', status_message = NULL,"
+                        " updated_at = now()", [channel_id, project, self.box.seal(token)])
+        return self.account(channel_id, project)
+
+    # -- credentials and status ----------------------------------------------------------------
+    def accounts(self, channel_id: int | None = None) -> list[Account]:
+        sql = "SELECT channel_id, project_id, status, status_message, last_used, youtube_channel_id FROM youtube_accounts"
+        rows = self.db.query(sql + (" WHERE channel_id = ?" if channel_id is not None else "") + " ORDER BY 1, 2",
+                             [channel_id] if channel_id is not None else [])
+        return [Account(*r) for r in rows]
+
+    def account(self, channel_id: int, project: str) -> Account:
+        found = [a for a in self.accounts(channel_id) if a.project_id == project]
+        if not found:
+            raise AccountError(f"Channel {channel_id} is not connected through project {project}.")
+        return found[0]
+
+    def credentials(self, channel_id: int, project: str):
+        """google-auth Credentials, refreshed when needed; a failed refresh marks the account's status."""
+        from google.auth.exceptions import RefreshError
+        from google.auth.transport.requests import Request
+        from google.oauth2.credentials import Credentials
+
+        row = self.db.query_one("SELECT token FROM youtube_accounts WHERE channel_id = ? AND project_id = ?",
+                                [channel_id, project])
+        if row is None:
+            raise AccountError(f"Channel {channel_id} is not connected through project {project}.")
+        info = self.box.open(row[0])
+        section = self.client_config(project)
+        section = section.get("installed") or section.get("web")
+        info.setdefault("client_id", section["client_id"])
+        info.setdefault("client_secret", section["client_secret"])
+        info["token_uri"] = self.settings.oauth_token_uri
+        creds = Credentials.from_authorized_user_info(info, scopes=info.get("scopes") or SCOPES)
+        if not creds.valid:
+            try:
+                creds.refresh(Request())
+            except RefreshError as exc:
+                revoked = "invalid_grant" in str(exc) or "revoked" in str(exc).lower()
+                self.set_status(channel_id, project, "revoked" if revoked else "expired", str(exc)[:300])
+                raise AccountError(f"Channel {channel_id}: {STATUS_HELP['revoked' if revoked else 'expired']}.") from exc
+            with self.db.write() as cur:  # keep the fresh access token (encrypted) for the next call
+                cur.execute("UPDATE youtube_accounts SET token = ?, updated_at = now() WHERE channel_id = ? AND project_id = ?",
+                            [self.box.seal(json.loads(creds.to_json())), channel_id, project])
+        return creds
+
+    def set_status(self, channel_id: int, project: str, status: str, message: str | None = None) -> None:
+        with self.db.write() as cur:
+            cur.execute("UPDATE youtube_accounts SET status = ?, status_message = ?, updated_at = now()"
+                        " WHERE channel_id = ? AND project_id = ?", [status, message, channel_id, project])
+
+    def touch(self, channel_id: int, project: str, youtube_channel_id: str | None = None) -> None:
+        with self.db.write() as cur:
+            cur.execute("UPDATE youtube_accounts SET last_used = now(), status = CASE WHEN status = 'error' THEN 'ok'"
+                        " ELSE status END, youtube_channel_id = coalesce(?, youtube_channel_id)"
+                        " WHERE channel_id = ? AND project_id = ?", [youtube_channel_id, channel_id, project])
+
+    # -- health and rotation -------------------------------------------------------------------
+    def recent_errors(self, project: str, hours: int = 24) -> int:
+        return self.db.query_one("SELECT count(*) FROM quota_ledger WHERE project_id = ? AND outcome <> 'ok'"
+                                 " AND at_time > (now() - to_hours(?))::TIMESTAMP", [project, hours])[0]
+
+    def health(self, account: Account, method: str) -> float:
+        """0 when unusable (revoked, parked, no headroom), else headroom less a penalty for recent errors."""
+        if account.status == "revoked":
+            return 0.0
+        if self.quota.parked_until("project", account.project_id) or self.quota.parked_until("channel", str(account.channel_id)):
+            return 0.0
+        headroom = self.quota.headroom(account.project_id, method)
+        if headroom <= 0:
+            return 0.0
+        penalty = min(0.5, 0.05 * self.recent_errors(account.project_id))
+        token = 0.8 if account.status in ("expired", "error") else 1.0
+        return round(max(0.0, headroom - penalty) * token, 3)
+
+    def choose(self, channel_id: int, method: str) -> Account:
+        """The channel's project with the best health for this method; round-robin among equals."""
+        accounts = self.accounts(channel_id)
+        if not accounts:
+            raise AccountError(f"Channel {channel_id} has no connected YouTube account: connect it on the Channels page.")
+        scored = [(self.health(a, method), a) for a in accounts]
+        usable = [(h, a) for h, a in scored if h > 0]
+        if not usable:
+            raise AccountError("; ".join(f"{a.project_id}: {self._why(a, method)}" for _, a in scored))
+        best = max(h for h, _ in usable)
+        equals = [a for h, a in usable if abs(h - best) < 0.02]
+        epoch = datetime(1970, 1, 1)
+        return min(equals, key=lambda a: (a.last_used or epoch, a.project_id))
+
+    def _why(self, a: Account, method: str) -> str:
+        if a.status == "revoked":
+            return STATUS_HELP["revoked"]
+        parked = self.quota.parked_until("project", a.project_id) or self.quota.parked_until("channel", str(a.channel_id))
+        if parked:
+            return f"parked until {parked[0]:%Y-%m-%d %H:%M} UTC ({parked[1]})"
+        return f"no {method} quota left today"
+
+    def channel_table(self) -> list[dict]:
+        out = []
+        for a in self.accounts():
+            parked = self.quota.parked_until("channel", str(a.channel_id))
+            out.append({"channel_id": a.channel_id, "project": a.project_id, "status": a.status,
+                        "what_to_do": STATUS_HELP.get(a.status, ""), "message": a.status_message,
+                        "health_upload": self.health(a, "videos.insert"), "last_used": a.last_used,
+                        "parked_until": parked[0] if parked else None, "parked_reason": parked[1] if parked else None})
+        return out
+
+
+def park_for(hours: float, now: datetime | None = None) -> datetime:
+    return ((now or datetime.now(timezone.utc)) + timedelta(hours=hours)).replace(tzinfo=None)

@@ -1,0 +1,254 @@
+"""Publishing a video to YouTube exactly once: a resumable videos.insert that survives crashes.
+
+The intent is recorded before anything is sent; the upload session URI is recorded before the
+first chunk; each outcome after. A restarted worker finds the session and asks YouTube how much
+it has (``Content-Range: bytes */size``), then sends the rest: it never creates a second video.
+A 5xx on a chunk is retried by our own loop with backoff, resuming from what the server
+acknowledged (the library's own retries could resend a stream it has not rewound). Then
+thumbnails.set and, optionally, playlistItems.insert. Every call is checked against the
+quota ledger first and recorded in it after.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipeline.config import Settings
+from pipeline.costs import Usage
+from pipeline.db import Database
+from pipeline.providers.base import ProviderError, PublishResult, TransientError
+from pipeline.youtube.accounts import Account, AccountError, Accounts, park_for
+from pipeline.youtube.api import build_youtube, error_reason, status_of
+from pipeline.youtube.quota import QuotaDeferred, QuotaLedger, next_reset
+
+log = logging.getLogger("ytempire.youtube")
+
+
+class PublishDeferred(TransientError):
+    """Quota or a parked channel says not now: the job waits for the reset instead of failing."""
+
+    def __init__(self, message: str, until: datetime):
+        super().__init__(message, provider="youtube")
+        self.until = until
+
+
+@dataclass
+class UploadRecord:
+    job_id: int
+    project_id: str
+    session_uri: str | None
+    status: str
+    video_id: str | None
+
+
+class _SessionAwareUpload:
+    """Wraps MediaFileUpload so the session URI is saved the moment it exists, before the first chunk."""
+
+    def __init__(self, path: Path, chunk: int, on_session):
+        from googleapiclient.http import MediaFileUpload
+
+        self.media = MediaFileUpload(str(path), mimetype="video/mp4", chunksize=chunk, resumable=True)
+        self.request = None
+        self._announced = False
+        original = self.media.stream
+
+        def stream():
+            if not self._announced and self.request is not None and self.request.resumable_uri:
+                self._announced = True
+                on_session(self.request.resumable_uri)  # committed before any byte of video is sent
+            return original()
+
+        self.media.stream = stream
+
+
+class YouTubePublisher:
+    """Publisher for channels with a connected YouTube account."""
+
+    name = "youtube"
+
+    def __init__(self, db: Database, settings: Settings, accounts: Accounts, quota: QuotaLedger, sleep=time.sleep):
+        self.db, self.settings, self.accounts, self.quota, self.sleep = db, settings, accounts, quota, sleep
+
+    # -- records -------------------------------------------------------------------------------
+    def record(self, job_id: int) -> UploadRecord | None:
+        row = self.db.query_one("SELECT job_id, project_id, session_uri, status, video_id FROM uploads WHERE job_id = ?",
+                                [job_id])
+        return UploadRecord(*row) if row else None
+
+    def _save(self, job_id: int, **fields) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.db.write() as cur:
+            cur.execute(f"UPDATE uploads SET {sets} WHERE job_id = ?", [*fields.values(), job_id])
+
+    # -- calls under the quota ledger ----------------------------------------------------------
+    def _call(self, account: Account, method: str, fn, job_id: int | None = None):
+        """Check quota, make the call, ledger its units and classify its errors."""
+        from googleapiclient.errors import HttpError
+
+        try:
+            self.quota.check(account.project_id, method)
+        except QuotaDeferred as exc:
+            raise PublishDeferred(str(exc), exc.until) from exc
+        try:
+            result = fn()
+        except HttpError as exc:
+            reason = error_reason(exc)
+            self.quota.record(account.project_id, method, reason, account.channel_id, job_id)
+            raise self._classify(account, method, reason, exc) from exc
+        self.quota.record(account.project_id, method, "ok", account.channel_id, job_id)
+        return result
+
+    def _classify(self, account: Account, method: str, reason: str, exc) -> Exception:
+        if reason == "quotaExceeded":
+            until = next_reset()
+            self.quota.park("project", account.project_id, until, "quotaExceeded from YouTube")
+            return PublishDeferred(f"project {account.project_id} is out of quota until the Pacific midnight reset", until)
+        if reason == "uploadLimitExceeded":
+            until = park_for(24)
+            self.quota.park("channel", str(account.channel_id), until, "uploadLimitExceeded: YouTube's upload cap")
+            return PublishDeferred(f"channel {account.channel_id} reached YouTube's upload limit; parked for 24 h", until)
+        if reason in ("rateLimitExceeded", "userRateLimitExceeded") or status_of(exc) >= 500:
+            return TransientError(f"YouTube {method}: {reason} (will retry with backoff)", provider="youtube")
+        if status_of(exc) in (401, 403) and reason in ("authError", "unauthorized", "forbidden", "401", "403",
+                                                       "UNAUTHENTICATED", "PERMISSION_DENIED"):
+            self.accounts.set_status(account.channel_id, account.project_id, "error", f"{method}: {reason}")
+        return ProviderError(f"YouTube refused {method}: {reason}", provider="youtube")
+
+    # -- publishing ----------------------------------------------------------------------------
+    def publish(self, job_id: int, channel: dict, video: Path, thumbnail: Path, body: dict,
+                captions: Path | None = None, playlist_id: str | None = None) -> PublishResult:
+        existing = self.record(job_id)
+        if existing and existing.status == "done":
+            return self._result(existing.video_id, body, 0)
+        try:
+            if existing is None or existing.status in ("intent", "failed") and not existing.session_uri:
+                account = self.accounts.choose(channel["id"], "videos.insert")
+                self._intent(job_id, channel["id"], account.project_id, video, body)
+            else:
+                account = self.accounts.account(channel["id"], existing.project_id)  # resume where it started
+        except AccountError as exc:
+            raise self._deferred_or_error(channel["id"], exc) from exc
+        units = 0
+        record = self.record(job_id)
+        video_id = record.video_id if record.status in ("uploaded", "thumbnail") else None
+        if video_id is None:
+            video_id, units_insert = self._upload(job_id, account, video, body, record.session_uri)
+            units += units_insert
+        if record.status != "thumbnail" and thumbnail.exists():
+            units += self._thumbnail(job_id, account, video_id, thumbnail)
+        if playlist_id:
+            units += self._playlist(job_id, account, video_id, playlist_id)
+        self._save(job_id, status="done", finished_at=datetime.now(timezone.utc).replace(tzinfo=None))
+        self.accounts.touch(channel["id"], account.project_id)
+        return self._result(video_id, body, units)
+
+    def _deferred_or_error(self, channel_id: int, exc: AccountError) -> Exception:
+        parked = self.quota.parked_until("channel", str(channel_id))
+        if parked or "quota" in str(exc) or "parked" in str(exc):
+            return PublishDeferred(f"not now: {exc}", parked[0] if parked else next_reset())
+        return ProviderError(str(exc), provider="youtube")
+
+    def _intent(self, job_id: int, channel_id: int, project: str, video: Path, body: dict) -> None:
+        with self.db.write() as cur:
+            cur.execute("INSERT INTO uploads (job_id, channel_id, project_id, status, bytes_total, privacy_requested)"
+                        " VALUES (?, ?, ?, 'intent', ?, ?) ON CONFLICT DO UPDATE SET project_id = excluded.project_id,"
+                        " status = 'intent', error = NULL",
+                        [job_id, channel_id, project, video.stat().st_size, body["status"].get("privacyStatus")])
+
+    def _upload(self, job_id: int, account: Account, video: Path, body: dict, session_uri: str | None) -> tuple[str, int]:
+        from googleapiclient.errors import HttpError
+
+        creds = self.accounts.credentials(account.channel_id, account.project_id)
+        youtube = build_youtube(creds, self.settings)
+        chunk = self.settings.upload_chunk_kb * 1024
+        units = 0
+        if session_uri is None:  # a new upload costs its quota when the session is created
+            try:
+                self.quota.check(account.project_id, "videos.insert")
+            except QuotaDeferred as exc:
+                raise PublishDeferred(str(exc), exc.until) from exc
+
+        def on_session(uri: str) -> None:
+            nonlocal units
+            self._save(job_id, session_uri=uri, status="uploading")
+            units += self.quota.record(account.project_id, "videos.insert", "ok", account.channel_id, job_id)
+
+        upload = _SessionAwareUpload(video, chunk, on_session)
+        request = youtube.videos().insert(part="snippet,status", body=body, media_body=upload.media,
+                                          notifySubscribers=True)
+        upload.request = request
+        if session_uri:  # resume: ask the server what it has before sending more
+            request.resumable_uri = session_uri
+            request._in_error_state = True  # noqa: SLF001 - makes next_chunk query the upload status first
+            upload._announced = True  # noqa: SLF001
+        delay, failures, response = 1.0, 0, None
+        while response is None:
+            try:
+                _, response = request.next_chunk()
+            except HttpError as exc:
+                status = status_of(exc)
+                if status == 404 or status == 410:  # the session expired before any video existed
+                    self._save(job_id, session_uri=None, status="intent")
+                    raise TransientError("the upload session expired; a new one will start", provider="youtube") from exc
+                if status >= 500 and failures < self.settings.provider_retries + 3:
+                    failures += 1
+                    request._in_error_state = True  # noqa: SLF001 - resume from what the server acknowledged
+                    self.sleep(delay)
+                    delay = min(delay * 2, 30)
+                    continue
+                reason = error_reason(exc)
+                if not upload._announced:  # noqa: SLF001 - the session itself was refused: that call is ledgered
+                    self.quota.record(account.project_id, "videos.insert", reason, account.channel_id, job_id)
+                self._save(job_id, status="failed", error=f"{status} {reason}")
+                raise self._classify(account, "videos.insert", reason, exc) from exc
+            except (OSError, ConnectionError) as exc:  # the network dropped: resume from the server's count
+                if failures >= self.settings.provider_retries + 3:
+                    raise TransientError(f"upload interrupted: {exc}", provider="youtube") from exc
+                failures += 1
+                request._in_error_state = True  # noqa: SLF001
+                self.sleep(delay)
+                delay = min(delay * 2, 30)
+        video_id = response["id"]
+        actual = (response.get("status") or {}).get("privacyStatus")
+        self._save(job_id, status="uploaded", video_id=video_id, privacy_actual=actual)
+        requested = body["status"].get("privacyStatus")
+        if requested and actual and actual != requested and not body["status"].get("publishAt"):
+            # YouTube locks uploads from unverified API projects to private
+            with self.db.write() as cur:
+                cur.execute("UPDATE youtube_projects SET verified = false WHERE project_id = ?", [account.project_id])
+            log.warning("project %s looks unverified: %s upload came back %s", account.project_id, requested, actual)
+        return video_id, units
+
+    def _thumbnail(self, job_id: int, account: Account, video_id: str, thumbnail: Path) -> int:
+        from googleapiclient.http import MediaFileUpload
+
+        youtube = build_youtube(self.accounts.credentials(account.channel_id, account.project_id), self.settings)
+        media = MediaFileUpload(str(thumbnail), mimetype="image/jpeg", resumable=False)
+        self._call(account, "thumbnails.set", lambda: youtube.thumbnails().set(videoId=video_id, media_body=media).execute(),
+                   job_id)
+        self._save(job_id, status="thumbnail")
+        return self.quota.cost(account.project_id, "thumbnails.set").units
+
+    def _playlist(self, job_id: int, account: Account, video_id: str, playlist_id: str) -> int:
+        youtube = build_youtube(self.accounts.credentials(account.channel_id, account.project_id), self.settings)
+        body = {"snippet": {"playlistId": playlist_id, "resourceId": {"kind": "youtube#video", "videoId": video_id}}}
+        self._call(account, "playlistItems.insert",
+                   lambda: youtube.playlistItems().insert(part="snippet", body=body).execute(), job_id)
+        return self.quota.cost(account.project_id, "playlistItems.insert").units
+
+    def _result(self, video_id: str, body: dict, units: int) -> PublishResult:
+        state = "scheduled" if body["status"].get("publishAt") else "published"
+        return PublishResult(state, video_id, f"https://youtu.be/{video_id}",
+                             [Usage("youtube", "data-api-v3", "quota_units", float(units))])
+
+    def unverified_projects(self) -> list[str]:
+        return [r[0] for r in self.db.query("SELECT project_id FROM youtube_projects WHERE NOT verified")]
+
+
+def metadata_json(body: dict) -> str:
+    return json.dumps(body, indent=1)
