@@ -21,7 +21,7 @@ from pipeline.config import ConfigError, load_settings
 from pipeline.costs import PriceError, job_cost
 from pipeline.db import DatabaseLocked
 from pipeline.providers import UnknownProvider
-from pipeline.providers.base import BriefError
+from pipeline.providers.base import BriefError, ProviderError
 
 EXIT = {"done": 0, "failed": 1, "cancelled": 1, "held": 4, "queued": 1, "deferred": 5}
 BAD_INPUT = (BriefError, ConfigError, ChannelError, UnknownProvider, PriceError)
@@ -88,8 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     work = sub.add_parser("work", parents=[common], help="run the worker: resume unfinished jobs and drain the queue")
     work.add_argument("--until-empty", action="store_true", help="exit when no job is queued or running")
 
-    from pipeline import cli_trends
+    from pipeline import cli_trends, cli_youtube
     cli_trends.add_parser(sub, common)
+    cli_youtube.add_parsers(sub, common)
 
     for name, text in (("cancel", "cancel a queued or running job"), ("retry", "queue a failed, cancelled or held job again")):
         c = sub.add_parser(name, parents=[common], help=text)
@@ -252,6 +253,17 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"make": cmd_make, "jobs": cmd_jobs, "work": cmd_work}
     try:
+        if args.command in ("channels", "publish"):
+            from pipeline import cli_youtube
+            from pipeline.youtube.upload import PublishDeferred
+            try:
+                return cli_youtube.run(args, _workbench)
+            except cli_youtube.ERRORS as exc:
+                return _error(str(exc), 2)
+            except PublishDeferred as exc:
+                return _error(f"deferred: {exc}", 5)
+            except ProviderError as exc:
+                return _error(str(exc), 1)
         if args.command == "trends":
             from pipeline import cli_trends
             try:

@@ -38,6 +38,7 @@ class FakeYouTube:
         self.videos: dict[str, dict] = {}  # video id -> {"channel", "bytes", "body"}
         self.calls: list[tuple[str, str]] = []  # (method name, channel)
         self.monetised: set[str] = set()
+        self.chunk_delay = 0.0  # seconds per upload chunk, to catch an upload halfway
         self._ids = itertools.count(1)
         fake = self
 
@@ -196,6 +197,9 @@ class FakeYouTube:
         start = int(re.match(r"bytes (\d+)-(\d+)/", rng)[1])
         if start != len(s["data"]):  # only contiguous bytes are kept
             return self._finish_or_resume(h, s)
+        if self.chunk_delay:
+            import time
+            time.sleep(self.chunk_delay)
         s["data"].extend(body)
         self._finish_or_resume(h, s)
 

@@ -58,8 +58,6 @@ def cloud_settings(tmp_path: Path, openai=None, google=None, eleven=None, **kw) 
 def run_paid(settings: Settings, **request) -> tuple[Workbench, int, str]:
     wb = Workbench(settings, start_worker=False)
     wb.worker.pipeline = PAID
-    with wb.db.write() as cur:  # jobs made for these tests only have the paid stages
-        pass
     req = VideoRequest(request.pop("topic", "Why octopuses are so smart"), **request)
     channel, duration, fmt, brief = wb.validate_request(req)
     job = jobs.create_job(wb.db, channel["id"], brief.pop("topic"), duration, fmt, brief, stages=("script", "voice"))

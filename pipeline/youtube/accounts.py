@@ -94,7 +94,15 @@ class Accounts:
 
     # -- OAuth ---------------------------------------------------------------------------------
     def _flow(self, project: str, state: str | None = None):
+        import os
+        from urllib.parse import urlparse
+
         from google_auth_oauthlib.flow import Flow
+
+        # Google may grant the scopes in another order, or fewer (the monetary one): accept what it grants.
+        os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+        if urlparse(self.settings.oauth_token_uri).hostname in ("127.0.0.1", "localhost", "::1"):
+            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # plain http is allowed on loopback only
 
         config = json.loads(json.dumps(self.client_config(project)))
         section = config.get("installed") or config.get("web")
@@ -156,8 +164,13 @@ class Accounts:
         section = section.get("installed") or section.get("web")
         info.setdefault("client_id", section["client_id"])
         info.setdefault("client_secret", section["client_secret"])
-        info["token_uri"] = self.settings.oauth_token_uri
-        creds = Credentials.from_authorized_user_info(info, scopes=info.get("scopes") or SCOPES)
+        expiry = None
+        if info.get("expiry"):
+            expiry = datetime.fromisoformat(info["expiry"].rstrip("Z")).replace(tzinfo=None)
+        # Built by hand: from_authorized_user_info pins Google's token endpoint, and ours is configurable.
+        creds = Credentials(token=info.get("token"), refresh_token=info.get("refresh_token"),
+                            token_uri=self.settings.oauth_token_uri, client_id=info["client_id"],
+                            client_secret=info["client_secret"], scopes=info.get("scopes") or SCOPES, expiry=expiry)
         if not creds.valid:
             try:
                 creds.refresh(Request())

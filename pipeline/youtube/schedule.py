@@ -85,7 +85,6 @@ class Scheduler:
 
     def _fill(self, s: dict, slot: datetime) -> list[int]:
         from pipeline.channels import get_channel
-        from pipeline.workbench import VideoRequest
 
         channel = get_channel(self.wb.db, s["channel_id"])
         country = s["country"] or next(iter(r[0] for r in self.wb.db.query(

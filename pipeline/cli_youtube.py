@@ -1,0 +1,97 @@
+"""``python -m pipeline channels ...`` and ``publish``: the scriptable path beside the pages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from pipeline import jobs
+from pipeline.channels import ChannelError, ChannelInput, create_channel, get_channel, list_channels
+from pipeline.youtube.accounts import AccountError
+from pipeline.youtube.crypto import new_key
+
+
+def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    channels = sub.add_parser("channels", help="YouTube channel accounts")
+    csub = channels.add_subparsers(dest="channels_command", required=True)
+    add = csub.add_parser("add", parents=[common], help="connect a channel (created if new) with a client secret and a token")
+    add.add_argument("name")
+    add.add_argument("--client-secret", type=Path, required=True, help="OAuth client secret JSON of your Google Cloud project")
+    add.add_argument("--token", type=Path, required=True, help="authorized-user token JSON, as google-auth writes it")
+    lst = csub.add_parser("list", parents=[common], help="channels with their health, parking and quota")
+    lst.add_argument("--json", action="store_true")
+    csub.add_parser("key", help="print a new YTEMPIRE_TOKEN_KEY (it encrypts tokens at rest)")
+
+    pub = sub.add_parser("publish", parents=[common], help="publish a made video to YouTube (resumes an interrupted upload)")
+    pub.add_argument("job_id", type=int)
+    pub.add_argument("--channel", default=None, help="channel name or id (default: the job's)")
+    pub.add_argument("--json", action="store_true")
+
+
+ERRORS = (AccountError, ChannelError)
+
+
+def run(args: argparse.Namespace, workbench) -> int:
+    if args.command == "channels" and args.channels_command == "key":
+        print(new_key())
+        return 0
+    wb = workbench(args)
+    try:
+        if args.command == "publish":
+            return _publish(wb, args)
+        if args.channels_command == "add":
+            try:
+                channel = get_channel(wb.db, args.name)
+            except ChannelError:
+                channel = get_channel(wb.db, create_channel(wb.db, ChannelInput(args.name)))
+            for path in (args.client_secret, args.token):
+                if not path.exists():
+                    raise AccountError(f"{path} does not exist.")
+            project = wb.youtube.add_account_files(channel["id"], args.client_secret, args.token)
+            print(f"{channel['name']}: connected through project {project}")
+            return 0
+        status = wb.youtube.status()
+        rows = []
+        for c in list_channels(wb.db):
+            accounts = [a for a in status["accounts"] if a["channel_id"] == c["id"]]
+            parked = wb.youtube.quota.parked_until("channel", str(c["id"]))
+            rows.append({"id": c["id"], "name": c["name"], "connected": bool(accounts), "accounts": accounts,
+                         "parked_until": parked[0] if parked else None})
+        if args.json:
+            print(json.dumps({"channels": rows, "quota": status["quota"], "unverified": status["unverified"]}, default=str))
+        else:
+            for r in rows:
+                state = ", ".join(f"{a['project']}: {a['status']} (health {a['health_upload']})" for a in r["accounts"]) \
+                    or "not connected (outbox)"
+                print(f"{r['id']:>3}  {r['name']:<24} {state}")
+            for q in status["quota"]:
+                print(f"     {q['project']:<20} {q['bucket']:<9} {q['used']:>6} used, {q['left']:>6} left"
+                      + (f", parked until {q['parked_until']}" if q["parked_until"] else ""))
+        return 0
+    finally:
+        wb.db.close()
+
+
+def _publish(wb, args: argparse.Namespace) -> int:
+    from pipeline.script import Script
+    from pipeline.stages import youtube_body
+
+    job = jobs.get_job(wb.db, args.job_id)
+    channel = get_channel(wb.db, args.channel) if args.channel else get_channel(wb.db, job["channel_id"])
+    files = jobs.artifacts(wb.db, args.job_id)
+    if "video" not in files or not files["video"].exists():
+        raise AccountError(f"Job {args.job_id} has no rendered video yet: let it finish (or retry it) first.")
+    body = youtube_body(Script.load(files["script"]), channel, job["brief"])
+    result = wb.youtube.publisher.publish(args.job_id, channel, files["video"], files["thumbnail"], body,
+                                          captions=files.get("captions"), playlist_id=job["brief"].get("playlist_id"))
+    units = wb.db.query_one("SELECT coalesce(sum(units), 0) FROM quota_ledger WHERE job_id = ?", [args.job_id])[0]
+    with wb.db.write() as cur:
+        cur.execute("UPDATE videos SET publish_state = ?, publish_ref = ?, published_at = now() WHERE job_id = ?",
+                    [result.state, result.ref, args.job_id])
+    if args.json:
+        print(json.dumps({"job_id": args.job_id, "video_id": result.ref, "url": result.url, "state": result.state,
+                          "quota_units": units}))
+    else:
+        print(f"job {args.job_id}: {result.state} as {result.url} ({units} quota units)")
+    return 0

@@ -1,0 +1,323 @@
+"""YouTube publishing with the real google-api-python-client and google-auth against a loopback fake:
+OAuth, encrypted tokens, the quota ledger, rotation, crash-safe resumable uploads, analytics."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from fakes_youtube import FakeYouTube
+from pipeline.channels import ChannelInput, create_channel
+from pipeline.config import ConfigError, Settings
+from pipeline.providers.base import ProviderError
+from pipeline.workbench import Workbench
+from pipeline.youtube.accounts import AccountError
+from pipeline.youtube.crypto import new_key
+from pipeline.youtube.quota import MODELS, QuotaDeferred, QuotaLedger, next_reset, pacific_day
+from pipeline.youtube.upload import PublishDeferred
+
+KEY = new_key()
+BODY = {"snippet": {"title": "T", "description": "D", "tags": [], "categoryId": "27"},
+        "status": {"privacyStatus": "public", "selfDeclaredMadeForKids": False, "containsSyntheticMedia": True}}
+
+
+@pytest.fixture
+def yt():
+    with FakeYouTube() as fake:
+        yield fake
+
+
+def settings_for(tmp_path: Path, fake: FakeYouTube, **kw) -> Settings:
+    return Settings(data_dir=tmp_path / "data", token_key=KEY, youtube_api_root=fake.url + "/",
+                    youtube_analytics_root=fake.url + "/", oauth_token_uri=fake.url + "/token",
+                    upload_chunk_kb=256, retry_base_s=0.01, **kw)
+
+
+def client_secret(project: str) -> str:
+    return json.dumps({"installed": {"client_id": f"{project}-client.apps.googleusercontent.com",
+                                     "client_secret": f"secret-{project}", "project_id": project,
+                                     "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+                                     "token_uri": "https://oauth2.googleapis.com/token",
+                                     "redirect_uris": ["http://localhost"]}})
+
+
+def token(channel: str) -> str:
+    return json.dumps({"refresh_token": f"refresh-{channel}", "token": None,
+                       "scopes": ["https://www.googleapis.com/auth/youtube.upload"]})
+
+
+def video_file(tmp_path: Path, size: int = 700 * 1024) -> tuple[Path, Path]:
+    video = tmp_path / "video.mp4"
+    video.write_bytes(os.urandom(size))
+    thumb = tmp_path / "thumb.jpg"
+    thumb.write_bytes(b"\xff\xd8jpeg")
+    return video, thumb
+
+
+@pytest.fixture
+def wb(tmp_path, yt):
+    bench = Workbench(settings_for(tmp_path, yt), start_worker=False)
+    yield bench
+    bench.close()
+
+
+def connect(wb, name: str, project: str, channel: str | None = None) -> int:
+    cid = create_channel(wb.db, ChannelInput(name))
+    wb.youtube.add_account(cid, client_secret(project), token(channel or name.lower()))
+    return cid
+
+
+def test_tokens_are_encrypted_and_the_app_refuses_to_start_without_the_key(tmp_path, yt):
+    wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
+    connect(wb, "Alpha", "proj-a")
+    wb.close()
+    raw = (tmp_path / "data" / "ytempire.duckdb").read_bytes()
+    assert b"refresh-alpha" not in raw and b"secret-proj-a" not in raw
+    with pytest.raises(ConfigError, match="YTEMPIRE_TOKEN_KEY is not set"):
+        Workbench(Settings(data_dir=tmp_path / "data"), start_worker=False)
+    with pytest.raises(ConfigError, match="do not open"):
+        bad = Workbench(Settings(data_dir=tmp_path / "data", token_key=new_key()), start_worker=False)
+        try:
+            bad.youtube.accounts.credentials(2, "proj-a")
+        finally:
+            bad.close()
+
+
+def test_oauth_code_exchange_against_the_token_endpoint(wb, yt):
+    cid = create_channel(wb.db, ChannelInput("Beta"))
+    project = wb.youtube.accounts.add_project(json.loads(client_secret("proj-b")))
+    url = wb.youtube.accounts.authorization_url(project, cid)
+    assert "access_type=offline" in url and f"state=proj-b%7C{cid}" in url and "youtube.upload" in url
+    account = wb.youtube.accounts.exchange_code(f"proj-b|{cid}", "code-beta")
+    assert account.status == "ok"
+    creds = wb.youtube.accounts.credentials(cid, "proj-b")
+    assert creds.token.startswith("access-") and creds.refresh_token == "refresh-beta"
+    with pytest.raises(AccountError, match="did not accept the code"):
+        wb.youtube.accounts.exchange_code(f"proj-b|{cid}", "not-a-code")
+
+
+def test_a_revoked_token_shows_on_the_channel_with_what_to_do(wb, yt, tmp_path):
+    cid = connect(wb, "Gamma", "proj-g")
+    yt.revoked.add("refresh-gamma")
+    video, thumb = video_file(tmp_path)
+    with pytest.raises(AccountError, match="reconnect the channel"):
+        wb.youtube.publisher.publish(1, {"id": cid}, video, thumb, BODY)
+    [row] = [a for a in wb.youtube.accounts.channel_table() if a["channel_id"] == cid]
+    assert row["status"] == "revoked" and "reconnect" in row["what_to_do"] and row["health_upload"] == 0
+
+
+def test_upload_sets_thumbnail_and_playlist_and_ledgers_quota(wb, yt, tmp_path):
+    cid = connect(wb, "Delta", "proj-d")
+    video, thumb = video_file(tmp_path)
+    result = wb.youtube.publisher.publish(7, {"id": cid}, video, thumb, BODY, playlist_id="PL1")
+    assert result.state == "published" and result.url == f"https://youtu.be/{result.ref}"
+    assert yt.videos[result.ref]["bytes"] == video.read_bytes()
+    assert yt.videos[result.ref]["body"]["status"]["containsSyntheticMedia"] is True
+    assert [c[0] for c in yt.calls] == ["videos.insert", "thumbnails.set", "playlistItems.insert"]
+    ledger = dict(wb.db.query("SELECT method, sum(units) FROM quota_ledger GROUP BY method"))
+    assert ledger == {"videos.insert": 1, "thumbnails.set": 50, "playlistItems.insert": 50}
+    assert wb.db.query_one("SELECT DISTINCT bucket FROM quota_ledger WHERE method = 'videos.insert'")[0] == "uploads"
+    assert result.usage[0].quantity == 101
+    # publishing the same job again does nothing more
+    again = wb.youtube.publisher.publish(7, {"id": cid}, video, thumb, BODY)
+    assert again.ref == result.ref and len(yt.videos) == 1
+
+
+def test_a_chunk_failing_with_503_is_resumed_from_what_the_server_has(wb, yt, tmp_path):
+    cid = connect(wb, "Eps", "proj-e")
+    video, thumb = video_file(tmp_path, 900 * 1024)  # 4 chunks of 256 KiB
+    yt.faults["chunk"] = [None, "503", None]  # the second chunk fails once
+    wb.youtube.publisher.sleep = lambda s: None
+    result = wb.youtube.publisher.publish(8, {"id": cid}, video, thumb, BODY)
+    assert yt.videos[result.ref]["bytes"] == video.read_bytes()
+    assert len(yt.uploads_of("eps")) == 1
+
+
+def test_unverified_project_uploads_locked_private_are_detected(wb, yt, tmp_path):
+    cid = connect(wb, "Zeta", "proj-z")
+    yt.unverified.add("proj-z-client.apps.googleusercontent.com")
+    video, thumb = video_file(tmp_path)
+    wb.youtube.publisher.publish(9, {"id": cid}, video, thumb, BODY)
+    assert wb.youtube.status()["unverified"] == ["proj-z"]
+    assert wb.db.query_one("SELECT privacy_requested, privacy_actual FROM uploads WHERE job_id = 9") == ("public", "private")
+
+
+@pytest.mark.parametrize("fault, parked_kind", [("quotaExceeded", "project"), ("uploadLimitExceeded", "channel")])
+def test_quota_and_upload_limit_errors_park_and_defer(wb, yt, tmp_path, fault, parked_kind):
+    cid = connect(wb, "Eta", "proj-h")
+    yt.fault("videos.insert", fault)
+    video, thumb = video_file(tmp_path)
+    with pytest.raises(PublishDeferred) as info:
+        wb.youtube.publisher.publish(10, {"id": cid}, video, thumb, BODY)
+    ref = "proj-h" if parked_kind == "project" else str(cid)
+    parked = wb.youtube.quota.parked_until(parked_kind, ref)
+    assert parked and info.value.until == parked[0]
+    if parked_kind == "project":
+        assert parked[0] == next_reset()
+    else:
+        assert parked[0] > datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=23)
+    assert wb.db.query_one("SELECT outcome FROM quota_ledger WHERE method = 'videos.insert'")[0] == fault
+    # while parked, nothing is attempted
+    calls = len(yt.calls)
+    with pytest.raises(PublishDeferred):
+        wb.youtube.publisher.publish(11, {"id": cid}, video, thumb, BODY)
+    assert len(yt.calls) == calls
+
+
+def test_rate_limit_is_transient_and_retried_by_the_worker(wb, yt, tmp_path):
+    from pipeline.providers.base import TransientError
+    cid = connect(wb, "Theta", "proj-t")
+    yt.fault("videos.insert", "rateLimitExceeded")
+    video, thumb = video_file(tmp_path)
+    with pytest.raises(TransientError, match="rateLimitExceeded"):
+        wb.youtube.publisher.publish(12, {"id": cid}, video, thumb, BODY)
+    result = wb.youtube.publisher.publish(12, {"id": cid}, video, thumb, BODY)
+    assert len(yt.uploads_of("theta")) == 1 and result.ref
+
+
+def test_a_call_that_would_pass_the_quota_is_not_attempted(db):
+    ledger = QuotaLedger(db)
+    with db.write() as cur:
+        cur.execute("INSERT INTO youtube_projects (project_id, client_config) VALUES ('p', 'x')")
+    for _ in range(199):
+        ledger.record("p", "thumbnails.set")  # 199 x 50 = 9,950 of 10,000 units
+    ledger.check("p", "thumbnails.set")  # 10,000 exactly: still allowed
+    ledger.check("p", "videos.list")
+    ledger.record("p", "videos.list")  # 9,951
+    with pytest.raises(QuotaDeferred) as info:
+        ledger.check("p", "thumbnails.set")  # would make 10,001
+    assert info.value.until == next_reset()
+    assert ledger.used("p", "default") == 9951
+    legacy = MODELS["legacy"]["costs"]["videos.insert"]
+    assert legacy == ("default", 1600)
+
+
+def test_the_quota_day_is_the_pacific_day():
+    late_utc = datetime(2026, 11, 26, 7, 30, tzinfo=timezone.utc)  # 23:30 on the 25th in Los Angeles
+    assert pacific_day(late_utc) == date(2026, 11, 25)
+    assert next_reset(late_utc) == datetime(2026, 11, 26, 8, 0)
+
+
+def test_fifty_videos_over_fifteen_channels_and_three_projects_in_one_day(tmp_path, yt):
+    """Quota pressure: each project allows 10 uploads today; 50 videos are asked for across 15 channels."""
+    wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
+    try:
+        import pipeline.youtube.quota as q
+        limits = {**q.MODELS["2026"]["limits"], "uploads": 10}
+        q.MODELS["test"] = {"limits": limits, "costs": q.MODELS["2026"]["costs"]}
+        channels = []
+        for i in range(15):
+            cid = create_channel(wb.db, ChannelInput(f"Ch {i:02d}"))
+            for project in (f"proj-{i % 3}", f"proj-{(i + 1) % 3}"):  # each channel is authorised in two projects
+                wb.youtube.add_account(cid, client_secret(project), token(f"ch{i:02d}"))
+            channels.append(cid)
+        with wb.db.write() as cur:
+            cur.execute("UPDATE youtube_projects SET quota_model = 'test'")
+        video, thumb = video_file(tmp_path, 300 * 1024)
+        made, deferred, failed = 0, 0, 0
+        for n in range(50):
+            try:
+                wb.youtube.publisher.publish(1000 + n, {"id": channels[n % 15]}, video, thumb, BODY)
+                made += 1
+            except PublishDeferred:
+                deferred += 1
+            except ProviderError:
+                failed += 1
+        used = {p: wb.youtube.quota.used(p, "uploads") for p in ("proj-0", "proj-1", "proj-2")}
+        print(f"\nuploads made {made}, deferred {deferred}, failed {failed}; uploads per project {used}")
+        assert made == 30 and deferred == 20 and failed == 0
+        assert all(v == 10 for v in used.values())  # no call beyond quota
+        assert len(yt.videos) == 30 and sum(1 for c in yt.calls if c[0] == "videos.insert") == 30
+        thumbs = {p: wb.youtube.quota.used(p, "default") for p in used}
+        assert all(v == 500 for v in thumbs.values())
+        del q.MODELS["test"]
+    finally:
+        wb.close()
+
+
+def test_rotation_prefers_headroom_and_round_robins_equals(wb, yt, tmp_path):
+    cid = create_channel(wb.db, ChannelInput("Iota"))
+    for project in ("proj-x", "proj-y"):
+        wb.youtube.add_account(cid, client_secret(project), token("iota"))
+    first = wb.youtube.accounts.choose(cid, "videos.insert").project_id
+    wb.youtube.accounts.touch(cid, first)
+    second = wb.youtube.accounts.choose(cid, "videos.insert").project_id
+    assert {first, second} == {"proj-x", "proj-y"}
+    for _ in range(60):
+        wb.youtube.quota.record("proj-x", "videos.insert")
+    wb.youtube.accounts.touch(cid, "proj-y")
+    assert wb.youtube.accounts.choose(cid, "videos.insert").project_id == "proj-y"
+
+
+def test_analytics_sync_and_trending_snapshot(wb, yt, tmp_path):
+    cid = connect(wb, "Kappa", "proj-k")
+    video, thumb = video_file(tmp_path)
+    wb.youtube.publisher.publish(20, {"id": cid}, video, thumb, BODY)
+    with wb.db.write() as cur:
+        cur.execute("INSERT INTO jobs (id, channel_id, topic, duration_s, format, brief, status) VALUES "
+                    "(20, ?, 't', 60, 'landscape', '{}', 'done')", [cid])
+    summary = wb.youtube.sync(cid, days=6)
+    assert summary["rows"] == 7 and summary["revenue"] is False  # not monetised: revenue asked, refused, dropped
+    assert wb.db.query_one("SELECT subscribers, videos FROM channel_stats WHERE channel_id = ?", [cid]) == (110, 1)
+    assert wb.db.query_one("SELECT sum(views) FROM video_stats")[0] == sum(100 + d for d in range(7))
+    yt.monetised.add("kappa")
+    assert wb.youtube.sync(cid, days=2)["revenue"] is True
+    assert wb.db.query_one("SELECT max(revenue_usd) FROM video_stats")[0] == 0.25
+    report = wb.youtube.import_trending(cid, "US")
+    assert report.inserted == 12 and report.country == "US"
+    assert wb.db.query_one("SELECT count(*) FROM trend_snapshots WHERE country = 'US'")[0] == 12
+    methods = dict(wb.db.query("SELECT method, count(*) FROM quota_ledger GROUP BY method"))
+    assert methods["videos.list"] == 1 and methods["channels.list"] == 2  # 12 popular videos fit one page of 50
+
+
+def _cli(args, data_dir, fake, env_extra=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "YTEMPIRE_TOKEN_KEY": KEY, "YTEMPIRE_YOUTUBE_API_ROOT": fake.url + "/",
+           "YTEMPIRE_YOUTUBE_ANALYTICS_ROOT": fake.url + "/", "YTEMPIRE_OAUTH_TOKEN_URI": fake.url + "/token",
+           "YTEMPIRE_UPLOAD_CHUNK_KB": "256", **(env_extra or {})}
+    return subprocess.Popen([sys.executable, "-m", "pipeline", *args, "--data-dir", str(data_dir)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_the_cli_connects_lists_and_publishes_and_a_killed_upload_resumes_without_a_duplicate(tmp_path, yt):
+    data = tmp_path / "data"
+    (tmp_path / "secret.json").write_text(client_secret("proj-cli"))
+    (tmp_path / "token.json").write_text(token("lambda"))
+    # a video made before the channel is connected goes to the outbox
+    out, err = _cli(["make", "Octopus arms", "--duration", "12", "--json"], data, yt).communicate(timeout=300)
+    made = json.loads(out)
+    assert made["status"] == "done", err
+    out, err = _cli(["channels", "add", "Demo Channel", "--client-secret", str(tmp_path / "secret.json"),
+                     "--token", str(tmp_path / "token.json")], data, yt).communicate(timeout=120)
+    assert "connected" in out, err
+    listing = json.loads(_cli(["channels", "list", "--json"], data, yt).communicate(timeout=60)[0])
+    [demo] = [c for c in listing["channels"] if c["name"] == "Demo Channel"]
+    assert demo["accounts"][0]["status"] == "ok" and listing["quota"][0]["project"] == "proj-cli"
+
+    # publish it from the CLI, killed halfway through the upload
+    before = len(yt.videos)
+    yt.chunk_delay = 0.4
+    proc = _cli(["publish", str(made["job_id"]), "--json"], data, yt)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(len(s["data"]) > 0 for s in yt.sessions.values()):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(yt.sessions) == 1 and len(yt.videos) == before  # an upload began and did not finish
+    yt.chunk_delay = 0
+    out, err = _cli(["publish", str(made["job_id"]), "--channel", "Demo Channel", "--json"], data, yt).communicate(timeout=120)
+    result = json.loads(out)
+    assert len(yt.sessions) == 1, "the restarted upload must resume the stored session, not start another"
+    assert len(yt.videos) == before + 1 and result["video_id"] in yt.videos
+    assert result["quota_units"] >= 50  # the thumbnail, and the upload if this run created it
+    video = yt.videos[result["video_id"]]
+    assert video["bytes"] == Path(made["video"]).read_bytes()
