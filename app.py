@@ -8,6 +8,7 @@ from pipeline.config import ConfigError
 from pipeline.costs import PriceError
 from pipeline.db import DatabaseLocked
 from ui.state import get_workbench
+from ui.youtube import finish_oauth_redirect
 
 st.set_page_config(page_title="YTEmpire", page_icon="🎬", layout="wide")
 log = logging.getLogger("ytempire.app")
@@ -37,6 +38,7 @@ except (ConfigError, PriceError) as exc:
     st.error(f"The workbench cannot start: {exc}", icon=":material/error:")
     st.stop()
 st.sidebar.caption(f"Data: `{wb.settings.data_dir}`")
+finish_oauth_redirect()
 try:
     page.run()
 except Exception as exc:  # noqa: BLE001 - never show an operator a raw traceback

@@ -7,6 +7,7 @@ from pipeline.providers import EXAMPLES
 from ui.cache import read
 from ui.state import get_workbench
 from ui.widgets import table
+from ui.youtube import show_youtube
 
 wb = get_workbench()
 st.title("Channels")
@@ -37,7 +38,7 @@ def channel_form(key: str, current: dict | None = None) -> ChannelInput | None:
     return None
 
 
-create, edit = st.tabs(["New channel", "Edit or delete"])
+create, edit, youtube = st.tabs(["New channel", "Edit or delete", "YouTube"])
 with create:
     data = channel_form("new-channel")
     if data:
@@ -65,6 +66,9 @@ with edit:
                 st.success(f"Deleted {chosen}. Its finished videos stay in the Library.")
             except ChannelError as exc:
                 st.error(str(exc))
+
+with youtube:
+    show_youtube(channels)
 
 st.subheader("All channels")
 table(read("channels"), "channels")

@@ -53,3 +53,14 @@ with right:
         fig.add_hline(y=cap, line_dash="dash", annotation_text=f"cap {usd(cap, 2)}")
         st.plotly_chart(day_axis(fig, cost_day.height))
         exports(cost_day, "cost_per_video_by_day")
+
+performance = read("channel_performance")
+if not performance.is_empty():
+    st.subheader("Audience and return")
+    st.caption("From YouTube (channels.list and the Analytics API): views, watch time, subscribers and revenue "
+               "against what the videos cost.")
+    exports_table = read("roi", 50)
+    st.dataframe(performance, hide_index=True)
+    exports(performance, "channel_performance")
+    st.dataframe(exports_table, hide_index=True)
+    exports(exports_table, "video_roi")

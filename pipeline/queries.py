@@ -309,6 +309,45 @@ def spend_rate(db: Database) -> dict:
     return frame(db, SPEND_RATE_SQL).row(0, named=True)
 
 
+# -- performance back from YouTube ----------------------------------------------------------------
+ROI_SQL = """
+WITH perf AS (SELECT youtube_video_id, sum(views) AS views, sum(minutes_watched) AS minutes_watched,
+                     sum(subscribers_gained) AS subscribers, sum(revenue_usd) AS revenue_usd
+              FROM video_stats GROUP BY youtube_video_id)
+SELECT u.job_id, v.title, c.name AS channel, u.video_id, p.views, round(p.minutes_watched / 60, 1) AS hours_watched,
+       p.subscribers, p.revenue_usd, coalesce(k.usd, 0)::DOUBLE AS cost_usd,
+       CASE WHEN coalesce(k.usd, 0) > 0 THEN p.revenue_usd / k.usd::DOUBLE END AS roi
+FROM uploads u JOIN perf p ON p.youtube_video_id = u.video_id LEFT JOIN videos v ON v.job_id = u.job_id
+LEFT JOIN channels c ON c.id = u.channel_id LEFT JOIN job_costs k ON k.job_id = u.job_id
+ORDER BY p.views DESC NULLS LAST LIMIT ?
+"""
+
+
+def roi(db: Database, limit: int = 50) -> pl.DataFrame:
+    return frame(db, ROI_SQL, [limit])
+
+
+CHANNEL_PERFORMANCE_SQL = """
+WITH latest AS (SELECT channel_id, arg_max(subscribers, day) AS subscribers, max(day) AS as_of FROM channel_stats
+                GROUP BY channel_id),
+perf AS (SELECT u.channel_id, sum(s.views) AS views, sum(s.minutes_watched) / 60 AS hours_watched,
+                sum(s.revenue_usd) AS revenue_usd
+         FROM video_stats s JOIN uploads u ON u.video_id = s.youtube_video_id GROUP BY u.channel_id),
+spend AS (SELECT v.channel_id, sum(k.usd)::DOUBLE AS cost_usd FROM videos v JOIN job_costs k USING (job_id)
+          GROUP BY v.channel_id)
+SELECT c.id, c.name, l.subscribers, l.as_of, p.views, round(p.hours_watched, 1) AS hours_watched, p.revenue_usd,
+       coalesce(sp.cost_usd, 0) AS cost_usd,
+       CASE WHEN coalesce(sp.cost_usd, 0) > 0 THEN p.revenue_usd / sp.cost_usd END AS roi
+FROM channels c LEFT JOIN latest l ON l.channel_id = c.id LEFT JOIN perf p ON p.channel_id = c.id
+LEFT JOIN spend sp ON sp.channel_id = c.id
+WHERE l.subscribers IS NOT NULL OR p.views IS NOT NULL ORDER BY c.id
+"""
+
+
+def channel_performance(db: Database) -> pl.DataFrame:
+    return frame(db, CHANNEL_PERFORMANCE_SQL)
+
+
 # -- channels ----------------------------------------------------------------------------------
 
 CHANNELS_SQL = """

@@ -16,6 +16,7 @@ import pytest
 
 from conftest import ROOT
 from fakes_youtube import FakeYouTube
+from pipeline import jobs
 from pipeline.channels import ChannelInput, create_channel
 from pipeline.config import ConfigError, Settings
 from pipeline.providers.base import ProviderError
@@ -321,3 +322,76 @@ def test_the_cli_connects_lists_and_publishes_and_a_killed_upload_resumes_withou
     assert result["quota_units"] >= 50  # the thumbnail, and the upload if this run created it
     video = yt.videos[result["video_id"]]
     assert video["bytes"] == Path(made["video"]).read_bytes()
+
+
+def test_the_scheduler_queues_a_job_per_slot_once_with_publish_at(tmp_path, yt):
+    from pipeline.trends.backlog import compute_topics
+    from pipeline.trends.ingest import import_file
+    from pipeline.youtube.schedule import ScheduleError, Scheduler, save_schedule
+    wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
+    try:
+        import_file(wb.db, ROOT / "data" / "trends" / "youtube_trending_US_2017-11-14_to_11-28.csv", "US")
+        compute_topics(wb.db, "US", None)
+        cid = connect(wb, "Mu", "proj-m")
+        with pytest.raises(ScheduleError, match="not a time"):
+            save_schedule(wb.db, cid, "9am", "Europe/Paris", "US", 30, "landscape", "public")
+        with pytest.raises(ScheduleError, match="Unknown time zone"):
+            save_schedule(wb.db, cid, "09:00", "Mars/Olympus", "US", 30, "landscape", "public")
+        save_schedule(wb.db, cid, "09:00, 17:30", "Europe/Paris", "US", 30, "landscape", "public")
+        now = datetime(2026, 11, 26, 6, 30)  # 07:30 in Paris: the 09:00 slot is within the 3-hour lead
+        made = Scheduler(wb).tick(now)
+        assert len(made) == 1
+        job = jobs.get_job(wb.db, made[0])
+        assert job["brief"]["publish_at"] == "2026-11-26T08:00:00Z" and job["brief"]["related_titles"]
+        assert job["topic"].startswith("What's trending:") and job["channel_id"] == cid
+        assert Scheduler(wb).tick(now) == []  # the slot is taken once
+        assert len(Scheduler(wb).tick(datetime(2026, 11, 26, 15, 0))) == 1  # the 17:30 slot
+    finally:
+        wb.close()
+
+
+def test_a_quota_deferral_puts_the_job_back_until_the_reset(tmp_path, yt):
+    from pipeline.stages import PIPELINE, StageOutput, StageSpec
+    wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
+    try:
+        until = datetime(2030, 1, 1, 8, 0)
+
+        def deferred(ctx):
+            raise PublishDeferred("out of quota", until)
+
+        wb.worker.pipeline = (StageSpec("publish", deferred),)
+        job = jobs.create_job(wb.db, 1, "t", 60, "landscape", {}, stages=("publish",))
+        assert wb.worker.run_job(job) == "deferred"
+        row = jobs.get_job(wb.db, job)
+        assert row["status"] == "queued" and row["not_before"] == until
+        assert jobs.claim_next(wb.db) is None  # not before its time
+        assert wb.db.query_one("SELECT attempts FROM job_stages WHERE job_id = ?", [job])[0] == 1
+        del PIPELINE, StageOutput
+    finally:
+        wb.close()
+
+
+def test_the_channels_page_connects_through_the_oauth_redirect(tmp_path, monkeypatch, yt):
+    from streamlit.testing.v1 import AppTest
+    from ui.state import get_workbench
+    wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
+    project = wb.youtube.accounts.add_project(json.loads(client_secret("proj-ui")))
+    wb.close()
+    for key, value in {"YTEMPIRE_DATA_DIR": str(tmp_path / "data"), "YTEMPIRE_TOKEN_KEY": KEY,
+                       "YTEMPIRE_OAUTH_TOKEN_URI": yt.url + "/token", "YTEMPIRE_YOUTUBE_API_ROOT": yt.url + "/"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(ROOT)
+    get_workbench.clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.query_params["code"] = "code-nu"
+        at.query_params["state"] = f"{project}|1"
+        at.run()
+        assert not at.exception and not at.error
+        assert [a.status for a in get_workbench().youtube.accounts.accounts(1)] == ["ok"]
+        at.switch_page("pages/channels.py").run()
+        assert not at.exception
+        accounts = [d.value for d in at.dataframe if "health_upload" in d.value.columns][0]
+        assert accounts["status"][0] == "ok" and accounts["channel"][0] == "Demo Channel"
+    finally:
+        get_workbench.clear()

@@ -1,0 +1,139 @@
+"""The YouTube side of the Channels page: connect (OAuth), health and quota, schedules, analytics."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+from pipeline.config import ConfigError
+from pipeline.youtube.accounts import AccountError, parse_client_config
+from pipeline.youtube.schedule import ScheduleError, save_schedule
+from ui.state import get_workbench
+from ui.widgets import empty, table
+
+
+def finish_oauth_redirect() -> None:
+    """Google sends the operator back with ?code=...&state=project|channel: trade the code for tokens."""
+    params = st.query_params
+    if "code" in params and "state" in params:
+        wb = get_workbench()
+        try:
+            account = wb.youtube.accounts.exchange_code(params["state"], params["code"])
+            st.toast(f"Channel {account.channel_id} connected through {account.project_id}.", icon=":material/link:")
+        except (AccountError, ConfigError) as exc:
+            st.error(str(exc))
+        st.query_params.clear()
+
+
+def show_youtube(channels: pl.DataFrame) -> None:
+    wb = get_workbench()
+    status = wb.youtube.status()
+    for project in status["unverified"]:
+        st.warning(f"Project {project} looks unverified: YouTube locked its uploads to private. Have the project "
+                   "audited (YouTube API Services audit) to publish publicly.", icon=":material/lock:")
+    st.markdown("**Accounts and health**")
+    if status["accounts"]:
+        names = dict(zip(channels["id"].to_list(), channels["name"].to_list()))
+        table(pl.DataFrame([{**a, "channel": names.get(a["channel_id"], a["channel_id"])} for a in status["accounts"]]),
+              "youtube_accounts")
+    else:
+        empty("No channel is connected yet: videos go to the local outbox. Connect one below.")
+    st.markdown("**Quota today (per Google Cloud project, resets at midnight Pacific)**")
+    if status["quota"]:
+        table(pl.DataFrame(status["quota"]), "youtube_quota")
+    connect(channels)
+    schedules(channels)
+    analytics(channels)
+
+
+def connect(channels: pl.DataFrame) -> None:
+    wb = get_workbench()
+    with st.expander("Connect a channel", icon=":material/add_link:"):
+        if not wb.youtube.accounts.box.ready:
+            st.error("Set YTEMPIRE_TOKEN_KEY first (it encrypts the tokens): run `python -m pipeline channels key` "
+                     "and put the result in the environment or .streamlit/secrets.toml, then restart.")
+            return
+        name = st.selectbox("Channel", channels["name"].to_list(), key="yt-channel")
+        channel_id = channels.filter(pl.col("name") == name)["id"][0]
+        upload = st.file_uploader("OAuth client secret of your Google Cloud project (JSON)", type=["json"], key="yt-secret")
+        projects = [r[0] for r in wb.db.query("SELECT project_id FROM youtube_projects ORDER BY 1")]
+        project = None
+        if upload is not None:
+            try:
+                project = wb.youtube.accounts.add_project(parse_client_config(upload.getvalue().decode()))
+            except (AccountError, UnicodeDecodeError) as exc:
+                st.error(str(exc))
+        elif projects:
+            project = st.selectbox("Or a project already added", projects, key="yt-project")
+        if project:
+            st.link_button("Open Google's consent page", wb.youtube.accounts.authorization_url(project, channel_id),
+                           icon=":material/open_in_new:")
+            st.caption(f"Google sends you back to {wb.settings.oauth_redirect_uri} and the channel is connected. If that "
+                       "address cannot be reached from where you sign in, copy the `code` from the address bar here:")
+            code = st.text_input("Code", key="yt-code")
+            if st.button("Finish connecting", key="yt-finish") and code:
+                try:
+                    wb.youtube.accounts.exchange_code(f"{project}|{channel_id}", code)
+                    st.success(f"{name} connected through {project}.")
+                except AccountError as exc:
+                    st.error(str(exc))
+        token = st.file_uploader("…or an authorized-user token JSON (as google-auth writes it)", type=["json"], key="yt-token")
+        if token is not None and upload is not None and st.button("Connect with this token", key="yt-token-go"):
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / "t.json").write_bytes(token.getvalue())
+                (Path(tmp) / "s.json").write_bytes(upload.getvalue())
+                try:
+                    wb.youtube.add_account_files(channel_id, Path(tmp) / "s.json", Path(tmp) / "t.json")
+                    st.success(f"{name} connected.")
+                except (AccountError, ConfigError) as exc:
+                    st.error(str(exc))
+
+
+def schedules(channels: pl.DataFrame) -> None:
+    wb = get_workbench()
+    with st.expander("Schedules", icon=":material/schedule:"):
+        current = wb.db.query_dicts("SELECT * FROM schedules")
+        if current:
+            st.dataframe(pl.DataFrame(current), hide_index=True)
+        with st.form("schedule"):
+            c = st.columns(3)
+            name = c[0].selectbox("Channel", channels["name"].to_list())
+            times = c[1].text_input("Times of day (HH:MM, comma separated)", "09:00, 17:00")
+            tz = c[2].text_input("Time zone", "America/New_York")
+            c = st.columns(4)
+            country = c[0].text_input("Trends country (blank: any)", max_chars=2)
+            duration = c[1].number_input("Duration (s)", 10, 1800, 60, 10)
+            fmt = c[2].selectbox("Format", ["landscape", "shorts"])
+            privacy = c[3].selectbox("Privacy when published", ["public", "unlisted", "private"])
+            enabled = st.checkbox("Enabled", True)
+            if st.form_submit_button("Save schedule"):
+                try:
+                    cid = channels.filter(pl.col("name") == name)["id"][0]
+                    save_schedule(wb.db, cid, times, tz, country.upper() or None, int(duration), fmt, privacy, enabled)
+                    st.success("Saved. Jobs are queued from the trend backlog ahead of each time and publish when "
+                               "they pass the quality gate.")
+                except ScheduleError as exc:
+                    st.error(str(exc))
+        slots = wb.db.query_dicts("SELECT * FROM schedule_slots ORDER BY slot_at DESC LIMIT 30")
+        if slots:
+            st.dataframe(pl.DataFrame(slots), hide_index=True)
+
+
+def analytics(channels: pl.DataFrame) -> None:
+    wb = get_workbench()
+    connected = [c for c in channels.iter_rows(named=True) if wb.youtube.connected(c["id"])]
+    if not connected:
+        return
+    with st.expander("Analytics", icon=":material/insights:"):
+        name = st.selectbox("Channel", [c["name"] for c in connected], key="yt-sync-channel")
+        if st.button("Sync analytics now", key="yt-sync"):
+            cid = next(c["id"] for c in connected if c["name"] == name)
+            try:
+                result = wb.youtube.sync(cid)
+                st.success(f"Synced {result['videos']} videos ({result['rows']} days of figures)"
+                           + ("" if result["revenue"] else "; revenue is not available (channel not monetised)"))
+            except Exception as exc:  # noqa: BLE001 - shown in words
+                st.error(f"Sync failed: {exc}")
