@@ -1,37 +1,17 @@
 """Trends: what is rising, topic momentum, the model's honest scorecard, and the backlog."""
 
-import tempfile
-from pathlib import Path
-
 import plotly.express as px
 import polars as pl
 import streamlit as st
 
-from pipeline.trends.ingest import TrendImportError
 from ui.cache import read
 from ui.state import get_workbench
+from ui.trend_import import import_form, youtube_trending
 from ui.widgets import empty, table
 
 wb = get_workbench()
 st.title("Trends")
 countries = [r[0] for r in wb.db.query("SELECT DISTINCT country FROM trend_snapshots ORDER BY country")]
-
-
-def import_form() -> None:
-    with st.form("import"):
-        upload = st.file_uploader("Trending CSV (Kaggle youtube-new or v1 schema)", type=["csv"])
-        c = st.columns(2)
-        country = c[0].text_input("Country (two letters; blank = from the file name)", max_chars=2)
-        year = c[1].number_input("Year of DD.MM dates (older schema)", 2005, 2100, 2017)
-        if st.form_submit_button("Import") and upload is not None:
-            with tempfile.NamedTemporaryFile(suffix=".csv") as tmp:
-                tmp.write(upload.getvalue())
-                tmp.flush()
-                try:
-                    report = wb.trends.import_csv(Path(tmp.name), country or None, int(year), name=upload.name)
-                    st.success(report.summary())
-                except TrendImportError as exc:
-                    st.error(str(exc))
 
 
 if not countries:
@@ -104,6 +84,7 @@ with backlog_tab:
         table(ranked.drop("terms"), f"backlog_{country}")
 with import_tab:
     import_form()
+    youtube_trending()
     imports = wb.db.query_dicts("SELECT source, country, rows_read, inserted, duplicates, rejected, at_time"
                                 " FROM trend_imports ORDER BY id DESC LIMIT 20")
     if imports:

@@ -11,6 +11,7 @@ import streamlit as st
 from pipeline.config import ConfigError
 from pipeline.youtube.accounts import AccountError, parse_client_config
 from pipeline.youtube.schedule import ScheduleError, save_schedule
+from ui.cache import read
 from ui.state import get_workbench
 from ui.widgets import empty, table
 
@@ -44,6 +45,10 @@ def show_youtube(channels: pl.DataFrame) -> None:
     st.markdown("**Quota today (per Google Cloud project, resets at midnight Pacific)**")
     if status["quota"]:
         table(pl.DataFrame(status["quota"]), "youtube_quota")
+    performance = read("channel_performance")
+    if not performance.is_empty():
+        st.markdown("**Audience and return** (views, watch time, subscribers and revenue against cost)")
+        table(performance, "channel_performance")
     connect(channels)
     schedules(channels)
     analytics(channels)
