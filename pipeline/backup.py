@@ -18,11 +18,14 @@ from pathlib import Path
 
 from pipeline.costs import rebuild_rollups
 from pipeline.db import Database, migration_files
-from pipeline.queries import TABLES
+from pipeline.queries import TABLES as SNAPSHOT_TABLES
+
+# Everything but derived rollups (rebuilt on restore) and consent requests in flight.
+TABLES = (*SNAPSHOT_TABLES, "youtube_projects", "youtube_accounts", "youtube_parking")
 
 FORMAT = "ytempire-backup-1"
 SEQUENCES = {"channels": "channel_ids", "jobs": "job_ids", "job_events": "event_ids", "cost_ledger": "ledger_ids",
-             "trend_imports": "trend_import_ids"}
+             "trend_imports": "trend_import_ids", "fallbacks": "fallback_ids", "quota_ledger": "quota_ids"}
 
 
 class BackupError(ValueError):
@@ -75,11 +78,12 @@ def import_backup(db: Database, source: Path) -> dict:
             raise BackupError(f"The backup is from a newer YTEmpire (schema {manifest['schema_version']} > {latest}): "
                               "upgrade this installation first.")
         missing = [t for t in TABLES if f"{t}.parquet" not in zf.namelist()]
-        if missing:
+        if missing and int(manifest.get("schema_version", 0)) >= latest:
             raise BackupError(f"The backup lacks tables: {', '.join(missing)}.")
-        zf.extractall(tmp, members=[f"{t}.parquet" for t in TABLES])
+        present = [t for t in TABLES if t not in missing]  # an older backup: its newer tables start empty
+        zf.extractall(tmp, members=[f"{t}.parquet" for t in present])
         cur = db.cursor()
-        for table in TABLES:
+        for table in present:
             path = (Path(tmp) / f"{table}.parquet").as_posix()
             have, want = _columns(cur, f"read_parquet('{path}')"), _columns(cur, table)
             if set(have) - set(want):
@@ -88,7 +92,7 @@ def import_backup(db: Database, source: Path) -> dict:
         with db.write() as w:
             for table in reversed(TABLES):
                 w.execute(f"DELETE FROM {table}")
-            for table in TABLES:
+            for table in present:
                 path = (Path(tmp) / f"{table}.parquet").as_posix()
                 cols = ", ".join(_columns(w, f"read_parquet('{path}')"))
                 w.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM read_parquet('{path}')")

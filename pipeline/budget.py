@@ -71,7 +71,7 @@ class BudgetGuard:
         except PriceError as exc:
             return str(exc)
         total = self.spent() + pending + cost
-        if total > self.cap:
+        if cost > 0 and total > self.cap:  # a free step always fits: it is how a chain finishes within budget
             return (f"the video would cost ${total:.4f}, over its ${self.cap:.2f} cap "
                     f"(${self.spent() + pending:.4f} so far + ${cost:.4f} for this call)")
         for provider in {u.provider for u in estimate}:
@@ -105,37 +105,46 @@ def run_chain(stage: str, chain: list[tuple[str, Any]], guard: BudgetGuard | Non
     """
     fallbacks: list[Fallback] = []
     billed: list[Usage] = []
-    budget_refusals, transient = [], []
+    kinds: list[str] = []
     names = [n for n, _ in chain]
     for i, (name, provider) in enumerate(chain):
         nxt = names[i + 1] if i + 1 < len(names) else None
         why = check(provider)
         if why:
+            kinds.append("unavailable")
             fallbacks.append(Fallback(stage, name, nxt, f"unavailable: {why}"))
             continue
         if guard is not None:
-            pending = guard.prices.estimate(billed) if billed else Decimal(0)
+            try:
+                pending = guard.prices.estimate(billed) if billed else Decimal(0)
+                guard.prices.estimate(estimate(provider))
+            except PriceError as exc:
+                kinds.append("unpriced")
+                fallbacks.append(Fallback(stage, name, nxt, f"unpriced: {exc}"))
+                continue
             refusal = guard.refusal(estimate(provider), pending)
             if refusal:
-                budget_refusals.append(f"{name}: {refusal}")
+                kinds.append("budget")
                 fallbacks.append(Fallback(stage, name, nxt, f"budget: {refusal}"))
                 continue
         try:
             value, usage = call(provider)
         except (TransientError, ProviderError) as exc:
             billed.extend(getattr(exc, "usage", None) or [])
-            if isinstance(exc, TransientError):
-                transient.append(exc)
+            kinds.append("transient" if isinstance(exc, TransientError) else "error")
             fallbacks.append(Fallback(stage, name, nxt, f"error: {exc}"))
             continue
+        except BaseException as exc:  # anything else still leaves what was billed on record
+            exc.usage = billed + list(getattr(exc, "usage", None) or [])  # type: ignore[attr-defined]
+            exc.fallbacks = fallbacks  # type: ignore[attr-defined]
+            raise
         return ChainResult(value, provider, billed + list(usage), fallbacks)
-    summary = "; ".join(f.reason if f.from_provider in f.reason else f"{f.from_provider}: {f.reason}" for f in fallbacks)
-    if budget_refusals and len(budget_refusals) + len(transient) >= len([f for f in fallbacks if not f.reason.startswith("unavailable")]) \
-            and not transient:
-        exc: ProviderError = OverBudget(f"Over budget: no step of the {stage} chain fits ({summary}). Raise the cap or "
-                                        "the daily budget in Settings, or add a cheaper step to the chain.")
-    elif transient:
-        exc = TransientError(f"every step of the {stage} chain failed ({summary})")
+    summary = "; ".join(f"{f.from_provider}: {f.reason}" for f in fallbacks)
+    if "transient" in kinds:
+        exc: ProviderError = TransientError(f"every step of the {stage} chain failed ({summary})")
+    elif "budget" in kinds and "error" not in kinds:
+        exc = OverBudget(f"Over budget: no step of the {stage} chain fits ({summary}). Raise the cap or the daily "
+                         "budget in Settings, or add a cheaper step (such as local) to the chain.")
     else:
         exc = ProviderError(f"no step of the {stage} chain could run ({summary})")
     exc.usage = billed  # type: ignore[attr-defined]

@@ -77,11 +77,20 @@ def _publish(wb, args: argparse.Namespace) -> int:
     from pipeline.script import Script
     from pipeline.stages import youtube_body
 
+    from pipeline.stages import quality_passed
+
     job = jobs.get_job(wb.db, args.job_id)
-    channel = get_channel(wb.db, args.channel) if args.channel else get_channel(wb.db, job["channel_id"])
+    channel = get_channel(wb.db, job["channel_id"])
+    if args.channel and get_channel(wb.db, args.channel)["id"] != channel["id"]:
+        raise AccountError(f"Job {args.job_id} was made for {channel['name']!r}; publish it there (or leave out --channel).")
     files = jobs.artifacts(wb.db, args.job_id)
+    if job["status"] in ("queued", "running"):
+        raise AccountError(f"Job {args.job_id} is {job['status']}: the worker will publish it when it gets there.")
     if "video" not in files or not files["video"].exists():
         raise AccountError(f"Job {args.job_id} has no rendered video yet: let it finish (or retry it) first.")
+    if not quality_passed(files.get("quality")):
+        raise AccountError(f"Job {args.job_id} did not pass the quality gate (or was not judged): it is not published. "
+                           "Retry it to judge it again.")
     body = youtube_body(Script.load(files["script"]), channel, job["brief"])
     result = wb.youtube.publisher.publish(args.job_id, channel, files["video"], files["thumbnail"], body,
                                           captions=files.get("captions"), playlist_id=job["brief"].get("playlist_id"))

@@ -50,6 +50,9 @@ class Database:
         self._local = threading.local()
         try:
             self._conn = duckdb.connect(str(self.path), read_only=read_only)
+            # Timestamps are naive UTC everywhere (Python writes UTC; so must current_timestamp),
+            # whatever time zone the server runs in.
+            self._conn.execute("SET GLOBAL TimeZone = 'UTC'")
         except duckdb.IOException as exc:
             match = _LOCK_HOLDER.search(str(exc))
             if match:

@@ -22,7 +22,7 @@ JOB_TRANSITIONS = {
     "running": {"done", "held", "failed", "cancelled", "queued"},
     "failed": {"queued"},
     "cancelled": {"queued"},
-    "held": {"queued", "running"},
+    "held": {"queued"},
     "done": set(),
 }
 STAGE_TRANSITIONS = {
@@ -177,8 +177,13 @@ def record_attempt(db: Database, job_id: int, stage: str, priced: list[PricedUsa
 
 
 def complete_stage(db: Database, job_id: int, stage: str, produced: dict[str, Path], priced: list[PricedUsage],
-                   video_fields: dict | None = None, provider: str | None = None, fallbacks: list | None = None) -> None:
-    """Record a finished stage: its artifacts, its ledger rows, its fallbacks and video fields, in one transaction."""
+                   video_fields: dict | None = None, provider: str | None = None, fallbacks: list | None = None,
+                   hold: str | None = None, skip: list[str] | None = None) -> None:
+    """Record a finished stage: its artifacts, its ledger rows, its fallbacks and video fields, in one transaction.
+
+    With ``hold`` (the quality gate said no) the stages in ``skip`` are skipped and the job is held in
+    the same transaction, so no crash can leave a held video on its way to publishing.
+    """
     with db.write() as cur:
         _set_stage(cur, job_id, stage, "done")
         record_fallbacks(cur, job_id, fallbacks or [])
@@ -199,6 +204,14 @@ def complete_stage(db: Database, job_id: int, stage: str, produced: dict[str, Pa
             [provider, job_id, stage],
         )
         _event(cur, job_id, stage, "done")
+        if hold:
+            for rest in skip or []:
+                cur.execute("UPDATE job_stages SET status = 'skipped', finished_at = current_timestamp"
+                            " WHERE job_id = ? AND stage = ?", [job_id, rest])
+                _event(cur, job_id, rest, "skipped", "held by the quality gate")
+            cur.execute("UPDATE jobs SET status = 'held', current_stage = NULL, finished_at = current_timestamp"
+                        " WHERE id = ?", [job_id])
+            _event(cur, job_id, stage, "held", hold)
 
 
 def _upsert_video(cur, job_id: int, fields: dict) -> None:
@@ -230,11 +243,17 @@ def mark_stage(db: Database, job_id: int, stage: str, new: str, message: str | N
 
 
 def reset_stage(db: Database, job_id: int, stage: str) -> None:
-    """Forget a stage's artifacts so it runs again (its files on disk were lost)."""
+    """Forget a stage's artifacts so it runs again (its files on disk were lost), and every stage after it:
+    a new render must be judged and published anew, never on the old verdict."""
     with db.write() as cur:
-        cur.execute("DELETE FROM artifacts WHERE job_id = ? AND stage = ?", [job_id, stage])
-        cur.execute("UPDATE job_stages SET status = 'pending', progress = 0 WHERE job_id = ? AND stage = ?", [job_id, stage])
-        _event(cur, job_id, stage, "pending", "artifacts missing on disk: redoing")
+        position = first(cur.execute("SELECT position FROM job_stages WHERE job_id = ? AND stage = ?", [job_id, stage]))[0]
+        later = [r[0] for r in cur.execute("SELECT stage FROM job_stages WHERE job_id = ? AND position >= ?"
+                                           " AND status <> 'pending'", [job_id, position]).fetchall()]
+        for name in later:
+            cur.execute("DELETE FROM artifacts WHERE job_id = ? AND stage = ?", [job_id, name])
+            cur.execute("UPDATE job_stages SET status = 'pending', progress = 0 WHERE job_id = ? AND stage = ?",
+                        [job_id, name])
+        _event(cur, job_id, stage, "pending", "artifacts missing on disk: redoing this stage and those after it")
 
 
 def recover_orphans(db: Database) -> list[int]:
@@ -259,16 +278,20 @@ def defer(db: Database, job_id: int, stage: str, until, message: str) -> None:
 
 def request_cancel(db: Database, job_id: int) -> str:
     """Cancel a queued job at once, or ask a running one to stop; returns the job's status after."""
-    job = get_job(db, job_id)
-    if job["status"] == "queued":
-        set_job_status(db, job_id, "cancelled", "cancelled before it started")
-        return "cancelled"
-    if job["status"] == "running":
-        with db.write() as cur:
+    with db.write() as cur:  # one transaction: the dispatcher cannot claim it in between
+        row = first(cur.execute("SELECT status, current_stage FROM jobs WHERE id = ?", [job_id]))
+        if row is None:
+            raise JobNotFound(f"There is no job {job_id}.")
+        status, stage = row
+        if status == "queued":
+            cur.execute("UPDATE jobs SET status = 'cancelled', finished_at = current_timestamp WHERE id = ?", [job_id])
+            _event(cur, job_id, None, "cancelled", "cancelled before it started")
+            return "cancelled"
+        if status == "running":
             cur.execute("UPDATE jobs SET cancel_requested = true WHERE id = ?", [job_id])
-            _event(cur, job_id, job["current_stage"], "cancelling", "cancel requested")
-        return "running"
-    raise InvalidTransition(f"Job {job_id} is {job['status']}: only queued or running jobs can be cancelled.")
+            _event(cur, job_id, stage, "cancelling", "cancel requested")
+            return "running"
+    raise InvalidTransition(f"Job {job_id} is {status}: only queued or running jobs can be cancelled.")
 
 
 def cancel_requested(db: Database, job_id: int) -> bool:

@@ -128,8 +128,8 @@ def jobs(db: Database, limit: int = 200) -> pl.DataFrame:
 
 _LIBRARY_FILTERS = """
     v.video_path IS NOT NULL
-    AND (?::VARCHAR IS NULL OR v.title ILIKE '%' || ? || '%'
-         OR v.job_id IN (SELECT id FROM jobs WHERE topic ILIKE '%' || ? || '%'))
+    AND (?::VARCHAR IS NULL OR strpos(lower(v.title), lower(?)) > 0
+         OR v.job_id IN (SELECT id FROM jobs WHERE strpos(lower(topic), lower(?)) > 0))
     AND (?::VARCHAR IS NULL OR c.name = ?)
     AND (?::VARCHAR IS NULL OR v.publish_state = ?)
     AND (?::VARCHAR IS NULL OR v.format = ?)
@@ -148,7 +148,8 @@ ORDER BY v.job_id DESC
 """
 
 LIBRARY_COUNT_SQL = f"""
-SELECT count(*) FROM videos v LEFT JOIN channels c ON c.id = v.channel_id WHERE {_LIBRARY_FILTERS}
+SELECT count(*) FROM videos v JOIN jobs j ON j.id = v.job_id LEFT JOIN channels c ON c.id = v.channel_id
+WHERE {_LIBRARY_FILTERS}
 """
 
 
@@ -236,7 +237,7 @@ FROM spend FULL JOIN made ON made.day = spend.day ORDER BY day
 COST_DISTRIBUTION_SQL = f"""
 WITH costs AS ({JOB_COSTS_SQL}), per AS (SELECT usd FROM costs JOIN videos v USING (job_id) WHERE v.video_path IS NOT NULL),
 bounds AS (SELECT greatest(max(usd), ?) AS top FROM per)
-SELECT floor(usd / (top / 20)) * (top / 20) AS bin_usd, count(*) AS videos
+SELECT least(floor(usd / (top / 20)), 19) * (top / 20) AS bin_usd, count(*) AS videos
 FROM per, bounds GROUP BY bin_usd ORDER BY bin_usd
 """
 
@@ -366,7 +367,10 @@ def channels(db: Database) -> pl.DataFrame:
 
 
 TABLES = ("channels", "jobs", "job_stages", "job_events", "artifacts", "videos", "cost_ledger", "app_settings",
-          "trend_videos", "trend_snapshots", "trend_imports", "trend_topics", "trend_video_topics", "trend_evaluations")
+          "trend_videos", "trend_snapshots", "trend_imports", "trend_topics", "trend_video_topics", "trend_evaluations",
+          "fallbacks", "quota_ledger", "uploads", "schedules", "schedule_slots", "channel_stats", "video_stats")
+# What analysts get: tokens, client secrets and upload sessions (a bearer credential) never leave the database.
+SNAPSHOT_COLUMNS = {"uploads": "* EXCLUDE (session_uri)"}
 
 
 # -- trends (read models the Trends page caches) -----------------------------------------------

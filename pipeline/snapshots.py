@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline.db import Database
-from pipeline.queries import TABLES, data_version
+from pipeline.queries import SNAPSHOT_COLUMNS, TABLES, data_version
 
 log = logging.getLogger("ytempire.snapshots")
 
@@ -33,7 +33,8 @@ def write_snapshots(db: Database, folder: Path, tables: tuple[str, ...] = TABLES
     for table in tables:
         final = folder / f"{table}.parquet"
         tmp = folder / f".{table}.parquet.tmp"
-        cur.execute(f"COPY (SELECT * FROM {table}) TO '{tmp.as_posix()}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+        columns = SNAPSHOT_COLUMNS.get(table, "*")
+        cur.execute(f"COPY (SELECT {columns} FROM {table}) TO '{tmp.as_posix()}' (FORMAT PARQUET, COMPRESSION ZSTD)")
         os.replace(tmp, final)
         counts[table] = cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     manifest = {"taken_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": counts}

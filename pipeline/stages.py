@@ -25,7 +25,7 @@ from pipeline.media.thumbnail import make_thumbnail
 from pipeline import quality
 from pipeline.budget import BudgetGuard, Fallback, run_chain
 from pipeline.providers import chain_items, first_in_chain, make
-from pipeline.providers.base import Brand, Brief, Cue, Slide
+from pipeline.providers.base import Brand, Brief, Cue, ProviderError, Slide
 from pipeline.providers.local_writer import sized_words
 from pipeline.script import Script, word_count
 
@@ -243,7 +243,17 @@ def youtube_body(script: Script, channel: dict, brief: dict) -> dict:
     }
 
 
+def quality_passed(quality_file: Path | None) -> bool:
+    try:
+        return bool(json.loads(Path(quality_file).read_text(encoding="utf-8"))["passed"]) if quality_file else False
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 def publish(ctx: StageContext) -> StageOutput:
+    if "quality" in ctx.artifacts and not quality_passed(ctx.artifacts["quality"]):
+        raise ProviderError("The quality gate held this video: it is not published. Retry the job to judge it again.",
+                            provider="publish")
     body = youtube_body(ctx.script(), ctx.channel, ctx.brief)
     youtube = ctx.youtube
     if youtube is not None and youtube.accounts.accounts(ctx.channel["id"]):

@@ -194,21 +194,20 @@ class Worker:
                 self._checkpoint(job_id, cancel)
                 current = spec.name
                 output = self._run_stage(job, channel, spec, job_dir, have, cancel, on_progress)
-                priced = [self.prices.price(u) for u in output.usage]
+                priced = self._price(job_id, spec.name, output.usage)
                 jobs.complete_stage(self.db, job_id, spec.name, output.artifacts, priced, output.video, output.provider,
-                                    output.fallbacks)
+                                    output.fallbacks, hold=output.hold, skip=[r.name for r in order[index + 1:]])
                 have.update(output.artifacts)
                 current = None
                 if on_progress:
                     on_progress(spec.name, 1.0)
                 if output.hold:
-                    for rest in order[index + 1:]:
-                        jobs.mark_stage(self.db, job_id, rest.name, "skipped", "held by the quality gate")
-                    jobs.set_job_status(self.db, job_id, "held", output.hold)
                     return "held"
             jobs.set_job_status(self.db, job_id, "done")
             return "done"
-        except Cancelled:
+        except Cancelled as exc:
+            if current:
+                self._record_attempt(job_id, current, exc)
             if self._stop.is_set() and not jobs.cancel_requested(self.db, job_id):
                 return self._requeue(job_id, current)
             if current:
@@ -227,10 +226,18 @@ class Worker:
         except PriceError as exc:
             jobs.set_job_status(self.db, job_id, "failed", str(exc), error_stage=current, error_provider=None)
             return "failed"
-        except BaseException:
-            # KeyboardInterrupt in the CLI, or a crash: leave the job resumable.
+        except (KeyboardInterrupt, SystemExit):
+            # Ctrl-C in the CLI, or the process going down: leave the job resumable.
             self._requeue(job_id, current)
             raise
+        except Exception as exc:  # noqa: BLE001 - outside any stage (disk full, the database): fail, do not loop
+            log.exception("job %s failed outside its stages", job_id)
+            try:
+                jobs.set_job_status(self.db, job_id, "failed", f"internal error: {type(exc).__name__}: {exc}",
+                                    error_stage=current)
+            except Exception:  # noqa: BLE001
+                log.exception("could not record the failure of job %s", job_id)
+            return "failed"
         finally:
             with self._guard:
                 self._cancel.pop(job_id, None)
@@ -306,6 +313,22 @@ class Worker:
                 jobs.fail_stage(self.db, job_id, spec.name, message, final=True)
                 raise StageFailed(spec.name, getattr(exc, "provider", None) or provider, message) from exc
 
+    def _price(self, job_id: int, stage: str, usage: list) -> list:
+        """Price a finished stage's usage. A stage with an outside effect has already happened: a
+        missing price then is logged and the usage ledgered at $0 rather than failing the job."""
+        priced = []
+        for u in usage:
+            try:
+                priced.append(self.prices.price(u))
+            except PriceError:
+                if stage != "publish":
+                    raise
+                log.error("job %s: no price for %s/%s per %s; ledgered at $0", job_id, u.provider, u.model, u.unit)
+                from decimal import Decimal
+                from pipeline.costs import PricedUsage
+                priced.append(PricedUsage(u, 0.0, Decimal(0), self.prices.version))
+        return priced
+
     def _record_attempt(self, job_id: int, stage: str, exc: BaseException) -> None:
         """A failed attempt may have been billed (a call that answered badly) and may have stepped down."""
         usage = getattr(exc, "usage", None) or []
@@ -338,6 +361,7 @@ class Worker:
             except Exception as exc:  # noqa: BLE001
                 if device != "cuda" or not is_gpu_failure(exc):
                     raise
+                self._record_attempt(job_id, spec.name, exc)  # what the GPU attempt was billed stays on record
                 log.warning("job %s stage %s: GPU failed (%s); running on the CPU", job_id, spec.name, exc)
                 fallback_note = f"GPU failed ({str(exc)[:200]}); running on the CPU"
         jobs.note(self.db, job_id, spec.name, "fallback", fallback_note)

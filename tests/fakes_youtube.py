@@ -159,6 +159,8 @@ class FakeYouTube:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         client = form.get("client_id", "")
         if form.get("grant_type") == "authorization_code":
+            if not form.get("code_verifier"):  # Google requires it when the consent URL had a code_challenge
+                return self._json(h, 400, {"error": "invalid_grant", "error_description": "Missing code verifier."})
             match = re.fullmatch(r"code-(\w+)", form.get("code", ""))
             if not match:
                 return self._json(h, 400, {"error": "invalid_grant", "error_description": "Malformed auth code."})

@@ -77,6 +77,7 @@ def test_backup_round_trip(db, tmp_path):
     (lambda m, files: m.update(format="other"), "Unknown backup format"),
     (lambda m, files: m.update(schema_version=999), "newer YTEmpire"),
     (lambda m, files: files.pop("videos.parquet"), "lacks tables: videos"),
+    (lambda m, files: m.update(format=None), "Unknown backup format"),
 ])
 def test_a_bad_backup_changes_nothing(db, tmp_path, mutate, message):
     seed(db, tmp_path)

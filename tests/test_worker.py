@@ -108,7 +108,7 @@ def test_lost_artifact_files_are_made_again(settings, db):
         cur.execute("UPDATE jobs SET status = 'queued' WHERE id = ?", [job])
     rec.calls.clear()
     worker.run_job(job)
-    assert rec.ran() == ["voice"]
+    assert rec.ran() == ["voice", "visuals", "render"]  # and everything after it: nothing built on the lost file stands
 
 
 def test_transient_errors_retry_with_backoff_then_succeed(settings, db):
@@ -310,3 +310,50 @@ def test_stopping_the_worker_leaves_running_jobs_resumable(settings, db):
     assert started.wait(10)
     worker.stop()
     assert jobs.get_job(db, job)["status"] == "queued"
+
+
+def test_a_hold_is_written_with_the_quality_verdict_so_a_crash_cannot_publish(settings, db):
+    """The quality stage's verdict, the skipped publish and the held status land in one transaction."""
+    rec = Recorder()
+
+    def hold_stage(ctx):
+        path = ctx.job_dir / "q.json"
+        path.write_text("{}")
+        return StageOutput({"quality": path}, [], "quality", hold="quality 40 < 70")
+
+    job = new_job(db)
+    worker = make_worker(settings, db, [rec.stage("script"), StageSpec("voice", hold_stage), rec.stage("visuals")])
+    original = jobs.complete_stage
+
+    def crash_after(*args, **kwargs):
+        original(*args, **kwargs)
+        if kwargs.get("hold"):
+            raise KeyboardInterrupt  # the process dies right after the verdict is committed
+    jobs.complete_stage = crash_after
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            worker.run_job(job)
+    finally:
+        jobs.complete_stage = original
+    assert jobs.get_job(db, job)["status"] == "held"
+    assert jobs.claim_next(db) is None  # a held job is never picked up again on its own
+    assert rec.ran() == ["script"]
+
+
+def test_an_error_outside_the_stages_fails_the_job_instead_of_looping(settings, db):
+    rec = Recorder()
+    job = new_job(db)
+    worker = make_worker(settings, db, [rec.stage("script")])
+    worker._channel = lambda channel_id: (_ for _ in ()).throw(OSError("No space left on device"))
+    assert worker.run_job(job) == "failed"
+    assert "No space left on device" in jobs.get_job(db, job)["error_message"]
+
+
+def test_a_free_step_is_never_refused_by_the_cap(settings, db):
+    from pipeline.budget import BudgetGuard
+    from pipeline.costs import PriceTable, record_usage
+    prices = PriceTable("t", {"paid": {"m": {"calls": 1.0}}, "local": {"m": {"calls": 0.0}}})
+    record_usage(db, prices, 1, "script", [Usage("paid", "m", "calls", 2)])  # $2 spent, over a $1 cap
+    guard = BudgetGuard(db, prices, 1, 1.0, {})
+    assert guard.refusal([Usage("local", "m", "calls", 1)]) is None
+    assert guard.refusal([Usage("paid", "m", "calls", 0.01)]) is not None

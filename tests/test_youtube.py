@@ -96,14 +96,22 @@ def test_tokens_are_encrypted_and_the_app_refuses_to_start_without_the_key(tmp_p
 def test_oauth_code_exchange_against_the_token_endpoint(wb, yt):
     cid = create_channel(wb.db, ChannelInput("Beta"))
     project = wb.youtube.accounts.add_project(json.loads(client_secret("proj-b")))
+    from urllib.parse import parse_qs, urlparse
     url = wb.youtube.accounts.authorization_url(project, cid)
-    assert "access_type=offline" in url and f"state=proj-b%7C{cid}" in url and "youtube.upload" in url
-    account = wb.youtube.accounts.exchange_code(f"proj-b|{cid}", "code-beta")
-    assert account.status == "ok"
+    query = parse_qs(urlparse(url).query)
+    assert query["access_type"] == ["offline"] and "youtube.upload" in query["scope"][0]
+    assert query["code_challenge_method"] == ["S256"] and len(query["state"][0]) > 20  # PKCE and a random state
+    with pytest.raises(AccountError, match="unknown or more than an hour old"):
+        wb.youtube.accounts.exchange_code(f"proj-b|{cid}", "code-beta")  # a forged state is refused
+    account = wb.youtube.accounts.exchange_code(query["state"][0], "code-beta")
+    assert account.status == "ok" and account.channel_id == cid
     creds = wb.youtube.accounts.credentials(cid, "proj-b")
     assert creds.token.startswith("access-") and creds.refresh_token == "refresh-beta"
+    with pytest.raises(AccountError, match="unknown"):
+        wb.youtube.accounts.exchange_code(query["state"][0], "code-beta")  # a state works once
+    state = parse_qs(urlparse(wb.youtube.accounts.authorization_url(project, cid)).query)["state"][0]
     with pytest.raises(AccountError, match="did not accept the code"):
-        wb.youtube.accounts.exchange_code(f"proj-b|{cid}", "not-a-code")
+        wb.youtube.accounts.exchange_code(state, "not-a-code")
 
 
 def test_a_revoked_token_shows_on_the_channel_with_what_to_do(wb, yt, tmp_path):
@@ -374,8 +382,10 @@ def test_a_quota_deferral_puts_the_job_back_until_the_reset(tmp_path, yt):
 def test_the_channels_page_connects_through_the_oauth_redirect(tmp_path, monkeypatch, yt):
     from streamlit.testing.v1 import AppTest
     from ui.state import get_workbench
+    from urllib.parse import parse_qs, urlparse
     wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
     project = wb.youtube.accounts.add_project(json.loads(client_secret("proj-ui")))
+    state = parse_qs(urlparse(wb.youtube.accounts.authorization_url(project, 1)).query)["state"][0]
     wb.close()
     for key, value in {"YTEMPIRE_DATA_DIR": str(tmp_path / "data"), "YTEMPIRE_TOKEN_KEY": KEY,
                        "YTEMPIRE_OAUTH_TOKEN_URI": yt.url + "/token", "YTEMPIRE_YOUTUBE_API_ROOT": yt.url + "/"}.items():
@@ -385,7 +395,7 @@ def test_the_channels_page_connects_through_the_oauth_redirect(tmp_path, monkeyp
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
         at.query_params["code"] = "code-nu"
-        at.query_params["state"] = f"{project}|1"
+        at.query_params["state"] = state
         at.run()
         assert not at.exception and not at.error
         assert [a.status for a in get_workbench().youtube.accounts.accounts(1)] == ["ok"]
@@ -395,3 +405,31 @@ def test_the_channels_page_connects_through_the_oauth_redirect(tmp_path, monkeyp
         assert accounts["status"][0] == "ok" and accounts["channel"][0] == "Demo Channel"
     finally:
         get_workbench.clear()
+
+
+@pytest.mark.slow
+def test_the_worker_publishes_a_made_video_to_a_connected_channel(tmp_path, yt):
+    from pipeline.workbench import VideoRequest
+    wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
+    try:
+        cid = connect(wb, "Omicron", "proj-o")
+        job = wb.enqueue(VideoRequest("Octopus arms", channel=cid, duration_s=12, privacy="unlisted"))
+        assert wb.worker.run_job(job) == "done"
+        video = wb.db.query_dicts("SELECT publish_state, publish_ref FROM videos WHERE job_id = ?", [job])[0]
+        assert video["publish_state"] == "published" and video["publish_ref"] in yt.videos
+        uploaded = yt.videos[video["publish_ref"]]
+        assert uploaded["body"]["status"]["privacyStatus"] == "unlisted"
+        assert uploaded["body"]["status"]["containsSyntheticMedia"] is True
+        assert uploaded["bytes"] == Path(wb.db.query_one("SELECT video_path FROM videos WHERE job_id = ?", [job])[0]).read_bytes()
+        assert wb.db.query_one("SELECT quantity FROM cost_ledger WHERE job_id = ? AND provider = 'youtube'", [job])[0] == 51
+        assert wb.db.query_one("SELECT status FROM uploads WHERE job_id = ?", [job])[0] == "done"
+        # a held video is never published, even asked directly
+        wb.settings.quality_threshold = 100.5  # nothing can pass
+        held = wb.enqueue(VideoRequest("Octopus hearts", channel=cid, duration_s=12))
+        assert wb.worker.run_job(held) == "held"
+        assert len(yt.uploads_of("omicron")) == 1
+        from pipeline.cli import main
+        assert main(["publish", str(held), "--data-dir", str(tmp_path / "data")]) == 2  # refused: held by the gate
+        assert wb.db.query_one("SELECT count(*) FROM uploads WHERE job_id = ?", [held])[0] == 0
+    finally:
+        wb.close()

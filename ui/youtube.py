@@ -81,7 +81,10 @@ def connect(channels: pl.DataFrame) -> None:
             code = st.text_input("Code", key="yt-code")
             if st.button("Finish connecting", key="yt-finish") and code:
                 try:
-                    wb.youtube.accounts.exchange_code(f"{project}|{channel_id}", code)
+                    state = wb.youtube.accounts.pending_state(project, channel_id)
+                    if state is None:
+                        raise AccountError("Open Google's consent page first.")
+                    wb.youtube.accounts.exchange_code(state, code)
                     st.success(f"{name} connected through {project}.")
                 except AccountError as exc:
                     st.error(str(exc))

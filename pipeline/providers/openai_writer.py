@@ -90,11 +90,16 @@ class OpenAIWriter:
         return openai.OpenAI(api_key=key, base_url=self.settings.openai_base_url or None,
                              timeout=self.settings.request_timeout_s, max_retries=self.settings.provider_retries)
 
+    @staticmethod
+    def completion_tokens(words: int) -> int:
+        return int(words * 1.45) + 250  # ~1.33 tokens a word, plus the JSON around it and the description
+
     def estimate(self, duration_s: float, words: int, outline_words: int = 0) -> list[Usage]:
+        """The worst case the guard must allow for: the answer, and one more try that resends it."""
         prompt = 450 + int(1.4 * outline_words)  # the instructions, the schema and the operator's material
-        completion = int(words * 1.45) + 250  # ~1.33 tokens a word, plus the JSON around it and the description
-        return [Usage(self.name, self.model, "input_tokens", float(prompt)),
-                Usage(self.name, self.model, "output_tokens", float(completion))]
+        completion = self.completion_tokens(words)
+        return [Usage(self.name, self.model, "input_tokens", float(2 * prompt + completion)),
+                Usage(self.name, self.model, "output_tokens", float(2 * int(completion * 1.3)))]
 
     def _messages(self, brief: Brief, target_words: int) -> list[dict]:
         parts = [f"Topic: {brief.topic}", f"Target length: about {target_words} spoken words "
@@ -138,6 +143,7 @@ class OpenAIWriter:
             try:
                 response = client.chat.completions.create(
                     model=self.model, messages=messages, temperature=0.6,
+                    max_completion_tokens=int(self.completion_tokens(target) * 1.3),  # what the guard allowed for
                     response_format={"type": "json_schema", "json_schema": {"name": "script", "strict": True,
                                                                             "schema": SCHEMA}})
             except openai.AuthenticationError as exc:

@@ -110,23 +110,46 @@ class Accounts:
         return Flow.from_client_config(config, scopes=SCOPES, redirect_uri=self.settings.oauth_redirect_uri, state=state)
 
     def authorization_url(self, project: str, channel_id: int) -> str:
-        """Where the operator gives consent; Google sends them back to the workbench with ?code=...&state=..."""
+        """Where the operator gives consent. Google sends them back to the workbench with ?code=...&state=...;
+        the state is random and remembered with its PKCE verifier, so only this request can be finished."""
+        import secrets
+
         flow = self._flow(project)
+        state = secrets.token_urlsafe(24)
         url, _ = flow.authorization_url(access_type="offline", prompt="consent", include_granted_scopes="true",
-                                        state=f"{project}|{channel_id}")
+                                        state=state)
+        verifier = getattr(flow, "code_verifier", None)
+        with self.db.write() as cur:
+            cur.execute("DELETE FROM oauth_states WHERE created_at < current_timestamp - INTERVAL 1 HOUR")
+            cur.execute("INSERT INTO oauth_states (state, project_id, channel_id, verifier) VALUES (?, ?, ?, ?)",
+                        [state, project, channel_id, self.box.seal({"v": verifier}) if verifier else None])
         return url
 
-    def exchange_code(self, state_or_project: str, code: str, channel_id: int | None = None) -> Account:
-        """Finish consent: trade the code for tokens at the token endpoint and store them encrypted."""
-        project, _, channel = state_or_project.partition("|")
-        channel_id = channel_id if channel_id is not None else int(channel)
+    def exchange_code(self, state: str, code: str) -> Account:
+        """Finish consent: trade the code (with the request's PKCE verifier) for tokens and store them encrypted."""
+        row = self.db.query_one("SELECT project_id, channel_id, verifier FROM oauth_states WHERE state = ?"
+                                " AND created_at >= current_timestamp - INTERVAL 1 HOUR", [state])
+        if row is None:
+            raise AccountError("This sign-in link is unknown or more than an hour old: start the connection again from "
+                               "the Channels page.")
+        project, channel_id, verifier = row
         flow = self._flow(project)
+        if verifier:
+            flow.code_verifier = self.box.open(verifier)["v"]
         try:
             flow.fetch_token(code=code.strip())
         except Exception as exc:  # noqa: BLE001 - oauthlib raises many kinds
             raise AccountError(f"Google did not accept the code ({exc}): start the connection again; a code works once "
                                "and only for a few minutes.") from exc
+        with self.db.write() as cur:
+            cur.execute("DELETE FROM oauth_states WHERE state = ?", [state])
         return self.store_token(channel_id, project, json.loads(flow.credentials.to_json()))
+
+    def pending_state(self, project: str, channel_id: int) -> str | None:
+        """The newest consent request in flight for this channel and project (for a pasted code)."""
+        row = self.db.query_one("SELECT state FROM oauth_states WHERE project_id = ? AND channel_id = ?"
+                                " ORDER BY created_at DESC LIMIT 1", [project, channel_id])
+        return row[0] if row else None
 
     def store_token(self, channel_id: int, project: str, token: dict) -> Account:
         self.client_config(project)  # the project must be known

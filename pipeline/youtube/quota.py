@@ -102,11 +102,16 @@ class QuotaLedger:
     def record(self, project: str, method: str, outcome: str = "ok", channel_id: int | None = None,
                job_id: int | None = None) -> int:
         """Ledger the units of a call that was made (YouTube charges failed calls too)."""
-        c = self.cost(project, method)
         with self.db.write() as cur:
-            cur.execute("INSERT INTO quota_ledger (project_id, pacific_day, bucket, method, units, channel_id, job_id,"
-                        " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [project, pacific_day(self.clock()), c.bucket, method, c.units, channel_id, job_id, outcome])
+            return self.record_in(cur, project, method, outcome, channel_id, job_id)
+
+    def record_in(self, cur, project: str, method: str, outcome: str = "ok", channel_id: int | None = None,
+                  job_id: int | None = None) -> int:
+        """record() inside the caller's transaction."""
+        c = self.cost(project, method)
+        cur.execute("INSERT INTO quota_ledger (project_id, pacific_day, bucket, method, units, channel_id, job_id,"
+                    " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [project, pacific_day(self.clock()), c.bucket, method, c.units, channel_id, job_id, outcome])
         return c.units
 
     def park(self, kind: str, ref: str, until: datetime, reason: str) -> None:

@@ -100,6 +100,8 @@ class YouTubePublisher:
             reason = error_reason(exc)
             self.quota.record(account.project_id, method, reason, account.channel_id, job_id)
             raise self._classify(account, method, reason, exc) from exc
+        except (OSError, ConnectionError) as exc:  # the network, not YouTube: try again later
+            raise TransientError(f"YouTube {method} did not answer: {exc}", provider="youtube") from exc
         self.quota.record(account.project_id, method, "ok", account.channel_id, job_id)
         return result
 
@@ -135,13 +137,18 @@ class YouTubePublisher:
             raise self._deferred_or_error(channel["id"], exc) from exc
         units = 0
         record = self.record(job_id)
-        video_id = record.video_id if record.status in ("uploaded", "thumbnail") else None
+        video_id = record.video_id if record.status in ("uploaded", "thumbnail", "playlist") else None
         if video_id is None:
+            for method in ["thumbnails.set"] + (["playlistItems.insert"] if playlist_id else []):
+                try:  # the follow-up calls must fit too: never leave a video without its thumbnail until tomorrow
+                    self.quota.check(account.project_id, method)
+                except QuotaDeferred as exc:
+                    raise PublishDeferred(str(exc), exc.until) from exc
             video_id, units_insert = self._upload(job_id, account, video, body, record.session_uri)
             units += units_insert
-        if record.status != "thumbnail" and thumbnail.exists():
+        if record.status not in ("thumbnail", "playlist") and thumbnail.exists():
             units += self._thumbnail(job_id, account, video_id, thumbnail)
-        if playlist_id:
+        if playlist_id and record.status != "playlist":
             units += self._playlist(job_id, account, video_id, playlist_id)
         self._save(job_id, status="done", finished_at=datetime.now(timezone.utc).replace(tzinfo=None))
         self.accounts.touch(channel["id"], account.project_id)
@@ -175,8 +182,11 @@ class YouTubePublisher:
 
         def on_session(uri: str) -> None:
             nonlocal units
-            self._save(job_id, session_uri=uri, status="uploading")
-            units += self.quota.record(account.project_id, "videos.insert", "ok", account.channel_id, job_id)
+            cost = self.quota.cost(account.project_id, "videos.insert")
+            with self.db.write() as cur:  # the session and its quota, together, before the first chunk
+                cur.execute("UPDATE uploads SET session_uri = ?, status = 'uploading' WHERE job_id = ?", [uri, job_id])
+                self.quota.record_in(cur, account.project_id, "videos.insert", "ok", account.channel_id, job_id)
+            units += cost.units
 
         upload = _SessionAwareUpload(video, chunk, on_session)
         request = youtube.videos().insert(part="snippet,status", body=body, media_body=upload.media,
@@ -204,7 +214,8 @@ class YouTubePublisher:
                 reason = error_reason(exc)
                 if not upload._announced:  # noqa: SLF001 - the session itself was refused: that call is ledgered
                     self.quota.record(account.project_id, "videos.insert", reason, account.channel_id, job_id)
-                self._save(job_id, status="failed", error=f"{status} {reason}")
+                # a refused session or chunk is not resumable: the next try starts a new session
+                self._save(job_id, status="failed", session_uri=None, error=f"{status} {reason}")
                 raise self._classify(account, "videos.insert", reason, exc) from exc
             except (OSError, ConnectionError) as exc:  # the network dropped: resume from the server's count
                 if failures >= self.settings.provider_retries + 3:
@@ -229,8 +240,16 @@ class YouTubePublisher:
 
         youtube = build_youtube(self.accounts.credentials(account.channel_id, account.project_id), self.settings)
         media = MediaFileUpload(str(thumbnail), mimetype="image/jpeg", resumable=False)
-        self._call(account, "thumbnails.set", lambda: youtube.thumbnails().set(videoId=video_id, media_body=media).execute(),
-                   job_id)
+        try:
+            self._call(account, "thumbnails.set",
+                       lambda: youtube.thumbnails().set(videoId=video_id, media_body=media).execute(), job_id)
+        except ProviderError as exc:
+            if isinstance(exc, TransientError):
+                raise
+            # e.g. 403: custom thumbnails need a verified channel. The video is live: say so, do not fail it.
+            log.warning("job %s: thumbnail not set on %s: %s", job_id, video_id, exc)
+            self._save(job_id, status="thumbnail", error=f"thumbnail not set: {exc}")
+            return self.quota.cost(account.project_id, "thumbnails.set").units
         self._save(job_id, status="thumbnail")
         return self.quota.cost(account.project_id, "thumbnails.set").units
 
@@ -239,6 +258,7 @@ class YouTubePublisher:
         body = {"snippet": {"playlistId": playlist_id, "resourceId": {"kind": "youtube#video", "videoId": video_id}}}
         self._call(account, "playlistItems.insert",
                    lambda: youtube.playlistItems().insert(part="snippet", body=body).execute(), job_id)
+        self._save(job_id, status="playlist")  # a restart does not add it twice
         return self.quota.cost(account.project_id, "playlistItems.insert").units
 
     def _result(self, video_id: str, body: dict, units: int) -> PublishResult:
