@@ -36,7 +36,28 @@ def wav_bytes(pcm: bytes, rate: int) -> bytes:
     return buf.getvalue()
 
 
-class FakeServer:
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 for a handler class; a context manager that serves while open."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeServer(LoopbackServer):
     """Base: a threaded HTTP server with a behaviour queue and a request log."""
 
     def __init__(self, key: str = "test-key"):
@@ -73,21 +94,7 @@ class FakeServer:
                     pass
 
         self.timeout_sleep = 3.0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
     def queue(self, *behaviours: str) -> None:
         with self.lock:

@@ -16,8 +16,10 @@ import json
 import re
 import threading
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
+
+from fakes import LoopbackServer
 
 ERRORS = {
     "quotaExceeded": (403, "The request cannot be completed because you have exceeded your quota."),
@@ -27,7 +29,7 @@ ERRORS = {
 }
 
 
-class FakeYouTube:
+class FakeYouTube(LoopbackServer):
     def __init__(self):
         self.lock = threading.Lock()
         self.faults: dict[str, list[str]] = {}
@@ -74,23 +76,9 @@ class FakeYouTube:
             def do_PUT(self):  # noqa: N802
                 fake.handle(self, "PUT", self._body())
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.serve(Handler)
 
-    # -- lifecycle -----------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
+    # -- faults --------------------------------------------------------------------------------
     def fault(self, method: str, *kinds: str) -> None:
         with self.lock:
             self.faults.setdefault(method, []).extend(kinds)
