@@ -54,7 +54,8 @@ STATUS_ICONS = {"queued": "⏳", "running": "▶️", "done": "✅", "held": "�
 
 def day_axis(fig, days: int):
     """Dates on the x axis without sub-day ticks: whole days, and categories when there are few."""
-    if days <= 14:
+    if days <= 14:  # few days: one category each, labelled by the date alone
+        fig.for_each_trace(lambda t: t.update(x=[str(x)[:10] for x in t.x]))
         fig.update_xaxes(type="category", title=None)
     else:
         fig.update_xaxes(tickformat="%b %d", title=None)
