@@ -189,13 +189,8 @@ def _report(wb, job_id: int, status: str, as_json: bool) -> int:
 def cmd_jobs(args: argparse.Namespace) -> int:
     wb = _workbench(args)
     try:
-        rows = wb.db.query_dicts(
-            "SELECT j.id, j.status, j.topic, c.name AS channel, j.duration_s, j.format, j.current_stage, j.error_stage,"
-            " j.error_message, j.created_at, j.finished_at, v.quality_score, v.video_path,"
-            " coalesce(k.usd, 0)::DOUBLE AS cost_usd"
-            " FROM jobs j LEFT JOIN channels c ON c.id = j.channel_id LEFT JOIN videos v ON v.job_id = j.id"
-            " LEFT JOIN job_costs k ON k.job_id = j.id"
-            " ORDER BY j.id DESC LIMIT ?", [args.limit])
+        from pipeline.queries import JOBS_SQL
+        rows = wb.db.query_dicts(JOBS_SQL, [args.limit])  # the same read model the Studio queue uses
     finally:
         wb.db.close()
     if args.json:

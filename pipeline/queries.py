@@ -113,7 +113,7 @@ def stages_for(db: Database, job_ids: list[int]) -> pl.DataFrame:
 JOBS_SQL = f"""
 WITH costs AS ({JOB_COSTS_SQL})
 SELECT j.id, j.status, j.topic, c.name AS channel, j.duration_s, j.format, j.current_stage, j.error_stage,
-       j.error_message, j.created_at, j.finished_at, v.quality_score, coalesce(k.usd, 0) AS cost_usd
+       j.error_message, j.created_at, j.finished_at, v.quality_score, v.video_path, coalesce(k.usd, 0) AS cost_usd
 FROM jobs j LEFT JOIN channels c ON c.id = j.channel_id LEFT JOIN videos v ON v.job_id = j.id
 LEFT JOIN costs k ON k.job_id = j.id
 ORDER BY j.id DESC LIMIT ?

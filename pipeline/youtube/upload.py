@@ -11,7 +11,6 @@ quota ledger first and recorded in it after.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -269,6 +268,3 @@ class YouTubePublisher:
     def unverified_projects(self) -> list[str]:
         return [r[0] for r in self.db.query("SELECT project_id FROM youtube_projects WHERE NOT verified")]
 
-
-def metadata_json(body: dict) -> str:
-    return json.dumps(body, indent=1)
