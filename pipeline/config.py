@@ -11,7 +11,10 @@ import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from typing import Annotated
+
+from pydantic_settings import (BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict,
+                               TomlConfigSettingsSource)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_DATA = PROJECT_ROOT / "data"
@@ -62,6 +65,16 @@ class Settings(BaseSettings):
     voice: str = Field(default="piper", description="Default voice provider chain, e.g. 'google-neural2 > piper'.")
     visuals: str = Field(default="slides", description="Default visuals provider.")
     publisher: str = Field(default="outbox", description="Default publisher.")
+
+    # -- the network door: which names and origins the web server answers ------------------------
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra host names (comma separated) the workbench answers to besides its own address and, "
+                    "on loopback, localhost/127.0.0.1/[::1]; e.g. 'studio.example.com'.")
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra browser origins (comma separated) allowed to open the app's websocket or post to it, "
+                    "e.g. 'https://studio.example.com' behind a reverse proxy.")
 
     # -- paid providers: keys are secrets (env or .streamlit/secrets.toml), endpoints are plain -----
     openai_api_key: SecretStr | None = Field(
@@ -119,6 +132,13 @@ class Settings(BaseSettings):
     def _expand(cls, value: object) -> object:
         if isinstance(value, str):
             return Path(os.path.expanduser(value))
+        return value
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     @field_validator("daily_budgets")
