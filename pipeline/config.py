@@ -24,6 +24,9 @@ FORMATS = {"landscape": (1920, 1080), "shorts": (1080, 1920)}
 MIN_DURATION_S = 10
 MAX_DURATION_S = 1800
 SHORTS_MAX_S = 180
+# Input limits, enforced at every edge (forms, CLI, API) and stated where the input is asked for.
+MAX_TOPIC_CHARS = 200
+MAX_OUTLINE_CHARS = 100_000  # an outline or source text: about 15,000 words, far more than a 30-minute script
 
 
 class ConfigError(ValueError):
