@@ -5,8 +5,10 @@ thumbnails, playlist items, channels.list, videos.list(chart=mostPopular), repor
 
 Identities: a refresh token names a YouTube channel ("refresh-<channel>"); the token endpoint
 trades it (or an authorization code "code-<channel>") for an access token. Faults are queued
-per method: "503" (on the next upload chunk), "quotaExceeded", "uploadLimitExceeded",
-"rateLimitExceeded", and refresh tokens can be revoked.
+per method: "503" (on the next upload chunk, refused), "503-stored" (the chunk is stored, then the
+answer is lost as a 503), "drop" (the connection closes with no answer), "quotaExceeded",
+"uploadLimitExceeded", "rateLimitExceeded"; "status" faults hit the ``bytes */N`` status queries;
+refresh tokens can be revoked (``revoked``, or through the revoke endpoint); videos can be deleted.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class FakeYouTube(LoopbackServer):
         self.sessions: dict[str, dict] = {}
         self.videos: dict[str, dict] = {}  # video id -> {"channel", "bytes", "body"}
         self.calls: list[tuple[str, str]] = []  # (method name, channel)
+        self.revocations: list[str] = []  # tokens sent to the revoke endpoint
         self.monetised: set[str] = set()
         self.chunk_delay = 0.0  # seconds per upload chunk, to catch an upload halfway
         self._ids = itertools.count(1)
@@ -111,6 +114,8 @@ class FakeYouTube(LoopbackServer):
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
         if url.path == "/token":
             return self.token(h, body)
+        if url.path == "/revoke":
+            return self.revoke(h, q, body)
         who = self._who(h)
         if who is None:
             return self._json(h, 401, {"error": {"code": 401, "message": "Request had invalid authentication credentials.",
@@ -139,6 +144,11 @@ class FakeYouTube(LoopbackServer):
                                                                  "videoCount": str(len(mine))}}]})
         if url.path == "/youtube/v3/videos" and q.get("chart") == "mostPopular":
             return self.most_popular(h, q, channel)
+        if url.path == "/youtube/v3/videos" and verb == "GET" and "id" in q:
+            self.calls.append(("videos.list", channel))
+            items = [{"kind": "youtube#video", "id": v, "status": self.videos[v]["status"]}
+                     for v in q["id"].split(",") if v in self.videos and self.videos[v]["channel"] == channel]
+            return self._json(h, 200, {"kind": "youtube#videoListResponse", "items": items})
         if url.path == "/v2/reports":
             return self.report(h, q, channel)
         return self._json(h, 404, {"error": {"code": 404, "message": f"no route {verb} {url.path}"}})
@@ -164,6 +174,21 @@ class FakeYouTube(LoopbackServer):
         self._json(h, 200, {"access_token": access, "expires_in": 3600, "token_type": "Bearer",
                             "refresh_token": refresh, "scope": form.get("scope", "")})
 
+    def revoke(self, h, q, body: bytes) -> None:
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()} if body else {}
+        token = form.get("token") or q.get("token", "")
+        self.revocations.append(token)
+        if token.startswith("refresh-"):
+            self.revoked.add(token)
+        elif token in self.access:
+            self.revoked.add(f"refresh-{self.access[token][0]}")
+        else:
+            return self._json(h, 400, {"error": "invalid_token"})
+        self._json(h, 200, {})
+
+    def delete_video(self, video_id: str) -> None:
+        self.videos.pop(video_id, None)
+
     def start_upload(self, h, q, body: bytes, channel: str, client: str) -> None:
         self.calls.append(("videos.insert", channel))
         fault = self._take_fault("videos.insert")
@@ -181,9 +206,13 @@ class FakeYouTube(LoopbackServer):
             return self._json(h, 404, {"error": {"code": 404, "message": "upload session not found"}})
         rng = h.headers.get("content-range", "")
         if rng.startswith("bytes */"):  # a status query
+            fault = self._take_fault("status")
+            if fault:
+                return self._lost(h, fault)
             return self._finish_or_resume(h, s)
-        if self._take_fault("chunk") == "503":
-            return self._json(h, 503, {"error": {"code": 503, "message": "Backend Error", "errors": [{"reason": "backendError"}]}})
+        fault = self._take_fault("chunk")
+        if fault in ("503", "drop"):
+            return self._lost(h, fault)
         start = int(re.match(r"bytes (\d+)-(\d+)/", rng)[1])
         if start != len(s["data"]):  # only contiguous bytes are kept
             return self._finish_or_resume(h, s)
@@ -191,10 +220,25 @@ class FakeYouTube(LoopbackServer):
             import time
             time.sleep(self.chunk_delay)
         s["data"].extend(body)
+        if fault == "503-stored":  # YouTube kept the bytes (and made the video if they were the last), the answer is lost
+            self._finish_or_resume(h, s, answer=False)
+            return self._lost(h, "503")
         self._finish_or_resume(h, s)
 
-    def _finish_or_resume(self, h, s: dict) -> None:
+    def _lost(self, h, fault: str) -> None:
+        if fault == "drop":
+            h.close_connection = True
+            try:
+                h.connection.shutdown(2)
+            except OSError:
+                pass
+            return
+        self._json(h, 503, {"error": {"code": 503, "message": "Backend Error", "errors": [{"reason": "backendError"}]}})
+
+    def _finish_or_resume(self, h, s: dict, answer: bool = True) -> None:
         if len(s["data"]) < s["total"]:
+            if not answer:
+                return
             headers = {"range": f"bytes=0-{len(s['data']) - 1}"} if s["data"] else {}
             return h._send(308, b"", headers)
         if s["video"] is None:
@@ -202,9 +246,11 @@ class FakeYouTube(LoopbackServer):
             status = dict(s["body"].get("status", {}))
             if s["client"] in self.unverified:
                 status["privacyStatus"] = "private"
-            self.videos[video_id] = {"channel": s["channel"], "bytes": bytes(s["data"]), "body": s["body"]}
+            self.videos[video_id] = {"channel": s["channel"], "bytes": bytes(s["data"]), "body": s["body"],
+                                     "status": status}
             s["video"] = {"kind": "youtube#video", "id": video_id, "snippet": s["body"].get("snippet", {}), "status": status}
-        self._json(h, 200, s["video"])
+        if answer:
+            self._json(h, 200, s["video"])
 
     def most_popular(self, h, q, channel: str) -> None:
         self.calls.append(("videos.list", channel))

@@ -433,3 +433,87 @@ def test_the_worker_publishes_a_made_video_to_a_connected_channel(tmp_path, yt):
         assert wb.db.query_one("SELECT count(*) FROM uploads WHERE job_id = ?", [held])[0] == 0
     finally:
         wb.close()
+
+
+def test_a_lost_final_answer_and_503s_past_every_budget_still_end_with_one_video(tmp_path, yt):
+    """YouTube stores the last chunk but the answer is lost, and every status query after it gets a 503 for
+    longer than the upload loop's and the worker's budgets: the session is kept through every retry and a
+    restart, and the next publish finds the finished video instead of uploading a second one."""
+    from pipeline.providers.base import TransientError
+    wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
+    cid = connect(wb, "Rho", "proj-r")
+    video, thumb = video_file(tmp_path, 700 * 1024)  # 3 chunks of 256 KiB
+    yt.fault("chunk", None, None, "503-stored")
+    yt.fault("status", *["503"] * 40)
+    wb.youtube.publisher.sleep = lambda s: None
+    for attempt in range(wb.settings.max_attempts + 2):  # the stage's retries, and then some
+        with pytest.raises(TransientError, match="session is kept"):
+            wb.youtube.publisher.publish(30, {"id": cid}, video, thumb, BODY)
+    assert len(yt.uploads_of("rho")) == 1 and len(yt.sessions) == 1
+    row = wb.db.query_one("SELECT status, session_uri IS NOT NULL FROM uploads WHERE job_id = 30")
+    assert row == ("uploading", True)
+    wb.close()
+    yt.faults["status"] = []
+    again = Workbench(settings_for(tmp_path, yt), start_worker=False)  # the worker restarts
+    try:
+        result = again.youtube.publisher.publish(30, {"id": cid}, video, thumb, BODY)
+        assert result.ref in yt.videos and len(yt.uploads_of("rho")) == 1 and len(yt.sessions) == 1
+        assert again.db.query_one("SELECT status FROM uploads WHERE job_id = 30")[0] == "done"
+    finally:
+        again.close()
+
+
+def test_a_dropped_connection_mid_upload_resumes_the_same_session(wb, yt, tmp_path):
+    cid = connect(wb, "Sigma", "proj-s")
+    video, thumb = video_file(tmp_path, 900 * 1024)
+    yt.fault("chunk", None, "drop", None, "drop")
+    yt.fault("status", "drop", "503")
+    wb.youtube.publisher.sleep = lambda s: None
+    result = wb.youtube.publisher.publish(31, {"id": cid}, video, thumb, BODY)
+    assert yt.videos[result.ref]["bytes"] == video.read_bytes()
+    assert len(yt.sessions) == 1 and len(yt.uploads_of("sigma")) == 1
+
+
+def test_upload_session_uris_are_encrypted_at_rest(wb, yt, tmp_path):
+    from pipeline.providers.base import TransientError
+    cid = connect(wb, "Tau", "proj-tau")
+    video, thumb = video_file(tmp_path)
+    yt.fault("chunk", "503", "503", "503", "503", "503", "503")
+    wb.youtube.publisher.sleep = lambda s: None
+    with pytest.raises(TransientError):
+        wb.youtube.publisher.publish(32, {"id": cid}, video, thumb, BODY)
+    stored = wb.db.query_one("SELECT session_uri FROM uploads WHERE job_id = 32")[0]
+    [session] = yt.sessions
+    assert stored and session not in stored and "upload_id" not in stored
+    assert wb.youtube.publisher.record(32).session_uri.endswith(f"upload_id={session}")
+
+
+def test_a_recorded_upload_is_checked_on_youtube_not_uploaded_again(wb, yt, tmp_path):
+    from pipeline.providers.base import ProviderError
+    cid = connect(wb, "Upsilon", "proj-u")
+    video, thumb = video_file(tmp_path)
+    first = wb.youtube.publisher.publish(33, {"id": cid}, video, thumb, BODY)
+    again = wb.youtube.publisher.publish(33, {"id": cid}, video, thumb, BODY)
+    assert again.ref == first.ref and len(yt.uploads_of("upsilon")) == 1
+    assert ("videos.list", "upsilon") in yt.calls  # asked YouTube, did not upload
+    yt.delete_video(first.ref)
+    with pytest.raises(ProviderError, match="no longer has"):
+        wb.youtube.publisher.publish(33, {"id": cid}, video, thumb, BODY)
+    assert not yt.uploads_of("upsilon")  # nothing uploaded on its own
+    assert wb.youtube.publisher.forget_upload(33) == first.ref
+    third = wb.youtube.publisher.publish(33, {"id": cid}, video, thumb, BODY)
+    assert third.ref != first.ref and len(yt.uploads_of("upsilon")) == 1
+    with pytest.raises(ProviderError, match="still has"):
+        wb.youtube.publisher.forget_upload(33)
+
+
+def test_quota_charged_by_a_failed_upload_rides_on_the_error(wb, yt, tmp_path):
+    from pipeline.providers.base import TransientError
+    cid = connect(wb, "Phi", "proj-phi")
+    video, thumb = video_file(tmp_path)
+    yt.fault("chunk", *["503"] * 10)
+    wb.youtube.publisher.sleep = lambda s: None
+    with pytest.raises(TransientError) as info:
+        wb.youtube.publisher.publish(34, {"id": cid}, video, thumb, BODY)
+    [usage] = info.value.usage
+    assert (usage.provider, usage.unit, usage.quantity) == ("youtube", "quota_units", 1.0)

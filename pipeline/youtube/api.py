@@ -19,8 +19,9 @@ class ApiRootHttp(httplib2.Http):
     """httplib2 that follows a plain-http API root everywhere.
 
     The library builds media-upload URLs with https even when the API root is http (a test
-    server on loopback), and treats 308 as a redirect while resumable uploads use it to mean
-    "resume incomplete": both are put right here.
+    server on loopback), treats 308 as a redirect while resumable uploads use it to mean
+    "resume incomplete", and resends a consumed stream after a dropped connection: all are put
+    right here.
     """
 
     def __init__(self, root: str, timeout: float = 60):
@@ -33,6 +34,11 @@ class ApiRootHttp(httplib2.Http):
     def request(self, uri, method="GET", body=None, headers=None, redirections=5, connection_type=None):
         if self._from and uri.startswith(self._from):
             uri = self._to + uri[len(self._from):]
+        if hasattr(body, "read"):
+            # httplib2 resends a request by itself when the connection drops; a stream it has already
+            # read would go out empty under a full Content-Length and hang until the timeout. Bytes
+            # resend whole (one chunk at most, so the memory is bounded by the chunk size).
+            body = body.read()
         return super().request(uri, method, body=body, headers=headers, redirections=redirections,
                                connection_type=connection_type)
 

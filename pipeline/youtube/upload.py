@@ -1,12 +1,15 @@
 """Publishing a video to YouTube exactly once: a resumable videos.insert that survives crashes.
 
-The intent is recorded before anything is sent; the upload session URI is recorded before the
-first chunk; each outcome after. A restarted worker finds the session and asks YouTube how much
-it has (``Content-Range: bytes */size``), then sends the rest: it never creates a second video.
-A 5xx on a chunk is retried by our own loop with backoff, resuming from what the server
-acknowledged (the library's own retries could resend a stream it has not rewound). Then
-thumbnails.set and, optionally, playlistItems.insert. Every call is checked against the
-quota ledger first and recorded in it after.
+The intent is recorded before anything is sent; the upload session URI (encrypted, it is a bearer
+credential) before the first chunk; each outcome after. A restarted worker finds the session and
+asks YouTube how much it has (``Content-Range: bytes */size``), then sends the rest: it never
+creates a second video. A 5xx, a 429 or a dropped connection on a chunk or a status query never
+gives the session up: the loop backs off and asks again, and when its tries run out the session
+stays recorded for the next stage retry, worker restart or ``publish``; only 404/410 on the session
+ends it. A job whose upload is recorded as done is checked against YouTube (``videos.list``)
+instead of being uploaded again, so an upload the job forgot (a restored backup) is never doubled.
+Then thumbnails.set and, optionally, playlistItems.insert. Every call is checked against the quota
+ledger first and recorded in it after; what was charged rides on every error as its usage.
 """
 
 from __future__ import annotations
@@ -40,9 +43,17 @@ class PublishDeferred(TransientError):
 class UploadRecord:
     job_id: int
     project_id: str
-    session_uri: str | None
+    session_uri: str | None  # decrypted
     status: str
     video_id: str | None
+    job_uid: str | None = None
+    finished_at: datetime | None = None
+
+
+# Statuses after which YouTube has the video (its id is recorded).
+HAS_VIDEO = ("uploaded", "thumbnail", "playlist", "done")
+# Answers on a chunk or a status query worth asking again about (the session stays).
+RETRYABLE = (408, 429, 500, 502, 503, 504)
 
 
 class _SessionAwareUpload:
@@ -75,18 +86,37 @@ class YouTubePublisher:
 
     # -- records -------------------------------------------------------------------------------
     def record(self, job_id: int) -> UploadRecord | None:
-        row = self.db.query_one("SELECT job_id, project_id, session_uri, status, video_id FROM uploads WHERE job_id = ?",
-                                [job_id])
-        return UploadRecord(*row) if row else None
+        row = self.db.query_one("SELECT job_id, project_id, session_uri, status, video_id, job_uid, finished_at"
+                                " FROM uploads WHERE job_id = ?", [job_id])
+        if row is None:
+            return None
+        return UploadRecord(row[0], row[1], self._open_uri(row[2]), *row[3:])
+
+    def _seal_uri(self, uri: str) -> str:
+        return self.accounts.box.seal({"uri": uri}).decode()
+
+    def _open_uri(self, stored: str | None) -> str | None:
+        if not stored:
+            return None
+        if stored.startswith(("http://", "https://")):  # written before session URIs were encrypted
+            return stored
+        return self.accounts.box.open(stored.encode())["uri"]
 
     def _save(self, job_id: int, **fields) -> None:
+        if fields.get("session_uri"):
+            fields["session_uri"] = self._seal_uri(fields["session_uri"])
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self.db.write() as cur:
             cur.execute(f"UPDATE uploads SET {sets} WHERE job_id = ?", [*fields.values(), job_id])
 
+    def _job_uid(self, job_id: int) -> str | None:
+        row = self.db.query_one("SELECT uid FROM jobs WHERE id = ?", [job_id])
+        return row[0] if row else None
+
     # -- calls under the quota ledger ----------------------------------------------------------
     def _call(self, account: Account, method: str, fn, job_id: int | None = None):
         """Check quota, make the call, ledger its units and classify its errors."""
+        import httplib2
         from googleapiclient.errors import HttpError
 
         try:
@@ -99,7 +129,7 @@ class YouTubePublisher:
             reason = error_reason(exc)
             self.quota.record(account.project_id, method, reason, account.channel_id, job_id)
             raise self._classify(account, method, reason, exc) from exc
-        except (OSError, ConnectionError) as exc:  # the network, not YouTube: try again later
+        except (OSError, httplib2.HttpLib2Error) as exc:  # the network, not YouTube: try again later
             raise TransientError(f"YouTube {method} did not answer: {exc}", provider="youtube") from exc
         self.quota.record(account.project_id, method, "ok", account.channel_id, job_id)
         return result
@@ -123,35 +153,95 @@ class YouTubePublisher:
     # -- publishing ----------------------------------------------------------------------------
     def publish(self, job_id: int, channel: dict, video: Path, thumbnail: Path, body: dict,
                 captions: Path | None = None, playlist_id: str | None = None) -> PublishResult:
+        """Upload (or resume, or adopt) the job's video. Every error carries the quota it charged as ``usage``."""
+        charged = [0]  # quota units this call charged, whatever happens
+        try:
+            return self._publish(job_id, channel, video, thumbnail, body, playlist_id, charged)
+        except BaseException as exc:
+            if charged[0]:
+                exc.usage = [*(getattr(exc, "usage", None) or []),  # type: ignore[attr-defined]
+                             Usage("youtube", "data-api-v3", "quota_units", float(charged[0]))]
+            raise
+
+    def _publish(self, job_id: int, channel: dict, video: Path, thumbnail: Path, body: dict,
+                 playlist_id: str | None, charged: list[int]) -> PublishResult:
+        uid = self._job_uid(job_id)
         existing = self.record(job_id)
+        if existing and existing.job_uid and uid and existing.job_uid != uid:
+            raise ProviderError(f"The upload record of job {job_id} belongs to another job (restored from another "
+                                "installation?): refusing to guess. Retry the job to make a new one.", provider="youtube")
         if existing and existing.status == "done":
-            return self._result(existing.video_id, body, 0)
+            return self._adopt(job_id, existing, body, charged)
         try:
             if existing is None or existing.status in ("intent", "failed") and not existing.session_uri:
                 account = self.accounts.choose(channel["id"], "videos.insert")
-                self._intent(job_id, channel["id"], account.project_id, video, body)
+                self._intent(job_id, uid, channel["id"], account.project_id, video, body)
             else:
                 account = self.accounts.account(channel["id"], existing.project_id)  # resume where it started
         except AccountError as exc:
             raise self._deferred_or_error(channel["id"], exc) from exc
-        units = 0
         record = self.record(job_id)
-        video_id = record.video_id if record.status in ("uploaded", "thumbnail", "playlist") else None
+        video_id = record.video_id if record.status in HAS_VIDEO else None
         if video_id is None:
             for method in ["thumbnails.set"] + (["playlistItems.insert"] if playlist_id else []):
                 try:  # the follow-up calls must fit too: never leave a video without its thumbnail until tomorrow
                     self.quota.check(account.project_id, method)
                 except QuotaDeferred as exc:
                     raise PublishDeferred(str(exc), exc.until) from exc
-            video_id, units_insert = self._upload(job_id, account, video, body, record.session_uri)
-            units += units_insert
+            video_id = self._upload(job_id, account, video, body, record.session_uri, charged)
         if record.status not in ("thumbnail", "playlist") and thumbnail.exists():
-            units += self._thumbnail(job_id, account, video_id, thumbnail)
+            charged[0] += self._thumbnail(job_id, account, video_id, thumbnail)
         if playlist_id and record.status != "playlist":
-            units += self._playlist(job_id, account, video_id, playlist_id)
+            charged[0] += self._playlist(job_id, account, video_id, playlist_id)
         self._save(job_id, status="done", finished_at=datetime.now(timezone.utc).replace(tzinfo=None))
         self.accounts.touch(channel["id"], account.project_id)
-        return self._result(video_id, body, units)
+        return self._result(video_id, body, charged[0])
+
+    def _adopt(self, job_id: int, record: UploadRecord, body: dict, charged: list[int]) -> PublishResult:
+        """The job's upload is recorded as done: ask YouTube whether the video is still there before
+        anything else, so a job that forgot its upload (a restored backup, a crash after the upload)
+        adopts its video instead of making a second one."""
+        try:
+            account = self.accounts.account(self._channel_of(job_id), record.project_id)
+        except AccountError as exc:
+            raise ProviderError(f"Job {job_id} was uploaded as {record.video_id} through project {record.project_id}, "
+                                f"which this channel is no longer connected through: not uploading it again. {exc}",
+                                provider="youtube") from exc
+        youtube = build_youtube(self.accounts.credentials(account.channel_id, account.project_id), self.settings)
+        found = self._call(account, "videos.list",
+                           lambda: youtube.videos().list(part="id,status", id=record.video_id).execute(), job_id)
+        charged[0] += self.quota.cost(account.project_id, "videos.list").units
+        if not (found.get("items") or []):
+            raise ProviderError(f"Job {job_id} was uploaded as https://youtu.be/{record.video_id}, which YouTube no "
+                                "longer has (deleted?). It is not uploaded again by itself: to upload a new copy, run "
+                                f"`python -m pipeline publish {job_id} --reupload`.", provider="youtube")
+        return self._result(record.video_id, body, charged[0])
+
+    def _channel_of(self, job_id: int) -> int:
+        row = self.db.query_one("SELECT channel_id FROM uploads WHERE job_id = ?", [job_id])
+        return row[0]
+
+    def forget_upload(self, job_id: int) -> str | None:
+        """Drop a finished upload record whose video YouTube no longer has, so the next publish uploads anew.
+        Refuses while YouTube still has the video. Returns the forgotten video id."""
+        record = self.record(job_id)
+        if record is None:
+            return None
+        if record.status == "done":
+            try:
+                self._adopt(job_id, record, {"status": {}}, [0])
+            except ProviderError as exc:
+                if "no longer has" not in str(exc):
+                    raise
+            else:
+                raise ProviderError(f"YouTube still has job {job_id}'s video https://youtu.be/{record.video_id}: "
+                                    "nothing to re-upload.", provider="youtube")
+        elif record.session_uri:
+            raise ProviderError(f"Job {job_id} has an upload in progress: publish it again to resume it.",
+                                provider="youtube")
+        with self.db.write() as cur:
+            cur.execute("DELETE FROM uploads WHERE job_id = ?", [job_id])
+        return record.video_id
 
     def _deferred_or_error(self, channel_id: int, exc: AccountError) -> Exception:
         parked = self.quota.parked_until("channel", str(channel_id))
@@ -159,33 +249,36 @@ class YouTubePublisher:
             return PublishDeferred(f"not now: {exc}", parked[0] if parked else next_reset())
         return ProviderError(str(exc), provider="youtube")
 
-    def _intent(self, job_id: int, channel_id: int, project: str, video: Path, body: dict) -> None:
+    def _intent(self, job_id: int, uid: str | None, channel_id: int, project: str, video: Path, body: dict) -> None:
         with self.db.write() as cur:
-            cur.execute("INSERT INTO uploads (job_id, channel_id, project_id, status, bytes_total, privacy_requested)"
-                        " VALUES (?, ?, ?, 'intent', ?, ?) ON CONFLICT DO UPDATE SET project_id = excluded.project_id,"
-                        " status = 'intent', error = NULL",
-                        [job_id, channel_id, project, video.stat().st_size, body["status"].get("privacyStatus")])
+            cur.execute("INSERT INTO uploads (job_id, job_uid, channel_id, project_id, status, bytes_total,"
+                        " privacy_requested) VALUES (?, ?, ?, ?, 'intent', ?, ?) ON CONFLICT DO UPDATE SET"
+                        " project_id = excluded.project_id, job_uid = excluded.job_uid, status = 'intent', error = NULL",
+                        [job_id, uid, channel_id, project, video.stat().st_size, body["status"].get("privacyStatus")])
 
-    def _upload(self, job_id: int, account: Account, video: Path, body: dict, session_uri: str | None) -> tuple[str, int]:
+    def _upload(self, job_id: int, account: Account, video: Path, body: dict, session_uri: str | None,
+                charged: list[int]) -> str:
+        import httplib2
         from googleapiclient.errors import HttpError
 
         creds = self.accounts.credentials(account.channel_id, account.project_id)
         youtube = build_youtube(creds, self.settings)
         chunk = self.settings.upload_chunk_kb * 1024
-        units = 0
         if session_uri is None:  # a new upload costs its quota when the session is created
             try:
                 self.quota.check(account.project_id, "videos.insert")
             except QuotaDeferred as exc:
                 raise PublishDeferred(str(exc), exc.until) from exc
+        session = {"uri": session_uri}
 
         def on_session(uri: str) -> None:
-            nonlocal units
             cost = self.quota.cost(account.project_id, "videos.insert")
             with self.db.write() as cur:  # the session and its quota, together, before the first chunk
-                cur.execute("UPDATE uploads SET session_uri = ?, status = 'uploading' WHERE job_id = ?", [uri, job_id])
+                cur.execute("UPDATE uploads SET session_uri = ?, status = 'uploading' WHERE job_id = ?",
+                            [self._seal_uri(uri), job_id])
                 self.quota.record_in(cur, account.project_id, "videos.insert", "ok", account.channel_id, job_id)
-            units += cost.units
+            session["uri"] = uri
+            charged[0] += cost.units
 
         upload = _SessionAwareUpload(video, chunk, on_session)
         request = youtube.videos().insert(part="snippet,status", body=body, media_body=upload.media,
@@ -196,43 +289,52 @@ class YouTubePublisher:
             request._in_error_state = True  # noqa: SLF001 - makes next_chunk query the upload status first
             upload._announced = True  # noqa: SLF001
         delay, failures, response = 1.0, 0, None
+        tries = self.settings.provider_retries + 3
         while response is None:
+            problem = None
             try:
                 _, response = request.next_chunk()
+                failures, delay = 0, 1.0  # progress: the budget is for consecutive failures
+                if response is None and request.resumable_progress:
+                    self._save(job_id, bytes_sent=request.resumable_progress)
+                continue
             except HttpError as exc:
-                status = status_of(exc)
-                if status == 404 or status == 410:  # the session expired before any video existed
-                    self._save(job_id, session_uri=None, status="intent")
-                    raise TransientError("the upload session expired; a new one will start", provider="youtube") from exc
-                if status >= 500 and failures < self.settings.provider_retries + 3:
-                    failures += 1
-                    request._in_error_state = True  # noqa: SLF001 - resume from what the server acknowledged
-                    self.sleep(delay)
-                    delay = min(delay * 2, 30)
-                    continue
-                reason = error_reason(exc)
-                if not upload._announced:  # noqa: SLF001 - the session itself was refused: that call is ledgered
+                status, reason = status_of(exc), error_reason(exc)
+                if session["uri"] is None:  # the session itself was refused: that call is ledgered, nothing to resume
                     self.quota.record(account.project_id, "videos.insert", reason, account.channel_id, job_id)
-                # a refused session or chunk is not resumable: the next try starts a new session
-                self._save(job_id, status="failed", session_uri=None, error=f"{status} {reason}")
-                raise self._classify(account, "videos.insert", reason, exc) from exc
-            except (OSError, ConnectionError) as exc:  # the network dropped: resume from the server's count
-                if failures >= self.settings.provider_retries + 3:
-                    raise TransientError(f"upload interrupted: {exc}", provider="youtube") from exc
-                failures += 1
-                request._in_error_state = True  # noqa: SLF001
-                self.sleep(delay)
-                delay = min(delay * 2, 30)
+                    self._save(job_id, status="intent", error=f"{status} {reason}")
+                    raise self._classify(account, "videos.insert", reason, exc) from exc
+                if status in (404, 410):  # the session expired: YouTube forgot it, so no video came of it
+                    self._save(job_id, session_uri=None, status="intent", error=f"{status}: upload session expired")
+                    raise TransientError("the upload session expired before YouTube had the whole video; "
+                                         "a new upload will start", provider="youtube") from exc
+                if status not in RETRYABLE:
+                    # Only 404/410 end a session: keep it, so the next try asks YouTube what it has.
+                    self._save(job_id, error=f"{status} {reason}")
+                    raise self._classify(account, "videos.insert", reason, exc) from exc
+                problem = f"YouTube answered {status} ({reason})"
+            except (OSError, httplib2.HttpLib2Error) as exc:  # the network dropped: resume from the server's count
+                problem = f"the connection failed ({exc})"
+                if session["uri"] is None:
+                    raise TransientError(f"YouTube did not answer the upload request: {exc}", provider="youtube") from exc
+            failures += 1
+            if failures > tries:
+                self._save(job_id, error=problem)
+                raise TransientError(f"upload interrupted: {problem} {failures} times in a row; the upload session is "
+                                     "kept and the next try resumes it", provider="youtube")
+            request._in_error_state = True  # noqa: SLF001 - ask what the server acknowledged before resending
+            self.sleep(delay)
+            delay = min(delay * 2, 30)
         video_id = response["id"]
         actual = (response.get("status") or {}).get("privacyStatus")
-        self._save(job_id, status="uploaded", video_id=video_id, privacy_actual=actual)
+        self._save(job_id, status="uploaded", video_id=video_id, privacy_actual=actual, bytes_sent=video.stat().st_size)
         requested = body["status"].get("privacyStatus")
         if requested and actual and actual != requested and not body["status"].get("publishAt"):
             # YouTube locks uploads from unverified API projects to private
             with self.db.write() as cur:
                 cur.execute("UPDATE youtube_projects SET verified = false WHERE project_id = ?", [account.project_id])
             log.warning("project %s looks unverified: %s upload came back %s", account.project_id, requested, actual)
-        return video_id, units
+        return video_id
 
     def _thumbnail(self, job_id: int, account: Account, video_id: str, thumbnail: Path) -> int:
         from googleapiclient.http import MediaFileUpload
