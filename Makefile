@@ -17,9 +17,10 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# Listens on .streamlit/config.toml's address (127.0.0.1); `make run ADDRESS=0.0.0.0` opens it to the network.
 run: setup
 	$(PY) -m pipeline init
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true $(if $(ADDRESS),--server.address $(ADDRESS))
 
 test: setup
 	$(PY) -m pytest
