@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from decimal import Decimal
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from pipeline import jobs
 from pipeline.channels import ChannelError
-from pipeline.config import ConfigError, load_settings
+from pipeline.config import MAX_DURATION_S, MAX_OUTLINE_CHARS, MIN_DURATION_S, ConfigError, load_settings
 from pipeline.costs import PriceError, job_cost
 from pipeline.db import DatabaseLocked
 from pipeline.providers import UnknownProvider
@@ -62,6 +63,19 @@ class ProgressBar:
         self.stream.flush()
 
 
+def _number(low: float, high: float, what: str, integer: bool = False):
+    """An argparse type: a finite number in [low, high], or an error saying so (argparse exits with 2)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number: give {what}") from None
+        if not math.isfinite(value) or not low <= value <= high or (integer and value != int(value)):
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give {what}")
+        return int(value) if integer else value
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="data directory (default: $YTEMPIRE_DATA_DIR, else data/)")
@@ -72,18 +86,22 @@ def _parser() -> argparse.ArgumentParser:
 
     make = sub.add_parser("make", parents=[common], help="make one video from a topic, start to finish")
     make.add_argument("topic", help="what the video is about")
-    make.add_argument("--duration", type=float, default=None, help="target length in seconds (10-1800; default: the channel's)")
+    make.add_argument("--duration", type=_number(MIN_DURATION_S, MAX_DURATION_S, f"seconds from {MIN_DURATION_S} to {MAX_DURATION_S}"),
+                      default=None, help=f"target length in seconds ({MIN_DURATION_S}-{MAX_DURATION_S}; default: the channel's)")
     make.add_argument("--format", choices=["landscape", "shorts"], default=None, help="1920x1080 or 1080x1920")
     make.add_argument("--channel", default=None, help="channel name or id (default: the first channel)")
-    make.add_argument("--outline", type=Path, default=None, help="a text file of bullets or paragraphs: the script's substance")
+    make.add_argument("--outline", type=Path, default=None,
+                      help=f"a text file of bullets or paragraphs, at most {MAX_OUTLINE_CHARS:,} characters: the script's substance")
     make.add_argument("--writer", default=None, help="writer chain, e.g. gpt-4.1-mini,local (default: the channel's)")
     make.add_argument("--voice", default=None, help="voice chain, e.g. google-neural2,piper (default: the channel's)")
-    make.add_argument("--cap", type=float, default=None, help="spending cap for this video in USD (default: settings)")
+    make.add_argument("--cap", type=_number(0, 1000, "dollars from 0 to 1000"), default=None,
+                      help="spending cap for this video in USD, 0-1000 (default: settings)")
     make.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
     lst = sub.add_parser("jobs", parents=[common], help="list jobs")
     lst.add_argument("--json", action="store_true")
-    lst.add_argument("--limit", type=int, default=50)
+    lst.add_argument("--limit", type=_number(1, 10_000, "a whole number from 1 to 10000", integer=True), default=50,
+                     help="how many jobs, newest first (1-10000)")
 
     work = sub.add_parser("work", parents=[common], help="run the worker: resume unfinished jobs and drain the queue")
     work.add_argument("--until-empty", action="store_true", help="exit when no job is queued or running")
@@ -116,6 +134,8 @@ def cmd_make(args: argparse.Namespace) -> int:
     outline = ""
     if args.outline is not None:
         try:
+            if args.outline.stat().st_size > 4 * MAX_OUTLINE_CHARS:  # never read a huge file to find out
+                return _error(f"the outline {args.outline} is larger than {MAX_OUTLINE_CHARS:,} characters: shorten it", 2)
             outline = args.outline.read_text(encoding="utf-8")
         except OSError as exc:
             return _error(f"cannot read the outline {args.outline}: {exc.strerror or exc}", 2)
@@ -245,7 +265,10 @@ def cmd_simple(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed what to fix (or the help): its code, returned
+        return int(exc.code or 0)
     handlers = {"make": cmd_make, "jobs": cmd_jobs, "work": cmd_work}
     try:
         if args.command in ("channels", "publish"):

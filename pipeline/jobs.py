@@ -10,6 +10,7 @@ is what lets a restarted worker resume at the first stage without them.
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 from pipeline.costs import PricedUsage, insert_ledger
@@ -45,6 +46,10 @@ class JobNotFound(LookupError):
     pass
 
 
+class JobChanged(InvalidTransition):
+    """The job was changed under a running stage (restored, requeued): its result is not recorded."""
+
+
 def check_job_transition(old: str, new: str) -> None:
     if new not in JOB_TRANSITIONS.get(old, set()):
         raise InvalidTransition(f"A job cannot go from {old} to {new}.")
@@ -67,16 +72,28 @@ def note(db: Database, job_id: int, stage: str | None, status: str, message: str
 
 
 def create_job(db: Database, channel_id: int, topic: str, duration_s: int, fmt: str, brief: dict,
-               stages: tuple[str, ...] = STAGES) -> int:
+               stages: tuple[str, ...] = STAGES, request_key: str | None = None) -> int:
+    return submit_job(db, channel_id, topic, duration_s, fmt, brief, stages, request_key)[0]
+
+
+def submit_job(db: Database, channel_id: int, topic: str, duration_s: int, fmt: str, brief: dict,
+               stages: tuple[str, ...] = STAGES, request_key: str | None = None) -> tuple[int, bool]:
+    """Queue a job; returns (id, created). A request key already used returns its job instead of a second one
+    (checked and written in one transaction, so a double-clicked form or a retried request makes one job)."""
     with db.write() as cur:
+        if request_key:
+            row = first(cur.execute("SELECT id FROM jobs WHERE request_key = ?", [request_key]))
+            if row:
+                return row[0], False
         job_id = cur.execute(
-            "INSERT INTO jobs (channel_id, topic, duration_s, format, brief) VALUES (?, ?, ?, ?, ?) RETURNING id",
-            [channel_id, topic, duration_s, fmt, json.dumps(brief)],
+            "INSERT INTO jobs (channel_id, topic, duration_s, format, brief, uid, request_key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [channel_id, topic, duration_s, fmt, json.dumps(brief), uuid.uuid4().hex, request_key],
         ).fetchall()[0][0]
         for position, stage in enumerate(stages):
             cur.execute("INSERT INTO job_stages (job_id, stage, position) VALUES (?, ?, ?)", [job_id, stage, position])
         _event(cur, job_id, None, "queued", topic)
-    return job_id
+    return job_id, True
 
 
 def get_job(db: Database, job_id: int) -> dict:
@@ -117,11 +134,14 @@ def claim_next(db: Database, exclude: set[int] | None = None) -> int | None:
 
 
 def set_job_status(db: Database, job_id: int, new: str, message: str | None = None, *,
-                   error_stage: str | None = None, error_provider: str | None = None) -> None:
+                   error_stage: str | None = None, error_provider: str | None = None, uid: str | None = None) -> None:
+    """Move a job to a new status (checked); with ``uid``, only if it is still that job (else JobChanged)."""
     with db.write() as cur:
-        row = first(cur.execute("SELECT status FROM jobs WHERE id = ?", [job_id]))
+        row = first(cur.execute("SELECT status, uid FROM jobs WHERE id = ?", [job_id]))
         if row is None:
             raise JobNotFound(f"There is no job {job_id}.")
+        if uid is not None and row[1] != uid:
+            raise JobChanged(f"Job {job_id} was replaced while it ran.")
         check_job_transition(row[0], new)
         finished = new in FINISHED
         cur.execute(
@@ -176,42 +196,69 @@ def record_attempt(db: Database, job_id: int, stage: str, priced: list[PricedUsa
         record_fallbacks(cur, job_id, fallbacks)
 
 
+def _owned(cur, job_id: int, stage: str | None, uid: str | None, attempt: int | None) -> bool:
+    """Whether the run that started this stage still owns the job: running, same job (uid), same attempt."""
+    row = first(cur.execute("SELECT j.status, j.uid, s.status, s.attempts FROM jobs j LEFT JOIN job_stages s"
+                            " ON s.job_id = j.id AND s.stage = ? WHERE j.id = ?", [stage, job_id]))
+    if row is None or row[0] != "running" or (uid is not None and row[1] != uid):
+        return False
+    if stage is not None and (row[2] != "running" or (attempt is not None and row[3] != attempt)):
+        return False
+    return True
+
+
 def complete_stage(db: Database, job_id: int, stage: str, produced: dict[str, Path], priced: list[PricedUsage],
                    video_fields: dict | None = None, provider: str | None = None, fallbacks: list | None = None,
-                   hold: str | None = None, skip: list[str] | None = None) -> None:
+                   hold: str | None = None, skip: list[str] | None = None, *, uid: str | None = None,
+                   attempt: int | None = None) -> None:
     """Record a finished stage: its artifacts, its ledger rows, its fallbacks and video fields, in one transaction.
 
     With ``hold`` (the quality gate said no) the stages in ``skip`` are skipped and the job is held in
-    the same transaction, so no crash can leave a held video on its way to publishing.
+    the same transaction, so no crash can leave a held video on its way to publishing. When the job was
+    changed under the stage (restored from a backup, requeued, cancelled), only what the stage was billed
+    is recorded and :class:`JobChanged` is raised: a stale result never lands on the new state.
     """
     with db.write() as cur:
-        _set_stage(cur, job_id, stage, "done")
-        record_fallbacks(cur, job_id, fallbacks or [])
-        for kind, path in produced.items():
-            path = Path(path)
-            cur.execute(
-                "INSERT INTO artifacts (job_id, stage, kind, path, bytes) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (job_id, kind) DO UPDATE SET stage = excluded.stage, path = excluded.path,"
-                " bytes = excluded.bytes, created_at = now()",
-                [job_id, stage, kind, str(path), path.stat().st_size if path.is_file() else 0],
-            )
-        insert_ledger(cur, job_id, stage, priced)
-        if video_fields:
-            _upsert_video(cur, job_id, video_fields)
+        owned = _owned(cur, job_id, stage, uid, attempt)
+        if owned:
+            _complete(cur, job_id, stage, produced, priced, video_fields, provider, fallbacks, hold, skip)
+        else:
+            insert_ledger(cur, job_id, stage, priced)  # it was billed all the same
+            _event(cur, job_id, stage, "discarded", "the job changed while this stage ran: its result was not kept")
+    if not owned:  # raised after the commit, so the billing stays on record
+        raise JobChanged(f"Job {job_id} changed while its {stage} stage ran.")
+
+
+def _complete(cur, job_id: int, stage: str, produced: dict[str, Path], priced: list[PricedUsage],
+              video_fields: dict | None, provider: str | None, fallbacks: list | None, hold: str | None,
+              skip: list[str] | None) -> None:
+    _set_stage(cur, job_id, stage, "done")
+    record_fallbacks(cur, job_id, fallbacks or [])
+    for kind, path in produced.items():
+        path = Path(path)
         cur.execute(
-            "UPDATE job_stages SET status = 'done', progress = 1, finished_at = current_timestamp,"
-            " provider = coalesce(?, provider) WHERE job_id = ? AND stage = ?",
-            [provider, job_id, stage],
+            "INSERT INTO artifacts (job_id, stage, kind, path, bytes) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (job_id, kind) DO UPDATE SET stage = excluded.stage, path = excluded.path,"
+            " bytes = excluded.bytes, created_at = now()",
+            [job_id, stage, kind, str(path), path.stat().st_size if path.is_file() else 0],
         )
-        _event(cur, job_id, stage, "done")
-        if hold:
-            for rest in skip or []:
-                cur.execute("UPDATE job_stages SET status = 'skipped', finished_at = current_timestamp"
-                            " WHERE job_id = ? AND stage = ?", [job_id, rest])
-                _event(cur, job_id, rest, "skipped", "held by the quality gate")
-            cur.execute("UPDATE jobs SET status = 'held', current_stage = NULL, finished_at = current_timestamp"
-                        " WHERE id = ?", [job_id])
-            _event(cur, job_id, stage, "held", hold)
+    insert_ledger(cur, job_id, stage, priced)
+    if video_fields:
+        _upsert_video(cur, job_id, video_fields)
+    cur.execute(
+        "UPDATE job_stages SET status = 'done', progress = 1, finished_at = current_timestamp,"
+        " provider = coalesce(?, provider) WHERE job_id = ? AND stage = ?",
+        [provider, job_id, stage],
+    )
+    _event(cur, job_id, stage, "done")
+    if hold:
+        for rest in skip or []:
+            cur.execute("UPDATE job_stages SET status = 'skipped', finished_at = current_timestamp"
+                        " WHERE job_id = ? AND stage = ?", [job_id, rest])
+            _event(cur, job_id, rest, "skipped", "held by the quality gate")
+        cur.execute("UPDATE jobs SET status = 'held', current_stage = NULL, finished_at = current_timestamp"
+                    " WHERE id = ?", [job_id])
+        _event(cur, job_id, stage, "held", hold)
 
 
 def _upsert_video(cur, job_id: int, fields: dict) -> None:
@@ -226,9 +273,11 @@ def _upsert_video(cur, job_id: int, fields: dict) -> None:
                     [job_id, *fields.values()])
 
 
-def fail_stage(db: Database, job_id: int, stage: str, message: str, *, final: bool) -> None:
+def fail_stage(db: Database, job_id: int, stage: str, message: str, *, final: bool, uid: str | None = None) -> None:
     """Record a failed attempt; a final failure leaves the stage failed (else back to running for a retry)."""
     with db.write() as cur:
+        if not _owned(cur, job_id, None, uid, None):
+            raise JobChanged(f"Job {job_id} changed while its {stage} stage ran.")
         cur.execute("UPDATE job_stages SET status = ?, error = ?, finished_at = current_timestamp"
                     " WHERE job_id = ? AND stage = ?", ["failed" if final else "running", message, job_id, stage])
         _event(cur, job_id, stage, "failed" if final else "retrying", message)
@@ -288,9 +337,13 @@ def request_cancel(db: Database, job_id: int) -> str:
             _event(cur, job_id, None, "cancelled", "cancelled before it started")
             return "cancelled"
         if status == "running":
+            if first(cur.execute("SELECT cancel_requested FROM jobs WHERE id = ?", [job_id]))[0]:
+                return "running"  # asked already: a second click changes nothing
             cur.execute("UPDATE jobs SET cancel_requested = true WHERE id = ?", [job_id])
             _event(cur, job_id, stage, "cancelling", "cancel requested")
             return "running"
+    if status == "cancelled":
+        raise InvalidTransition(f"Job {job_id} is already cancelled.")
     raise InvalidTransition(f"Job {job_id} is {status}: only queued or running jobs can be cancelled.")
 
 
@@ -299,12 +352,26 @@ def cancel_requested(db: Database, job_id: int) -> bool:
     return bool(row and row[0])
 
 
+RETRYABLE = ("failed", "cancelled", "held")
+
+
 def retry_job(db: Database, job_id: int) -> None:
-    """Queue a failed, cancelled or held job again; it resumes at its first unfinished stage."""
-    job = get_job(db, job_id)
-    check_job_transition(job["status"], "queued")
+    """Queue a failed, cancelled or held job again; it resumes at its first unfinished stage.
+
+    Checked and changed in one transaction: a second click, or the same click in a second tab,
+    finds the job queued and changes nothing (InvalidTransition says so)."""
     with db.write() as cur:
-        if job["status"] == "held":  # judge the video again (the threshold may have changed), never publish blind
+        row = first(cur.execute("SELECT status FROM jobs WHERE id = ?", [job_id]))
+        if row is None:
+            raise JobNotFound(f"There is no job {job_id}.")
+        status = row[0]
+        if status not in RETRYABLE:
+            raise InvalidTransition({"queued": f"Job {job_id} is already queued: nothing to retry.",
+                                     "running": f"Job {job_id} is already running: nothing to retry.",
+                                     "done": f"Job {job_id} is done: nothing to retry."}.get(
+                                         status, f"Job {job_id} is {status}: only failed, cancelled or held jobs "
+                                                 "can be retried."))
+        if status == "held":  # judge the video again (the threshold may have changed), never publish blind
             cur.execute("DELETE FROM artifacts WHERE job_id = ? AND stage = 'quality'", [job_id])
             cur.execute("UPDATE job_stages SET status = 'pending', progress = 0 WHERE job_id = ? AND stage = 'quality'", [job_id])
         cur.execute("UPDATE job_stages SET status = 'pending', progress = 0, error = NULL"

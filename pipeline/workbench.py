@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,7 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pipeline import backup, channels, jobs
-from pipeline.config import ConfigError, Settings, validate_duration
+from pipeline.config import MAX_OUTLINE_CHARS, MAX_TOPIC_CHARS, ConfigError, Settings, validate_duration
 from pipeline.costs import PriceTable, Usage
 from pipeline.db import Database, open_database
 from pipeline.gpu import GpuLease
@@ -48,6 +50,7 @@ class VideoRequest:
     cap_usd: float | None = None
     publish_at: str | None = None  # ISO time (UTC) YouTube should publish at; privacy becomes private until then
     playlist_id: str | None = None
+    request_key: str | None = None  # idempotency key: the same key never makes a second job
 
 
 # Settings an operator may change from the Settings page (stored in app_settings).
@@ -60,6 +63,9 @@ EDITABLE = {
     "daily_budgets": "Daily budgets per provider",
 }
 RESTART_NEEDED = {"workers", "gpu_slots"}
+MAX_REQUEST_KEY_CHARS = 200
+MAX_RELATED = 50  # related trending titles and tags a request may carry
+MAX_BATCH_LINES = 500
 
 
 class Workbench:
@@ -126,24 +132,36 @@ class Workbench:
         topic = " ".join((req.topic or "").split())
         if not topic:
             raise BriefError("The topic is empty: give the video a topic, for example 'Why octopuses are so smart'.")
-        if len(topic) > 200:
-            raise BriefError(f"The topic is {len(topic)} characters long: keep it under 200 and put detail in the outline.")
+        if len(topic) > MAX_TOPIC_CHARS:
+            raise BriefError(f"The topic is {len(topic)} characters long: keep it to {MAX_TOPIC_CHARS} and put detail "
+                             "in the outline.")
+        if len(req.outline or "") > MAX_OUTLINE_CHARS:
+            raise BriefError(f"The outline is {len(req.outline):,} characters long: the limit is {MAX_OUTLINE_CHARS:,} "
+                             "(about 15,000 words). Keep the points the video needs; a 30-minute script is ~4,500 words.")
+        if len(req.related_titles) > MAX_RELATED or len(req.tags) > MAX_RELATED \
+                or any(len(str(x)) > 300 for x in [*req.related_titles, *req.tags]):
+            raise BriefError(f"Give at most {MAX_RELATED} related titles and {MAX_RELATED} tags, each at most 300 characters.")
         channel = channels.get_channel(self.db, req.channel) if req.channel not in (None, "") else channels.list_channels(self.db)[0]
         fmt = req.format or channel["default_format"]
-        duration = int(req.duration_s if req.duration_s is not None else channel["default_duration"])
+        duration = _seconds(req.duration_s if req.duration_s is not None else channel["default_duration"])
         validate_duration(duration, fmt)
         for kind, chain in (("writer", req.writer or channel["writer"]), ("voice", req.voice or channel["voice"])):
             self.check_chain(kind, chain)
-        if req.cap_usd is not None and not 0 <= req.cap_usd <= 1000:
-            raise ConfigError(f"The cap must be between $0 and $1000 a video; got ${req.cap_usd:g}.")
+        if req.cap_usd is not None and not (isinstance(req.cap_usd, (int, float)) and 0 <= req.cap_usd <= 1000):
+            raise ConfigError(f"The cap must be a number of dollars between 0 and 1000 a video; got {req.cap_usd!r}.")
+        if req.playlist_id and not re.fullmatch(r"[A-Za-z0-9_-]{2,64}", req.playlist_id):
+            raise ConfigError(f"{req.playlist_id[:80]!r} is not a YouTube playlist id (letters, digits, - and _).")
         if req.privacy not in ("private", "unlisted", "public"):
             raise ConfigError("Privacy must be private, unlisted or public.")
         if req.publish_at:
             from datetime import datetime
             try:
+                if len(req.publish_at) > 40:
+                    raise ValueError(req.publish_at)
                 datetime.fromisoformat(req.publish_at.replace("Z", "+00:00"))
             except ValueError as exc:
-                raise ConfigError(f"publish_at must be an ISO time such as 2026-12-01T15:00:00Z, not {req.publish_at!r}.") from exc
+                raise ConfigError(f"publish_at must be an ISO time such as 2026-12-01T15:00:00Z, not "
+                                  f"{req.publish_at[:40]!r}.") from exc
         brief = {"outline": req.outline or "", "related_titles": list(req.related_titles), "tags": list(req.tags),
                  "privacy": req.privacy, "cap_usd": req.cap_usd if req.cap_usd is not None else self.settings.cap_usd}
         if req.publish_at:
@@ -172,20 +190,40 @@ class Workbench:
         return usable
 
     def enqueue(self, req: VideoRequest) -> int:
+        return self.submit(req)[0]
+
+    def submit(self, req: VideoRequest) -> tuple[int, bool]:
+        """Queue a video; returns (job id, created). A request key seen before returns its job, not a new one."""
         channel, duration, fmt, brief = self.validate_request(req)
         topic = brief.pop("topic")
-        job_id = jobs.create_job(self.db, channel["id"], topic, duration, fmt, brief)
-        self.worker.wake()
-        return job_id
+        job_id, created = jobs.submit_job(self.db, channel["id"], topic, duration, fmt, brief,
+                                          request_key=self._request_key(req.request_key))
+        if created:
+            self.worker.wake()
+        return job_id, created
 
-    def enqueue_batch(self, topics: list[str], **common: object) -> tuple[list[int], list[str]]:
-        """Queue one job per non-empty line; returns (job ids, errors per rejected line)."""
+    @staticmethod
+    def _request_key(key: str | None) -> str | None:
+        if key is None:
+            return None
+        key = str(key).strip()
+        if not key or len(key) > MAX_REQUEST_KEY_CHARS:
+            raise ConfigError(f"An idempotency key is 1 to {MAX_REQUEST_KEY_CHARS} characters.")
+        return key
+
+    def enqueue_batch(self, topics: list[str], request_key: str | None = None,
+                      **common: object) -> tuple[list[int], list[str]]:
+        """Queue one job per non-empty line; returns (job ids, errors per rejected line). With a request key,
+        submitting the same batch again (a double click) queues nothing new."""
+        if len(topics) > MAX_BATCH_LINES:
+            raise BriefError(f"The batch has {len(topics)} lines: queue at most {MAX_BATCH_LINES} at a time.")
         ids, errors = [], []
         for n, line in enumerate(topics, start=1):
             if not line.strip():
                 continue
+            key = f"{request_key}:{n}" if request_key else None
             try:
-                ids.append(self.enqueue(VideoRequest(topic=line, **common)))  # type: ignore[arg-type]
+                ids.append(self.submit(VideoRequest(topic=line, request_key=key, **common))[0])  # type: ignore[arg-type]
             except (BriefError, ConfigError, channels.ChannelError, UnknownProvider) as exc:
                 errors.append(f"line {n}: {exc}")
         return ids, errors
@@ -312,6 +350,17 @@ class Workbench:
         manifest = backup.import_backup(self.db, source)
         self.snapshots.refresh(force=True)
         return manifest
+
+
+def _seconds(value: object) -> int:
+    """A duration in whole seconds, or a ConfigError saying what a duration is (nan, inf, text...)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise ConfigError(f"The duration must be a number of seconds (10 to 1800), not {value!r}.")
+    return int(round(number))
 
 
 def jobs_stamp() -> str:

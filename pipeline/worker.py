@@ -81,6 +81,7 @@ class Worker:
         self._executor: ThreadPoolExecutor | None = None
         self._dispatcher: threading.Thread | None = None
         self._last_progress: dict[tuple[int, str], float] = {}
+        self._attempt_no: dict[tuple[int, str], int] = {}  # the attempt a running stage started as
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> list[int]:
@@ -174,8 +175,10 @@ class Worker:
         with self._guard:
             cancel = self._cancel.setdefault(job_id, threading.Event())
         current: str | None = None
+        uid: str | None = None
         try:
             job = jobs.get_job(self.db, job_id)
+            uid = job.get("uid")
             channel = self._channel(job["channel_id"])
             job_dir = self.settings.jobs_dir / str(job_id)
             job_dir.mkdir(parents=True, exist_ok=True)
@@ -196,39 +199,54 @@ class Worker:
                 output = self._run_stage(job, channel, spec, job_dir, have, cancel, on_progress)
                 priced = self._price(job_id, spec.name, output.usage)
                 jobs.complete_stage(self.db, job_id, spec.name, output.artifacts, priced, output.video, output.provider,
-                                    output.fallbacks, hold=output.hold, skip=[r.name for r in order[index + 1:]])
+                                    output.fallbacks, hold=output.hold, skip=[r.name for r in order[index + 1:]],
+                                    uid=uid, attempt=self._attempt_no.get((job_id, spec.name)))
                 have.update(output.artifacts)
                 current = None
                 if on_progress:
                     on_progress(spec.name, 1.0)
                 if output.hold:
                     return "held"
-            jobs.set_job_status(self.db, job_id, "done")
+            jobs.set_job_status(self.db, job_id, "done", uid=uid)
             return "done"
+        except jobs.JobChanged as exc:
+            # Restored from a backup or requeued while this run went on: whatever it was billed is in the
+            # ledger; its results are not, and the job's new state is left alone.
+            log.warning("job %s: %s; this run stops here", job_id, exc)
+            return "superseded"
         except Cancelled as exc:
             if current:
                 self._record_attempt(job_id, current, exc)
             if self._stop.is_set() and not jobs.cancel_requested(self.db, job_id):
-                return self._requeue(job_id, current)
-            if current:
-                jobs.mark_stage(self.db, job_id, current, "cancelled", "cancelled by the operator")
-            jobs.set_job_status(self.db, job_id, "cancelled", "cancelled by the operator", error_stage=current)
+                return self._requeue(job_id, current, uid)
+            try:
+                if current:
+                    jobs.mark_stage(self.db, job_id, current, "cancelled", "cancelled by the operator")
+                jobs.set_job_status(self.db, job_id, "cancelled", "cancelled by the operator", error_stage=current,
+                                    uid=uid)
+            except (jobs.JobChanged, jobs.InvalidTransition) as changed:
+                log.warning("job %s: %s", job_id, changed)
+                return "superseded"
             return "cancelled"
         except Interrupted:
-            return self._requeue(job_id, current)
+            return self._requeue(job_id, current, uid)
         except Deferred as exc:
             jobs.defer(self.db, job_id, exc.stage, exc.until, exc.message)
             return "deferred"
-        except StageFailed as exc:
-            log.warning("job %s failed at %s: %s", job_id, exc.stage, exc.message)
-            jobs.set_job_status(self.db, job_id, "failed", exc.message, error_stage=exc.stage, error_provider=exc.provider)
-            return "failed"
-        except PriceError as exc:
-            jobs.set_job_status(self.db, job_id, "failed", str(exc), error_stage=current, error_provider=None)
+        except (StageFailed, PriceError) as exc:
+            stage = exc.stage if isinstance(exc, StageFailed) else current
+            message = exc.message if isinstance(exc, StageFailed) else str(exc)
+            log.warning("job %s failed at %s: %s", job_id, stage, message)
+            try:
+                jobs.set_job_status(self.db, job_id, "failed", message, error_stage=stage,
+                                    error_provider=getattr(exc, "provider", None), uid=uid)
+            except (jobs.JobChanged, jobs.InvalidTransition) as changed:
+                log.warning("job %s: %s", job_id, changed)
+                return "superseded"
             return "failed"
         except (KeyboardInterrupt, SystemExit):
             # Ctrl-C in the CLI, or the process going down: leave the job resumable.
-            self._requeue(job_id, current)
+            self._requeue(job_id, current, uid)
             raise
         except Exception as exc:  # noqa: BLE001 - outside any stage (disk full, the database): fail, do not loop
             log.exception("job %s failed outside its stages", job_id)
@@ -242,16 +260,18 @@ class Worker:
             with self._guard:
                 self._cancel.pop(job_id, None)
                 self._running.pop(job_id, None)
+            for key in [k for k in self._attempt_no if k[0] == job_id]:
+                self._attempt_no.pop(key, None)
             self._wake.set()
 
-    def _requeue(self, job_id: int, stage: str | None) -> str:
+    def _requeue(self, job_id: int, stage: str | None, uid: str | None = None) -> str:
         try:
             if stage:
                 with self.db.write() as cur:
                     cur.execute("UPDATE job_stages SET status = 'pending', progress = 0 WHERE job_id = ? AND stage = ?"
                                 " AND status = 'running'", [job_id, stage])
             if jobs.get_job(self.db, job_id)["status"] == "running":
-                jobs.set_job_status(self.db, job_id, "queued", "interrupted: will resume")
+                jobs.set_job_status(self.db, job_id, "queued", "interrupted: will resume", uid=uid)
         except Exception:  # noqa: BLE001 - the database may be closing; recovery at start covers it
             log.exception("could not requeue job %s", job_id)
         return "queued"
@@ -288,14 +308,14 @@ class Worker:
             attempt += 1
             try:
                 return self._attempt(job, channel, spec, job_dir, have, cancel, on_progress, provider)
-            except (Cancelled, Interrupted, StageFailed):
+            except (Cancelled, Interrupted, StageFailed, jobs.JobChanged):
                 raise
             except TransientError as exc:
                 if getattr(exc, "until", None) is not None:  # quota: wait for the reset, do not burn attempts
                     raise Deferred(spec.name, exc.until, str(exc)) from exc
                 self._record_attempt(job_id, spec.name, exc)
                 final = attempt >= self.settings.max_attempts
-                jobs.fail_stage(self.db, job_id, spec.name, describe(exc), final=final)
+                jobs.fail_stage(self.db, job_id, spec.name, describe(exc), final=final, uid=job.get("uid"))
                 if final:
                     raise StageFailed(spec.name, exc.provider or provider,
                                       f"{describe(exc)} (gave up after {attempt} attempts; retry later)") from exc
@@ -310,7 +330,7 @@ class Worker:
                     log.exception("job %s stage %s failed", job_id, spec.name)
                 self._record_attempt(job_id, spec.name, exc)
                 message = describe(exc)
-                jobs.fail_stage(self.db, job_id, spec.name, message, final=True)
+                jobs.fail_stage(self.db, job_id, spec.name, message, final=True, uid=job.get("uid"))
                 raise StageFailed(spec.name, getattr(exc, "provider", None) or provider, message) from exc
 
     def _price(self, job_id: int, stage: str, usage: list) -> list:
@@ -353,7 +373,7 @@ class Worker:
         progress = self._progress(job_id, spec.name, on_progress)
         lease = self.lease.acquire() if spec.gpu else nullcontext("cpu")
         with lease as device:
-            jobs.start_stage(self.db, job_id, spec.name, provider, device)
+            self._attempt_no[(job_id, spec.name)] = jobs.start_stage(self.db, job_id, spec.name, provider, device)
             ctx = StageContext(job, channel, self.settings, job_dir, dict(have), device, progress, cancel, self._budget(job),
                                self.youtube)
             try:
@@ -365,6 +385,6 @@ class Worker:
                 log.warning("job %s stage %s: GPU failed (%s); running on the CPU", job_id, spec.name, exc)
                 fallback_note = f"GPU failed ({str(exc)[:200]}); running on the CPU"
         jobs.note(self.db, job_id, spec.name, "fallback", fallback_note)
-        jobs.start_stage(self.db, job_id, spec.name, provider, "cpu")
+        self._attempt_no[(job_id, spec.name)] = jobs.start_stage(self.db, job_id, spec.name, provider, "cpu")
         return spec.run(StageContext(job, channel, self.settings, job_dir, dict(have), "cpu", progress, cancel,
                                      self._budget(job), self.youtube))

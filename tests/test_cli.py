@@ -51,7 +51,13 @@ def test_make_prints_one_json_object(tmp_path):
     (["make", "x", "--writer", "gpt-99"], "No price for openai/gpt-99"),
     (["make", "x", "--writer", "typewriter"], "known writer providers are local, openai"),
     (["make", "x", "--voice", "elevenlabs"], "ELEVENLABS_API_KEY is not set"),
-    (["make", "x", "--cap", "-1"], "cap must be between"),
+    (["make", "x", "--cap", "-1"], "--cap: -1 is out of range"),
+    (["make", "x", "--duration", "nan"], "--duration: nan is out of range"),
+    (["make", "x", "--duration", "inf"], "--duration: inf is out of range"),
+    (["make", "x", "--duration", "-5"], "--duration: -5 is out of range"),
+    (["make", "x", "--duration", "1e9"], "--duration: 1e9 is out of range"),
+    (["make", "x", "--cap", "nan"], "--cap: nan is out of range"),
+    (["jobs", "--limit", "0"], "--limit: 0 is out of range"),
     (["make", "x", "--outline", "/no/such/outline.txt"], "cannot read the outline"),
     (["cancel", "42"], "There is no job 42"),
 ])
@@ -113,4 +119,4 @@ def test_jobs_cancel_and_retry(capsys, data):
     code, out, _ = run(capsys, "jobs", "--json", "--data-dir", data)
     assert json.loads(out)[0]["status"] == "queued"
     code, _, err = run(capsys, "retry", str(job), "--data-dir", data)
-    assert code == 2 and "cannot go from queued" in err
+    assert code == 2 and "already queued" in err

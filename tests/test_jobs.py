@@ -126,3 +126,70 @@ def test_retry_of_a_held_job_judges_quality_again(db, job, tmp_path):
 def test_unknown_job(db):
     with pytest.raises(jobs.JobNotFound):
         jobs.get_job(db, 999)
+
+
+def test_retry_from_two_tabs_at_once_queues_the_job_once(db, job):
+    import threading
+    jobs.claim_next(db)
+    jobs.set_job_status(db, job, "failed", "boom")
+    results, barrier = [], threading.Barrier(4)
+
+    def click():
+        barrier.wait()
+        try:
+            jobs.retry_job(db, job)
+            results.append("queued")
+        except InvalidTransition as exc:
+            results.append(str(exc))
+
+    threads = [threading.Thread(target=click) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("queued") == 1
+    assert sorted(results)[:3] == [f"Job {job} is already queued: nothing to retry."] * 3
+    assert db.query_one("SELECT count(*) FROM job_events WHERE job_id = ? AND message = 'retry'", [job])[0] == 1
+
+
+@pytest.mark.parametrize("status, message", [("queued", "already queued"), ("running", "already running"),
+                                             ("done", "is done")])
+def test_retry_is_refused_with_a_message_unless_failed_cancelled_or_held(db, job, status, message):
+    with db.write() as cur:
+        cur.execute("UPDATE jobs SET status = ? WHERE id = ?", [status, job])
+    with pytest.raises(InvalidTransition, match=message):
+        jobs.retry_job(db, job)
+
+
+def test_a_second_cancel_changes_nothing_and_says_so(db, job):
+    jobs.claim_next(db)
+    assert jobs.request_cancel(db, job) == "running"
+    assert jobs.request_cancel(db, job) == "running"
+    assert db.query_one("SELECT count(*) FROM job_events WHERE job_id = ? AND status = 'cancelling'", [job])[0] == 1
+    jobs.set_job_status(db, job, "cancelled")
+    with pytest.raises(InvalidTransition, match="already cancelled"):
+        jobs.request_cancel(db, job)
+
+
+def test_a_request_key_makes_one_job_however_often_it_is_sent(db):
+    import threading
+    channel = ensure_demo_channel(db) or 1
+    ids, barrier = [], threading.Barrier(6)
+
+    def submit():
+        barrier.wait()
+        ids.append(jobs.submit_job(db, channel, "t", 60, "landscape", {}, request_key="form-1"))
+
+    threads = [threading.Thread(target=submit) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({i for i, _ in ids}) == 1 and sum(created for _, created in ids) == 1
+    assert db.query_one("SELECT count(*) FROM jobs")[0] == 1
+    other, created = jobs.submit_job(db, channel, "t", 60, "landscape", {}, request_key="form-2")
+    assert created and other != ids[0][0]
+    a, b = jobs.create_job(db, channel, "t", 60, "landscape", {}), jobs.create_job(db, channel, "t", 60, "landscape", {})
+    assert a != b  # no key, no deduplication
+    uids = [r[0] for r in db.query("SELECT uid FROM jobs")]
+    assert len(set(uids)) == len(uids) and all(len(u) == 32 for u in uids)

@@ -357,3 +357,41 @@ def test_a_free_step_is_never_refused_by_the_cap(settings, db):
     guard = BudgetGuard(db, prices, 1, 1.0, {})
     assert guard.refusal([Usage("local", "m", "calls", 1)]) is None
     assert guard.refusal([Usage("paid", "m", "calls", 0.01)]) is not None
+
+
+def test_a_stage_that_finishes_after_its_job_changed_records_its_billing_and_stops(settings, db):
+    """A restore (or anything else) replaces the job while a stage runs: what the stage was billed is
+    ledgered, its artifacts and the job's new state are left alone, and the run stops."""
+    rec = Recorder()
+
+    def restored_underneath(ctx):
+        with db.write() as cur:  # what a restore of an older backup does to this job's rows
+            cur.execute("UPDATE jobs SET status = 'queued', uid = 'from-the-backup' WHERE id = ?", [ctx.job["id"]])
+            cur.execute("UPDATE job_stages SET status = 'pending', attempts = 0 WHERE job_id = ?", [ctx.job["id"]])
+
+    worker = make_worker(settings, db, [rec.stage("script"), rec.stage("voice", restored_underneath),
+                                        rec.stage("visuals"), rec.stage("render")])
+    job = new_job(db)
+    assert worker.run_job(job) == "superseded"
+    assert rec.ran(job) == ["script", "voice"]  # nothing after the change
+    row = jobs.get_job(db, job)
+    assert (row["status"], row["uid"]) == ("queued", "from-the-backup")
+    assert set(jobs.artifacts(db, job)) == {"script"}  # the voice's result was not recorded
+    assert db.query_one("SELECT status FROM job_stages WHERE job_id = ? AND stage = 'voice'", [job])[0] == "pending"
+    billed = db.query("SELECT stage FROM cost_ledger WHERE job_id = ? ORDER BY id", [job])
+    assert billed == [("script",), ("voice",)]  # the voice was billed and that is on record
+    assert db.query_one("SELECT count(*) FROM job_events WHERE job_id = ? AND status = 'discarded'", [job])[0] == 1
+
+
+def test_a_stage_that_fails_after_its_job_changed_leaves_the_new_state_alone(settings, db):
+    def restored_then_fails(ctx):
+        with db.write() as cur:
+            cur.execute("UPDATE jobs SET status = 'done', uid = 'other' WHERE id = ?", [ctx.job["id"]])
+        raise ProviderError("boom", provider="fake")
+
+    rec = Recorder()
+    worker = make_worker(settings, db, [rec.stage("script", restored_then_fails)])
+    job = new_job(db)
+    assert worker.run_job(job) == "superseded"
+    row = jobs.get_job(db, job)
+    assert row["status"] == "done" and row["error_message"] is None
