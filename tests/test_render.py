@@ -147,3 +147,17 @@ def test_relative_paths_are_resolved_against_the_caller(tmp_path, monkeypatch):
     out = render_video(segs, Path("narration.wav"), Path("subtitles.ass"), (1920, 1080), Path("out/video.mp4"),
                        EncodeOptions(), fonts_dir=FONTS_DIR)
     assert ffmpeg.probe(out).duration_s == pytest.approx(duration, abs=0.1)
+
+
+@pytest.mark.timeout(60)
+def test_a_hung_render_is_stopped_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    # A fake ffmpeg that starts writing its output (the last argument), then hangs printing nothing.
+    fake = tmp_path / "fake-ffmpeg"
+    fake.write_text('#!/bin/sh\nfor last; do :; done\necho partial > "$last"\nexec sleep 300\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(ffmpeg, "ffmpeg_exe", lambda: str(fake))
+    monkeypatch.setattr(ffmpeg, "STALL_S", 1.0)  # render_video passes no limits: the module defaults apply
+    segs = [Segment(tmp_path / "s.png", 30, "pan-right")]
+    with pytest.raises(ffmpeg.FFmpegTimeout, match="made no progress"):
+        render_video(segs, tmp_path / "narration.wav", None, (1920, 1080), tmp_path / "video.mp4", EncodeOptions())
+    assert not (tmp_path / "video.mp4").exists() and not list(tmp_path.glob("video.partial*"))
