@@ -8,19 +8,29 @@ stages after this one are assumed to fall back to their cheapest (free, local) s
 so one stage never spends the room another needs to finish. Errors that survive the
 SDK's retries (429, 5xx, timeouts) and rejected keys step down too, recorded.
 When no step can run within budget, the job stops as over budget before spending.
+
+The check and the reservation are one transaction under the database's write lock: the
+estimate is held (``budget_holds``) until the call returns, then settled into the ledger
+with what was actually billed, failed calls included, in one transaction. So workers
+running side by side see each other's calls in flight and cannot pass a budget together,
+and nothing billed is ever missing from the ledger, even if the process dies after the call.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pipeline.costs import PriceError, PriceTable, Usage
-from pipeline.db import Database
+from pipeline.costs import PriceError, PriceTable, Usage, insert_ledger
+from pipeline.db import Database, first
 from pipeline.providers.base import ProviderError, TransientError
+
+log = logging.getLogger("ytempire.budget")
 
 
 class OverBudget(ProviderError):
@@ -44,47 +54,94 @@ def parse_budget(text: str) -> tuple[Decimal, str]:
 
 
 class BudgetGuard:
-    """Reads what the job and each provider have spent; decides whether a call may happen."""
+    """Reads what the job and each provider have spent and hold; reserves and settles each paid call."""
 
     def __init__(self, db: Database, prices: PriceTable, job_id: int, cap_usd: float, daily_budgets: dict[str, str]):
         self.db, self.prices, self.job_id = db, prices, job_id
         self.cap = Decimal(str(cap_usd))
         self.daily = {p: parse_budget(b) for p, b in daily_budgets.items()}
 
-    def spent(self) -> Decimal:
-        row = self.db.query_one("SELECT usd FROM job_costs WHERE job_id = ?", [self.job_id])
-        return Decimal(row[0]) if row else Decimal(0)
+    # -- reading (any cursor: the caller's transaction when reserving) ---------------------------
+    def spent(self, cur=None) -> Decimal:
+        """The job's ledgered spend plus its calls in flight."""
+        cur = cur or self.db.cursor()
+        row = first(cur.execute("SELECT (SELECT coalesce(sum(usd), 0) FROM job_costs WHERE job_id = ?)"
+                                " + (SELECT coalesce(sum(usd), 0) FROM budget_holds WHERE job_id = ?)",
+                                [self.job_id, self.job_id]))
+        return Decimal(row[0])
 
-    def today(self, provider: str, unit: str) -> Decimal:
+    def today(self, provider: str, unit: str, cur=None) -> Decimal:
+        """Today's ledgered spend (or units) at a provider plus its calls in flight."""
+        cur = cur or self.db.cursor()
         if unit == "usd":
-            row = self.db.query_one("SELECT coalesce(sum(usd), 0) FROM cost_daily WHERE day = current_date AND provider = ?",
-                                    [provider])
+            row = first(cur.execute(
+                "SELECT (SELECT coalesce(sum(usd), 0) FROM cost_daily WHERE day = current_date AND provider = ?)"
+                " + (SELECT coalesce(sum(usd), 0) FROM budget_holds WHERE provider = ?)", [provider, provider]))
         else:
-            row = self.db.query_one("SELECT coalesce(sum(quantity), 0) FROM cost_daily WHERE day = current_date"
-                                    " AND provider = ? AND unit = ?", [provider, unit])
+            row = first(cur.execute(
+                "SELECT (SELECT coalesce(sum(quantity), 0) FROM cost_daily WHERE day = current_date"
+                " AND provider = ? AND unit = ?) + (SELECT coalesce(sum(quantity), 0) FROM budget_holds"
+                " WHERE provider = ? AND unit = ?)", [provider, unit, provider, unit]))
         return Decimal(str(row[0]))
 
-    def refusal(self, estimate: list[Usage], pending: Decimal = Decimal(0)) -> str | None:
+    def refusal(self, estimate: list[Usage], pending: Decimal = Decimal(0), cur=None) -> str | None:
         """Why this call may not happen (None when it fits). pending: spent earlier in this stage, not yet ledgered."""
         try:
             cost = self.prices.estimate(estimate)
         except PriceError as exc:
             return str(exc)
-        total = self.spent() + pending + cost
+        so_far = self.spent(cur) + pending
+        total = so_far + cost
         if cost > 0 and total > self.cap:  # a free step always fits: it is how a chain finishes within budget
             return (f"the video would cost ${total:.4f}, over its ${self.cap:.2f} cap "
-                    f"(${self.spent() + pending:.4f} so far + ${cost:.4f} for this call)")
+                    f"(${so_far:.4f} so far + ${cost:.4f} for this call)")
         for provider in {u.provider for u in estimate}:
             if provider not in self.daily:
                 continue
             limit, unit = self.daily[provider]
             need = cost if unit == "usd" else sum((Decimal(str(u.quantity)) for u in estimate
                                                    if u.provider == provider and u.unit == unit), Decimal(0))
-            used = self.today(provider, unit)
+            used = self.today(provider, unit, cur)
             if need and used + need > limit:
                 shown = f"${used:.2f} + ${need:.4f}" if unit == "usd" else f"{used:,.0f} + {need:,.0f} {unit}"
                 return f"{provider}'s daily budget of {limit:,} {unit} would be passed ({shown})"
         return None
+
+    # -- reserving and settling ------------------------------------------------------------------
+    def reserve(self, stage: str, estimate: list[Usage]) -> tuple[str | None, str | None]:
+        """Check the call and hold its estimate in one transaction. Returns (hold id, None) or (None, refusal)."""
+        priced = [self.prices.price(u) for u in estimate]
+        with self.db.write() as cur:  # the write lock: no other reservation or settlement in between
+            why = self.refusal(estimate, cur=cur)
+            if why:
+                return None, why
+            hold = uuid.uuid4().hex
+            for p in priced:
+                cur.execute("INSERT INTO budget_holds (hold, job_id, stage, provider, unit, quantity, usd)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [hold, self.job_id, stage, p.usage.provider, p.usage.unit, p.usage.quantity, p.usd])
+        return hold, None
+
+    def settle(self, hold: str | None, stage: str, usage: list[Usage]) -> None:
+        """Replace the hold with what the call was billed, in one transaction (usage may be empty: nothing billed)."""
+        priced, unpriced = [], []
+        for u in usage:
+            try:
+                priced.append(self.prices.price(u))
+            except PriceError as exc:
+                unpriced.append(exc)
+        with self.db.write() as cur:
+            if hold:
+                cur.execute("DELETE FROM budget_holds WHERE hold = ?", [hold])
+            insert_ledger(cur, self.job_id, stage, priced)
+        if unpriced:
+            raise unpriced[0]
+
+
+def release_holds(db: Database) -> int:
+    """Drop the holds of calls in flight when the owning process stopped (at start: no call is in flight)."""
+    with db.write() as cur:
+        return len(cur.execute("DELETE FROM budget_holds RETURNING 1").fetchall())
 
 
 @dataclass
@@ -101,7 +158,9 @@ def run_chain(stage: str, chain: list[tuple[str, Any]], guard: BudgetGuard | Non
     """Try each (name, provider) in order; the first that is usable, fits the budget and succeeds wins.
 
     ``call(provider)`` returns (value, usage). An exception with a ``usage`` attribute (a provider
-    billed us and then failed) has that usage kept, so the ledger shows what was billed.
+    billed us and then failed) has that usage kept. With a guard, every call's estimate is reserved
+    before it and its billed usage settled into the ledger right after it, success or failure, so the
+    result's ``usage`` holds only what is not ledgered yet (nothing); without one, everything billed.
     """
     fallbacks: list[Fallback] = []
     billed: list[Usage] = []
@@ -114,15 +173,16 @@ def run_chain(stage: str, chain: list[tuple[str, Any]], guard: BudgetGuard | Non
             kinds.append("unavailable")
             fallbacks.append(Fallback(stage, name, nxt, f"unavailable: {why}"))
             continue
+        hold = None
         if guard is not None:
             try:
-                pending = guard.prices.estimate(billed) if billed else Decimal(0)
-                guard.prices.estimate(estimate(provider))
+                wanted = estimate(provider)
+                guard.prices.estimate(wanted)
             except PriceError as exc:
                 kinds.append("unpriced")
                 fallbacks.append(Fallback(stage, name, nxt, f"unpriced: {exc}"))
                 continue
-            refusal = guard.refusal(estimate(provider), pending)
+            hold, refusal = guard.reserve(stage, wanted)
             if refusal:
                 kinds.append("budget")
                 fallbacks.append(Fallback(stage, name, nxt, f"budget: {refusal}"))
@@ -130,15 +190,17 @@ def run_chain(stage: str, chain: list[tuple[str, Any]], guard: BudgetGuard | Non
         try:
             value, usage = call(provider)
         except (TransientError, ProviderError) as exc:
-            billed.extend(getattr(exc, "usage", None) or [])
+            _settle(guard, hold, stage, list(getattr(exc, "usage", None) or []), billed)
             kinds.append("transient" if isinstance(exc, TransientError) else "error")
             fallbacks.append(Fallback(stage, name, nxt, f"error: {exc}"))
             continue
         except BaseException as exc:  # anything else still leaves what was billed on record
-            exc.usage = billed + list(getattr(exc, "usage", None) or [])  # type: ignore[attr-defined]
+            _settle(guard, hold, stage, list(getattr(exc, "usage", None) or []), billed)
+            exc.usage = list(billed)  # type: ignore[attr-defined]
             exc.fallbacks = fallbacks  # type: ignore[attr-defined]
             raise
-        return ChainResult(value, provider, billed + list(usage), fallbacks)
+        _settle(guard, hold, stage, list(usage), billed)
+        return ChainResult(value, provider, billed, fallbacks)
     summary = "; ".join(f"{f.from_provider}: {f.reason}" for f in fallbacks)
     if "transient" in kinds:
         exc: ProviderError = TransientError(f"every step of the {stage} chain failed ({summary})")
@@ -150,3 +212,15 @@ def run_chain(stage: str, chain: list[tuple[str, Any]], guard: BudgetGuard | Non
     exc.usage = billed  # type: ignore[attr-defined]
     exc.fallbacks = fallbacks  # type: ignore[attr-defined]
     raise exc
+
+
+def _settle(guard: BudgetGuard | None, hold: str | None, stage: str, usage: list[Usage], billed: list[Usage]) -> None:
+    """Ledger a call's billed usage now (with a guard), or keep it for the caller to ledger (without)."""
+    if guard is None:
+        billed.extend(usage)
+        return
+    try:
+        guard.settle(hold, stage, usage)
+    except PriceError:
+        log.error("job %s: billed usage of %s has no price: %s", guard.job_id, stage, usage)
+        raise

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pipeline import backup, channels, jobs
+from pipeline.budget import release_holds
 from pipeline.config import MAX_OUTLINE_CHARS, MAX_TOPIC_CHARS, ConfigError, Settings, validate_duration
 from pipeline.costs import PriceTable, Usage
 from pipeline.db import Database, open_database
@@ -74,6 +75,7 @@ class Workbench:
         self._closed = False
         settings.prepare_data_dir()
         self.db: Database = open_database(settings.db_path)
+        release_holds(self.db)  # this process owns the file now: no paid call of an earlier one is in flight
         self.settings = self._with_overrides(settings)
         self.prices = PriceTable.load(self.local_prices if self.local_prices.exists() else self.settings.prices_file)
         channels.ensure_demo_channel(self.db)

@@ -101,12 +101,12 @@ class ElevenLabsVoice:
                 samples, cost = self._speak(client, sentence, previous, following)
                 billed += cost
                 pieces.append((block, sentence, samples))
-        except ProviderError as exc:
+            if not pieces:
+                raise ProviderError("The script has no speakable text.", provider=self.name)
+            cues, duration = assemble(pieces, SAMPLE_RATE, out_wav)
+        except BaseException as exc:  # whatever went wrong, what was already spoken was billed
             if billed:
                 exc.usage = [Usage(self.name, self.model, "characters", billed, time.perf_counter() - started)]  # type: ignore[attr-defined]
             raise
-        if not pieces:
-            raise ProviderError("The script has no speakable text.", provider=self.name)
-        cues, duration = assemble(pieces, SAMPLE_RATE, out_wav)
         usage = [Usage(self.name, self.model, "characters", billed, time.perf_counter() - started)]
         return Narration(out_wav, duration, SAMPLE_RATE, cues, usage)

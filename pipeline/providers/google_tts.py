@@ -159,13 +159,13 @@ class GoogleTTSVoice:
                     audio = [self._speak(client, part) for part in split_bytes(sentence)]
                     characters += len(sentence)
                     pieces.append((block, sentence, np.concatenate(audio)))
-        except ProviderError as exc:
-            if characters:  # what was already spoken was billed
+            if not pieces:
+                raise ProviderError("The script has no speakable text.", provider=self.name)
+            cues, duration = assemble(pieces, SAMPLE_RATE, out_wav)
+        except BaseException as exc:  # whatever went wrong, what was already spoken was billed
+            if characters:
                 billed = [Usage(self.name, self.model, "characters", float(characters), time.perf_counter() - started)]
                 exc.usage = billed  # type: ignore[attr-defined]
             raise
-        if not pieces:
-            raise ProviderError("The script has no speakable text.", provider=self.name)
-        cues, duration = assemble(pieces, SAMPLE_RATE, out_wav)
         usage = [Usage(self.name, self.model, "characters", float(characters), time.perf_counter() - started)]
         return Narration(out_wav, duration, SAMPLE_RATE, cues, usage)
