@@ -6,6 +6,7 @@ from pipeline.channels import ChannelError, ChannelInput, create_channel, delete
 from pipeline.providers import EXAMPLES
 from ui.cache import read
 from ui.state import get_workbench
+from ui.text import md
 from ui.widgets import table
 from ui.youtube import show_youtube
 
@@ -44,9 +45,9 @@ with create:
     if data:
         try:
             create_channel(wb.db, data)
-            st.success(f"Channel {data.name!r} created.")
+            st.success(f"Channel {md(repr(data.name))} created.")
         except ChannelError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
 with edit:
     if channels.is_empty():
         st.info("No channels yet: create one in the first tab.")
@@ -59,13 +60,13 @@ with edit:
                 update_channel(wb.db, current["id"], data)
                 st.success("Saved.")
             except ChannelError as exc:
-                st.error(str(exc))
-        if st.button(f"Delete {chosen}", icon=":material/delete:", key="delete-channel"):
+                st.error(md(exc))
+        if st.button(f"Delete {md(chosen)}", icon=":material/delete:", key="delete-channel"):
             try:
                 delete_channel(wb.db, current["id"])
-                st.success(f"Deleted {chosen}. Its finished videos stay in the Library.")
+                st.success(f"Deleted {md(chosen)}. Its finished videos stay in the Library.")
             except ChannelError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 
 with youtube:
     show_youtube(channels)

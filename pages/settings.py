@@ -10,6 +10,7 @@ import streamlit as st
 from pipeline.backup import BackupError
 from pipeline.config import ConfigError
 from ui.state import get_workbench
+from ui.text import md
 
 wb = get_workbench()
 s = wb.settings
@@ -46,7 +47,7 @@ with st.form("limits"):
             for note in notes:
                 st.info(note)
         except ConfigError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
 
 st.subheader("Price table")
 st.caption(f"Version {wb.prices.version}. USD per unit; a model missing here cannot be used (never a silent $0). "
@@ -57,7 +58,7 @@ if st.button("Save prices", icon=":material/save:"):
         rows = edited.to_dicts() if hasattr(edited, "to_dicts") else edited.to_dict("records")
         st.success(f"Saved price table {wb.update_prices(rows)}.")
     except ConfigError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
 
 st.subheader("Data")
 st.markdown(f"Data directory: `{s.data_dir}`  \nDatabase: `{s.db_path}`  \nPrice table: `{s.prices_file}` "
@@ -90,6 +91,7 @@ with c[1]:
             tmp.flush()
             try:
                 m = wb.import_backup(Path(tmp.name))
-                st.success(f"Restored the backup of {m['created_at']}: " + ", ".join(f"{n} {t}" for t, n in m["rows"].items()))
+                st.success(f"Restored the backup of {md(m['created_at'])}: "
+                           + ", ".join(f"{md(n)} {md(t)}" for t, n in m["rows"].items()))
             except BackupError as exc:
-                st.error(str(exc))
+                st.error(md(exc))

@@ -11,6 +11,7 @@ from pipeline.workbench import VideoRequest
 from ui.cache import read
 from ui.queue import show_queue
 from ui.state import get_workbench
+from ui.text import md
 from ui.widgets import usd
 
 wb = get_workbench()
@@ -40,13 +41,13 @@ with one:
         st.caption(f"Provider chain and estimated cost: **{usd(float(total))}** (cap {usd(wb.settings.cap_usd, 2)})")
         st.dataframe(pl.DataFrame(rows).select("stage", "chain", "model", "unit", "quantity", "usd"), hide_index=True)
     except ERRORS as exc:
-        st.warning(f"Cannot estimate yet: {exc}")
+        st.warning(f"Cannot estimate yet: {md(exc)}")
     if st.button("Make video", type="primary", icon=":material/play_arrow:"):
         try:
             job_id = wb.enqueue(VideoRequest(topic, channel=channel, duration_s=int(duration), format=fmt, outline=outline))
             st.success(f"Queued job #{job_id}: follow it in the queue below.")
         except ERRORS as exc:
-            st.error(str(exc))
+            st.error(md(exc))
 
 with batch:
     with st.form("batch"):
@@ -60,7 +61,7 @@ with batch:
             if ids:
                 st.success(f"Queued {len(ids)} jobs: #{ids[0]}–#{ids[-1]}.")
             for error in errors:
-                st.error(error)
+                st.error(md(error))
             if not ids and not errors:
                 st.error("Write at least one topic, one a line.")
 

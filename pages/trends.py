@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui.cache import read
 from ui.state import get_workbench
+from ui.text import md
 from ui.trend_import import import_form, youtube_trending
 from ui.widgets import empty, table
 
@@ -22,10 +23,10 @@ if not countries:
 country = st.segmented_control("Country", countries, default=countries[0], key="trend-country") or countries[0]
 status = wb.trends.status.get(country)
 if status and status.state == "computing":
-    st.info(f"Clustering {country} topics in the background ({status.message or 'about a minute'}). "
+    st.info(f"Clustering {country} topics in the background ({md(status.message) or 'about a minute'}). "
             "Rising videos are below already; refresh for topics.", icon=":material/hourglass_top:")
 elif status and status.state == "failed":
-    st.error(f"Topic clustering failed: {status.message}")
+    st.error(f"Topic clustering failed: {md(status.message)}")
 
 rising, topics_tab, model_tab, backlog_tab, import_tab = st.tabs(["Rising", "Topics", "Model", "Backlog", "Import"])
 with rising:
@@ -44,7 +45,7 @@ with topics_tab:
     if st.button("Recompute topics", icon=":material/hub:"):
         with st.spinner("Clustering titles and tags…"):
             s = wb.trends.compute_topics(country)
-        (st.success if s.state == "ready" else st.error)(f"{s.message} ({s.seconds} s)")
+        (st.success if s.state == "ready" else st.error)(f"{md(s.message)} ({s.seconds} s)")
 with model_tab:
     c = st.columns(3)
     k = c[0].number_input("Days seen (k)", 1, 7, 2)
@@ -54,7 +55,7 @@ with model_tab:
             try:
                 wb.trends.evaluate(country, int(k), int(h))
             except ValueError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
     rows = [{"k": e["k"], "horizon": e["horizon"], "who": who, **e[who], "n_test": e["n_test"], "split": e["split_date"]}
             for e in wb.trends.evaluations(country) for who in ("model", "persistence", "log_linear")]
     if rows:
@@ -75,9 +76,9 @@ with backlog_tab:
         for r in ranked.iter_rows(named=True):
             with st.container(border=True):
                 left, right = st.columns([5, 1])
-                left.markdown(f"**{r['label']}** · score {r['score']:.2f} · momentum {r['momentum']:+.2f} · "
+                left.markdown(f"**{md(r['label'])}** · score {r['score']:.2f} · momentum {r['momentum']:+.2f} · "
                               f"growth {r['predicted_growth_pct']:+.0f}% · fit {r['fit']:.2f} · novelty {r['novelty']:.2f}")
-                left.caption(r["examples"])
+                left.caption(md(r["examples"]))
                 if right.button("Make video", key=f"make-{country}-{r['topic_id']}", icon=":material/play_arrow:"):
                     job = wb.make_from_topic(country, r["topic_id"], channel=channel, duration_s=int(duration), format=fmt)
                     st.toast(f"Queued job #{job}: follow it in Studio")

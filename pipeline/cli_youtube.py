@@ -78,6 +78,7 @@ def _publish(wb, args: argparse.Namespace) -> int:
     from pipeline.stages import youtube_body
 
     from pipeline.stages import quality_passed
+    from pipeline.youtube.schedule import channel_schedule, settle_publish_at
 
     job = jobs.get_job(wb.db, args.job_id)
     channel = get_channel(wb.db, job["channel_id"])
@@ -91,7 +92,10 @@ def _publish(wb, args: argparse.Namespace) -> int:
     if not quality_passed(files.get("quality")):
         raise AccountError(f"Job {args.job_id} did not pass the quality gate (or was not judged): it is not published. "
                            "Retry it to judge it again.")
-    body = youtube_body(Script.load(files["script"]), channel, job["brief"])
+    body = youtube_body(Script.load(files["script"]), channel, job["brief"], job["topic"])
+    moved = None
+    if not wb.youtube.publisher.sent(args.job_id):  # YouTube has not had this body yet: a past publishAt can move
+        body, moved = settle_publish_at(body, job["brief"].get("privacy", "private"), channel_schedule(wb.db, channel["id"]))
     result = wb.youtube.publisher.publish(args.job_id, channel, files["video"], files["thumbnail"], body,
                                           captions=files.get("captions"), playlist_id=job["brief"].get("playlist_id"))
     units = wb.db.query_one("SELECT coalesce(sum(units), 0) FROM quota_ledger WHERE job_id = ?", [args.job_id])[0]
@@ -100,7 +104,8 @@ def _publish(wb, args: argparse.Namespace) -> int:
                     [result.state, result.ref, args.job_id])
     if args.json:
         print(json.dumps({"job_id": args.job_id, "video_id": result.ref, "url": result.url, "state": result.state,
-                          "quota_units": units}))
+                          "quota_units": units, "publish_at_moved": moved}))
     else:
-        print(f"job {args.job_id}: {result.state} as {result.url} ({units} quota units)")
+        print(f"job {args.job_id}: {result.state} as {result.url} ({units} quota units)"
+              + (f"; publishAt {moved['from']} moved to {moved['to'] or 'now'} ({moved['why']})" if moved else ""))
     return 0

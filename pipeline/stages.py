@@ -218,8 +218,14 @@ def check_quality(ctx: StageContext) -> StageOutput:
     return StageOutput({"quality": path}, usage, "quality", video=fields, hold=hold)
 
 
-def youtube_body(script: Script, channel: dict, brief: dict) -> dict:
-    """The ``videos.insert`` request body, with the AI disclosure YouTube asks for."""
+def youtube_body(script: Script, channel: dict, brief: dict, topic: str | None = None) -> dict:
+    """The ``videos.insert`` request body, with the AI disclosure YouTube asks for.
+
+    Title, description and tags are cleaned to YouTube's rules (``pipeline.youtube.metadata``);
+    an empty title falls back to the job's topic.
+    """
+    from pipeline.youtube.metadata import clean_body
+
     status = {
         "privacyStatus": brief.get("privacy", "private"),
         "selfDeclaredMadeForKids": bool(channel.get("made_for_kids", False)),
@@ -230,10 +236,10 @@ def youtube_body(script: Script, channel: dict, brief: dict) -> dict:
     if brief.get("publish_at"):
         status["publishAt"] = brief["publish_at"]
         status["privacyStatus"] = "private"  # YouTube requires private for scheduled videos
-    return {
+    body = {
         "snippet": {
-            "title": script.title[:100],
-            "description": script.description[:5000],
+            "title": script.title,
+            "description": script.description,
             "tags": script.tags,
             "categoryId": str(brief.get("category_id", "27")),
             "defaultLanguage": channel.get("language", "en"),
@@ -241,6 +247,7 @@ def youtube_body(script: Script, channel: dict, brief: dict) -> dict:
         },
         "status": status,
     }
+    return clean_body(body, topic if topic is not None else brief.get("topic", ""))
 
 
 def quality_passed(quality_file: Path | None) -> bool:
@@ -251,12 +258,22 @@ def quality_passed(quality_file: Path | None) -> bool:
 
 
 def publish(ctx: StageContext) -> StageOutput:
+    from pipeline.youtube.schedule import channel_schedule, settle_publish_at
+
     if "quality" in ctx.artifacts and not quality_passed(ctx.artifacts["quality"]):
         raise ProviderError("The quality gate held this video: it is not published. Retry the job to judge it again.",
                             provider="publish")
-    body = youtube_body(ctx.script(), ctx.channel, ctx.brief)
+    body = youtube_body(ctx.script(), ctx.channel, ctx.brief, ctx.job.get("topic"))
     youtube = ctx.youtube
-    if youtube is not None and youtube.accounts.accounts(ctx.channel["id"]):
+    connected = youtube is not None and bool(youtube.accounts.accounts(ctx.channel["id"]))
+    moved = None
+    if not (connected and youtube.sent(ctx.job["id"])):
+        # YouTube has not been sent this body yet, so a publishAt gone by can still move. The
+        # schedule is read (never written) through the publisher's database: ctx carries no other.
+        db = getattr(youtube, "db", None)
+        plan = channel_schedule(db, ctx.channel["id"]) if db is not None else None
+        body, moved = settle_publish_at(body, ctx.brief.get("privacy", "private"), plan)
+    if connected:
         result = youtube.publish(ctx.job["id"], ctx.channel, ctx.artifacts["video"], ctx.artifacts["thumbnail"], body,
                                  captions=ctx.artifacts.get("captions"), playlist_id=ctx.brief.get("playlist_id"))
         name = youtube.name
@@ -267,8 +284,10 @@ def publish(ctx: StageContext) -> StageOutput:
         name = publisher.name
     receipt = ctx.job_dir / "publish.json"
     now = datetime.now(timezone.utc)
-    receipt.write_text(json.dumps({"state": result.state, "ref": result.ref, "url": result.url,
-                                   "at": now.isoformat(), "body": body}, indent=1), encoding="utf-8")
+    said = {"state": result.state, "ref": result.ref, "url": result.url, "at": now.isoformat(), "body": body}
+    if moved:
+        said["publish_at_moved"] = moved  # {"from", "to" (None: published at once), "why"}
+    receipt.write_text(json.dumps(said, indent=1), encoding="utf-8")
     fields = {"publish_state": result.state, "publish_ref": result.ref, "published_at": now.replace(tzinfo=None)}
     return StageOutput({"publish": receipt}, result.usage, name, video=fields)
 

@@ -135,8 +135,8 @@ class Workbench:
         if not topic:
             raise BriefError("The topic is empty: give the video a topic, for example 'Why octopuses are so smart'.")
         if len(topic) > MAX_TOPIC_CHARS:
-            raise BriefError(f"The topic is {len(topic)} characters long: keep it to {MAX_TOPIC_CHARS} and put detail "
-                             "in the outline.")
+            raise BriefError(f"The topic is {len(topic)} characters long: keep it under {MAX_TOPIC_CHARS} and put "
+                             "detail in the outline.")
         if len(req.outline or "") > MAX_OUTLINE_CHARS:
             raise BriefError(f"The outline is {len(req.outline):,} characters long: the limit is {MAX_OUTLINE_CHARS:,} "
                              "(about 15,000 words). Keep the points the video needs; a 30-minute script is ~4,500 words.")

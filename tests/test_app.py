@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import random
+import re
 import shutil
+import string
 import time
 
 import pytest
+from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
 from pipeline.config import Settings
 from pipeline.workbench import VideoRequest, Workbench
+from ui.text import WORD_JOINER, md
 
 PAGES = ["overview", "costs", "studio", "library", "channels", "settings"]
 
@@ -251,3 +257,166 @@ def test_trends_import_reports_rejects(tmp_path, monkeypatch):
     assert report.country == "CA" and report.inserted == 1 and report.rejected
     at.run()
     assert problems(at) == [] and at.dataframe
+
+
+# -- outside text is shown as text (ui/text.py) -------------------------------------------------
+
+HOSTILE = [
+    "![x](http://evil.example/p.png)", "[click](http://evil.example)", "<img src=x onerror=alert(1)>", "**b** __b__ *i* _i_",
+    ":red[x] :blue-background[y] :help[z]", ":material/home: :material_home: :streamlit: :smile: :+1:", "$x^2$ and $$y$$",
+    "https://evil.example/a_b", "HTTP://EVIL.EXAMPLE www.evil.example WWW.EVIL.EXAMPLE", "mail me@evil.example",
+    "back\\slash \\*not\\* \\", "two\nlines\n\nand a paragraph\r\nmore", "a -> b <- c <-> d -- e >= f <= g ~= h",
+    "# heading", "- item", "1. item", "> quote", "| a | b |\n|---|---|", "~~s~~", "`code` ```fence```",
+    "<https://evil.example>", "[x]: http://evil.example", "&amp; &#60; &lt;b&gt;", "line 3: ok", "10:30:45 note:red",
+    "   indented\n    code", "[^1] footnote", "- [ ] task", "", "   ", "Why Octopuses Are So Smart",
+]
+MARKDOWN = MarkdownIt("commonmark").enable(["strikethrough", "table"])
+# What Streamlit's frontend rewrites in text nodes after parsing (StreamlitMarkdown.tsx, remark-gfm's
+# autolink-literal transform, remark-emoji): escapes cannot stop these, the word joiner must.
+TEXT_REWRITES = [re.compile(p, re.I) for p in (
+    r"(https?://|www(?=\.))[-.\w]+", r"[-.\w+]+@[-\w]+(\.[-\w]+)+", r":material_\w+:", r":streamlit:", r":\+1:|:-1:|:[\w-]+:",
+    r"(^|\s)(<->|->|<-|--|>=|<=|~=)(\s|$)")]
+PLAIN_TOKENS = {"paragraph_open", "paragraph_close", "inline", "text", "text_special", "softbreak", "hardbreak"}
+
+
+def rendered_text(source: str) -> tuple[str, set[str]]:
+    """The text a CommonMark renderer shows for ``source``, and every token type it made."""
+    types, paragraphs = set(), []
+    for token in MARKDOWN.parse(source):
+        types.add(token.type)
+        if token.type == "inline":
+            parts = []
+            for child in token.children or []:
+                types.add(child.type)
+                parts.append("\n" if child.type in ("softbreak", "hardbreak") else child.content)
+            paragraphs.append("".join(parts))
+    return "\n\n".join(paragraphs), types
+
+
+def bare_punctuation(source: str) -> list[str]:
+    """ASCII punctuation left unescaped (a colon before a space is allowed: it starts nothing)."""
+    bare, i = [], 0
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\" and i + 1 < len(source) and (source[i + 1] in string.punctuation or source[i + 1] == "\n"):
+            i += 2
+            continue
+        if ch in string.punctuation and not (ch == ":" and source[i + 1:i + 2].isspace()):
+            bare.append(ch)
+        i += 1
+    return bare
+
+
+def expected_text(raw: str, multiline: bool) -> str:
+    if not multiline:
+        return " ".join(raw.split())
+    paragraphs = re.split(r"\n[ \t]*\n", raw.replace("\r\n", "\n").strip())
+    return "\n\n".join("\n".join(" ".join(line.split()) for line in p.split("\n") if line.strip())
+                       for p in paragraphs if p.strip())
+
+
+def fuzz(n: int = 300) -> list[str]:
+    rng = random.Random(7)
+    alphabet = string.punctuation + "abc wh:/.@\n" + "é🐙"
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 24))) for _ in range(n)]
+
+
+def check_md(raw: str, multiline: bool) -> None:
+    source = md(raw, multiline=multiline)
+    text, types = rendered_text(source)
+    assert types <= PLAIN_TOKENS, f"{raw!r} made {types - PLAIN_TOKENS}"  # no link, image, html, emphasis, code, block
+    assert text.replace(WORD_JOINER, "") == expected_text(raw, multiline)
+    assert bare_punctuation(source) == [], f"{raw!r}: a directive (:red[), math ($), emphasis or link could start"
+    assert ":material/" not in source  # Streamlit rewrites this in the source before parsing
+    assert not re.search(r":(?!material/|streamlit:)[\w+-][\w_+-]*:", source)  # would load remark-emoji
+    for paragraph in text.split("\n"):
+        for rewrite in TEXT_REWRITES:
+            assert not rewrite.search(paragraph), f"{rewrite.pattern} would still rewrite {raw!r}"
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+@pytest.mark.parametrize("raw", HOSTILE + [string.punctuation])
+def test_md_renders_hostile_text_as_exactly_that_text(raw, multiline):
+    check_md(raw, multiline)
+
+
+def test_md_renders_random_punctuation_soup_as_exactly_that_text():
+    for raw in fuzz():
+        check_md(raw, multiline=False)
+        check_md(raw, multiline=True)
+
+
+def test_md_keeps_plain_text_plain():
+    assert md("Why Octopuses Are So Smart") == "Why Octopuses Are So Smart"
+    assert md("line 3: the topic is empty") == "line 3: the topic is empty"
+    assert md(None) == "" and md(42) == "42"
+
+
+HOSTILE_TITLE = "![x](http://evil.example/p.png) [click](http://evil.example) :red[x] :material/home: $x^2$ <img src=x> **b**"
+HOSTILE_TRENDING = "**Top** [deal](https://evil.example) ![p](http://evil.example/p.png) :green[win] $$a$$ www.evil.example"
+
+
+def shown(at: AppTest) -> list[str]:
+    """Every string the page hands Streamlit's markdown renderer."""
+    values = [e.value for kind in ("markdown", "caption", "title", "header", "subheader", "info", "success", "warning",
+                                   "error", "toast") for e in getattr(at, kind)]
+    labels = [e.label for kind in ("expander", "tabs", "metric", "button") for e in getattr(at, kind)]
+    return [str(v) for v in values + labels]
+
+
+def live(value: str, markup: str) -> bool:
+    """Whether ``markup`` occurs in ``value`` with its first character not backslash-escaped."""
+    for m in re.finditer(re.escape(markup), value):
+        backslashes = len(value[:m.start()]) - len(value[:m.start()].rstrip("\\"))
+        if backslashes % 2 == 0:
+            return True
+    return False
+
+
+def assert_no_live_markup(at: AppTest) -> None:
+    for value in shown(at):
+        for markup in ("![", "](", ":red[", ":green[", ":material/home:", "$x^2$", "$$a$$", "<img", "**b**", "http://evil",
+                       "https://evil", "www.evil"):
+            assert not live(value, markup), f"{markup!r} would render in {value!r}"
+
+
+def test_library_and_queue_show_outside_titles_topics_and_scripts_as_text(tmp_path, monkeypatch, made):
+    data = tmp_path / "data"
+    shutil.copytree(made, data)
+    with Workbench(Settings(data_dir=data), start_worker=False) as wb:
+        from pipeline import jobs
+        script = jobs.artifacts(wb.db, 1)["script"]
+        s = json.loads(script.read_text())
+        s.update(hook=HOSTILE_TITLE, call_to_action=HOSTILE_TRENDING, tags=[HOSTILE_TITLE])
+        s["sections"][0]["heading"] = HOSTILE_TRENDING
+        script.write_text(json.dumps(s))
+        wb.db.query("UPDATE videos SET title = ?", [HOSTILE_TITLE])
+        wb.db.query("UPDATE jobs SET topic = ?", [HOSTILE_TITLE])
+        failed = jobs.create_job(wb.db, 1, HOSTILE_TRENDING, 12, "landscape", {}, stages=("script",))
+        wb.db.query("UPDATE jobs SET status = 'failed', error_stage = 'script', error_message = ? WHERE id = ?",
+                    [f"The writer refused {HOSTILE_TRENDING!r}", failed])
+    at = open_app(data, monkeypatch, "library")
+    assert problems(at) == []
+    assert at.subheader[0].value == md(HOSTILE_TITLE)
+    assert any(m.value == f"**Hook.** {md(HOSTILE_TITLE)}" for m in at.markdown)
+    assert at.dataframe[0].value["title"][0] == HOSTILE_TITLE  # tables are plain: shown as is
+    assert_no_live_markup(at)
+    at.switch_page("pages/studio.py").run()
+    assert problems(at) == []
+    assert any(md(HOSTILE_TITLE) in m.value for m in at.markdown)
+    assert any(md(HOSTILE_TRENDING) in m.value for m in at.markdown)  # the failed job's topic
+    assert any("The writer refused" in e.value for e in at.error)
+    assert_no_live_markup(at)
+
+
+def test_trends_backlog_shows_topic_labels_and_trending_titles_as_text(tmp_path, monkeypatch, trending):
+    data = tmp_path / "data"
+    shutil.copytree(trending, data)
+    with Workbench(Settings(data_dir=data), start_worker=False) as wb:
+        wb.db.query("UPDATE trend_topics SET label = ?", [HOSTILE_TITLE])
+        wb.db.query("UPDATE trend_videos SET title = ?", [HOSTILE_TRENDING])
+    at = open_app(data, monkeypatch, "trends")
+    assert problems(at) == []
+    assert any(m.value.startswith(f"**{md(HOSTILE_TITLE)}** · score") for m in at.markdown)
+    assert any(md(HOSTILE_TRENDING) in c.value for c in at.caption)
+    assert_no_live_markup(at)

@@ -8,6 +8,7 @@ import streamlit as st
 from pipeline.jobs import STAGES, InvalidTransition
 from ui.cache import read
 from ui.state import get_workbench
+from ui.text import md
 from ui.widgets import STATUS_ICONS, empty
 
 
@@ -30,7 +31,7 @@ def _act(action: str, job_id: int) -> None:
             wb.retry(job_id)
             st.toast(f"Job {job_id} queued again: it resumes at its first unfinished stage")
     except InvalidTransition as exc:
-        st.toast(str(exc))
+        st.toast(md(exc))
 
 
 def show_queue(recent: int = 10) -> None:
@@ -44,8 +45,8 @@ def show_queue(recent: int = 10) -> None:
         done = mine.filter(pl.col("status") == "done").height + float(mine.filter(pl.col("status") == "running")["progress"].sum())
         with st.container(border=True):
             top = st.columns([6, 1, 1])
-            top[0].markdown(f"{STATUS_ICONS.get(job['status'], '')} **#{job['id']} {job['topic']}** · {job['channel']} · "
-                            f"{job['duration_s']} s {job['format']} · *{job['status']}*"
+            top[0].markdown(f"{STATUS_ICONS.get(job['status'], '')} **#{job['id']} {md(job['topic'])}** · "
+                            f"{md(job['channel'])} · {job['duration_s']} s {job['format']} · *{job['status']}*"
                             + (" (cancelling)" if job["cancel_requested"] and job["status"] == "running" else ""))
             if job["status"] in ("queued", "running"):
                 top[1].button("Cancel", key=f"cancel-{job['id']}", on_click=_act, args=("cancel", job["id"]),
@@ -56,4 +57,5 @@ def show_queue(recent: int = 10) -> None:
             st.progress(min(1.0, done / len(STAGES)), text=_stage_line(mine))
             if job["status"] == "failed":
                 who = f" ({job['error_provider']})" if job["error_provider"] else ""
-                st.error(f"Failed at **{job['error_stage']}**{who}: {job['error_message']}", icon=":material/error:")
+                st.error(f"Failed at **{job['error_stage']}**{who}: {md(job['error_message'], multiline=True)}",
+                         icon=":material/error:")

@@ -10,6 +10,7 @@ import streamlit as st
 from pipeline.trends.ingest import TrendImportError
 from ui.cache import read
 from ui.state import get_workbench
+from ui.text import md
 
 
 def import_form() -> None:
@@ -24,9 +25,9 @@ def import_form() -> None:
                 tmp.flush()
                 try:
                     report = get_workbench().trends.import_csv(Path(tmp.name), country or None, int(year), name=upload.name)
-                    st.success(report.summary())
+                    st.success(md(report.summary()))
                 except TrendImportError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
 
 
 def youtube_trending() -> None:
@@ -39,6 +40,6 @@ def youtube_trending() -> None:
         if c[2].button("Fetch today's trending from YouTube", icon=":material/cloud_download:"):
             channel_id = next(x["id"] for x in connected if x["name"] == via)
             try:
-                st.success(wb.youtube.import_trending(channel_id, region.upper()).summary())
+                st.success(md(wb.youtube.import_trending(channel_id, region.upper()).summary()))
             except Exception as exc:  # noqa: BLE001 - quota, tokens: shown in words
-                st.error(f"Could not fetch trending videos: {exc}")
+                st.error(f"Could not fetch trending videos: {md(exc)}")

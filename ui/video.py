@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from ui.text import md
 from ui.widgets import exports, usd
 
 
@@ -20,8 +21,8 @@ def _download(label: str, path: str | None, mime: str, key: str) -> None:
 def show_video(detail: dict, row: pl.DataFrame) -> None:
     v = detail["video"]
     job = v["job_id"]
-    st.subheader(v["title"])
-    st.caption(f"#{job} · {v['channel']} · {v['format']} · {v['duration_s']:.1f} s · quality "
+    st.subheader(md(v["title"]))
+    st.caption(f"#{job} · {md(v['channel'])} · {v['format']} · {v['duration_s']:.1f} s · quality "
                f"{v['quality_score'] if v['quality_score'] is not None else '—'} · {v['publish_state']}")
     left, right = st.columns([3, 2])
     with left:
@@ -48,15 +49,15 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
     with script:
         s = detail["script"]
         if s:
-            st.markdown(f"**Hook.** {s['hook']}")
+            st.markdown(f"**Hook.** {md(s['hook'])}")
             for section in s["sections"]:
-                st.markdown(f"**{section['heading']}.** " + " ".join(section["sentences"]))
-            st.markdown(f"**Call to action.** {s['call_to_action']}")
+                st.markdown(f"**{md(section['heading'])}.** " + md(" ".join(section["sentences"])))
+            st.markdown(f"**Call to action.** {md(s['call_to_action'])}")
             for note in s.get("notes", []):
-                st.caption(f"Writer's note: {note}")
+                st.caption(f"Writer's note: {md(note)}")
             with st.expander("Description and tags"):
                 st.text(s["description"])
-                st.write(", ".join(s["tags"]))
+                st.markdown(md(", ".join(s["tags"])))
         with st.expander("Subtitles (SRT)"):
             st.code(detail["captions"] or "No subtitles recorded.", language=None)
     with quality:

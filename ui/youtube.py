@@ -13,6 +13,7 @@ from pipeline.youtube.accounts import AccountError, parse_client_config
 from pipeline.youtube.schedule import ScheduleError, save_schedule
 from ui.cache import read
 from ui.state import get_workbench
+from ui.text import md
 from ui.widgets import empty, table
 
 
@@ -23,9 +24,9 @@ def finish_oauth_redirect() -> None:
         wb = get_workbench()
         try:
             account = wb.youtube.accounts.exchange_code(params["state"], params["code"])
-            st.toast(f"Channel {account.channel_id} connected through {account.project_id}.", icon=":material/link:")
+            st.toast(f"Channel {account.channel_id} connected through {md(account.project_id)}.", icon=":material/link:")
         except (AccountError, ConfigError) as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         st.query_params.clear()
 
 
@@ -33,7 +34,7 @@ def show_youtube(channels: pl.DataFrame) -> None:
     wb = get_workbench()
     status = wb.youtube.status()
     for project in status["unverified"]:
-        st.warning(f"Project {project} looks unverified: YouTube locked its uploads to private. Have the project "
+        st.warning(f"Project {md(project)} looks unverified: YouTube locked its uploads to private. Have the project "
                    "audited (YouTube API Services audit) to publish publicly.", icon=":material/lock:")
     st.markdown("**Accounts and health**")
     if status["accounts"]:
@@ -70,7 +71,7 @@ def connect(channels: pl.DataFrame) -> None:
             try:
                 project = wb.youtube.accounts.add_project(parse_client_config(upload.getvalue().decode()))
             except (AccountError, UnicodeDecodeError) as exc:
-                st.error(str(exc))
+                st.error(md(exc))
         elif projects:
             project = st.selectbox("Or a project already added", projects, key="yt-project")
         if project:
@@ -85,9 +86,9 @@ def connect(channels: pl.DataFrame) -> None:
                     if state is None:
                         raise AccountError("Open Google's consent page first.")
                     wb.youtube.accounts.exchange_code(state, code)
-                    st.success(f"{name} connected through {project}.")
+                    st.success(f"{md(name)} connected through {md(project)}.")
                 except AccountError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
         token = st.file_uploader("…or an authorized-user token JSON (as google-auth writes it)", type=["json"], key="yt-token")
         if token is not None and upload is not None and st.button("Connect with this token", key="yt-token-go"):
             with tempfile.TemporaryDirectory() as tmp:
@@ -95,9 +96,9 @@ def connect(channels: pl.DataFrame) -> None:
                 (Path(tmp) / "s.json").write_bytes(upload.getvalue())
                 try:
                     wb.youtube.add_account_files(channel_id, Path(tmp) / "s.json", Path(tmp) / "t.json")
-                    st.success(f"{name} connected.")
+                    st.success(f"{md(name)} connected.")
                 except (AccountError, ConfigError) as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
 
 
 def schedules(channels: pl.DataFrame) -> None:
@@ -124,7 +125,7 @@ def schedules(channels: pl.DataFrame) -> None:
                     st.success("Saved. Jobs are queued from the trend backlog ahead of each time and publish when "
                                "they pass the quality gate.")
                 except ScheduleError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
         slots = wb.db.query_dicts("SELECT * FROM schedule_slots ORDER BY slot_at DESC LIMIT 30")
         if slots:
             st.dataframe(pl.DataFrame(slots), hide_index=True)
@@ -144,4 +145,4 @@ def analytics(channels: pl.DataFrame) -> None:
                 st.success(f"Synced {result['videos']} videos ({result['rows']} days of figures)"
                            + ("" if result["revenue"] else "; revenue is not available (channel not monetised)"))
             except Exception as exc:  # noqa: BLE001 - shown in words
-                st.error(f"Sync failed: {exc}")
+                st.error(f"Sync failed: {md(exc)}")

@@ -16,6 +16,10 @@ from pipeline.db import Database
 
 log = logging.getLogger("ytempire.schedule")
 
+# YouTube wants publishAt in the future when the upload's metadata arrives; a slot closer than
+# this is treated as missed, so an upload that takes a few minutes does not race its own time.
+MIN_LEAD = timedelta(minutes=15)
+
 
 class ScheduleError(ValueError):
     pass
@@ -50,6 +54,72 @@ def save_schedule(db: Database, channel_id: int, times: str, tz: str, country: s
                     " timezone = excluded.timezone, country = excluded.country, duration_s = excluded.duration_s,"
                     " format = excluded.format, privacy = excluded.privacy, enabled = excluded.enabled",
                     [channel_id, parse_times(times), tz, country, duration_s, fmt, privacy, enabled])
+
+
+def channel_schedule(db: Database, channel_id: int) -> tuple[list[str], str] | None:
+    """The channel's enabled schedule as (times of day, time zone), or None. Reads only."""
+    row = db.query_one("SELECT times, timezone FROM schedules WHERE channel_id = ? AND enabled", [channel_id])
+    return (list(row[0]), row[1]) if row and row[0] else None
+
+
+def next_slot(times: list[str], tz: str, after: datetime) -> datetime:
+    """The first slot of the schedule at or after ``after``, in UTC.
+
+    ``after`` may be aware or naive UTC (as the database keeps times); the answer is of the same
+    kind. Slots are local wall-clock times, so across a DST change the UTC time moves with the
+    clock; a time the clock skips (02:30 on the spring-forward night) is taken an hour later (03:30)
+    and one it repeats (01:30 on the fall-back night) at its first occurrence.
+    """
+    if not times:
+        raise ScheduleError("The schedule has no times of day.")
+    aware = after.tzinfo is not None
+    utc = _as_utc(after)
+    today = utc.astimezone(ZoneInfo(tz)).date()
+    naive = utc.replace(tzinfo=None)
+    # from yesterday (a slot late tonight in a zone west of UTC) to the day after tomorrow
+    slot = next(s for s in slots(times, tz, [today + timedelta(days=d) for d in range(-1, 3)]) if s >= naive)
+    return slot.replace(tzinfo=timezone.utc) if aware else slot
+
+
+def settle_publish_at(body: dict, privacy: str, schedule: tuple[list[str], str] | None,
+                      now: datetime | None = None) -> tuple[dict, dict | None]:
+    """A ``videos.insert`` body whose ``publishAt`` YouTube will take, and what was changed.
+
+    YouTube refuses a ``publishAt`` in the past, and a job can reach the publish stage after its
+    slot (a quota deferral, a retry, a stopped worker). Such a time, or one less than
+    ``MIN_LEAD`` ahead (the upload itself takes time), moves to the channel's next schedule slot
+    at least ``MIN_LEAD`` from now; a channel without a schedule publishes right away, with the
+    privacy the brief asked for. Returns the body unchanged and None when nothing had to move.
+    """
+    status = body.get("status") or {}
+    wanted = status.get("publishAt")
+    if not wanted:
+        return body, None
+    now = _as_utc(now or datetime.now(timezone.utc))
+    when = _parse_utc(wanted)
+    if when is not None and when >= now + MIN_LEAD:
+        return body, None
+    why = "is not a readable time" if when is None else "has passed" if when <= now else "is too close to make"
+    status = dict(status)
+    if schedule:
+        status["publishAt"] = next_slot(schedule[0], schedule[1], now + MIN_LEAD).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moved = {"from": wanted, "to": status["publishAt"], "why": f"publishAt {why}: moved to the next schedule slot"}
+    else:
+        del status["publishAt"]
+        status["privacyStatus"] = privacy
+        moved = {"from": wanted, "to": None, "why": f"publishAt {why} and the channel has no schedule: published {privacy} now"}
+    return {**body, "status": status}, moved
+
+
+def _as_utc(when: datetime) -> datetime:
+    return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _parse_utc(text: str) -> datetime | None:
+    try:
+        return _as_utc(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
+    except ValueError:
+        return None
 
 
 def slots(times: list[str], tz: str, days: list[date]) -> list[datetime]:

@@ -92,6 +92,12 @@ class YouTubePublisher:
             return None
         return UploadRecord(row[0], row[1], self._open_uri(row[2]), *row[3:])
 
+    def sent(self, job_id: int) -> bool:
+        """Whether YouTube has been sent this job's request body (an upload session exists, or the video):
+        from then on the body (its publishAt included) cannot change."""
+        record = self.record(job_id)
+        return record is not None and (bool(record.session_uri) or record.status in HAS_VIDEO)
+
     def _seal_uri(self, uri: str) -> str:
         return self.accounts.box.seal({"uri": uri}).decode()
 
