@@ -28,6 +28,8 @@ from pipeline.providers import chain_items, first_in_chain, make
 from pipeline.providers.base import Brand, Brief, Cue, ProviderError, Slide
 from pipeline.providers.local_writer import sized_words
 from pipeline.script import Script, word_count
+from pipeline.youtube.metadata import clean_body
+from pipeline.youtube.schedule import channel_schedule, settle_publish_at
 
 # Local voices can be re-timed for free: aim for the target duration within this tolerance.
 RETIME_TOLERANCE = 0.04
@@ -135,7 +137,11 @@ def speak(ctx: StageContext) -> StageOutput:
             low, high = getattr(voice, "pace_range", (0.8, 1.25))
             scale = min(max(pace * wanted / speech, low), high)
             if abs(scale - pace) > 0.01:
-                narration = voice.synthesize(blocks, wav, device=ctx.device, length_scale=scale)
+                try:
+                    narration = voice.synthesize(blocks, wav, device=ctx.device, length_scale=scale)
+                except BaseException as exc:  # the first narration was billed too
+                    exc.usage = usage + list(getattr(exc, "usage", None) or [])  # type: ignore[attr-defined]
+                    raise
                 usage += narration.usage
         return narration, usage
 
@@ -176,8 +182,9 @@ def render(ctx: StageContext) -> StageOutput:
     script = ctx.script()
     encoder = "h264_nvenc" if ctx.device == "cuda" else "libx264"
     usage = [Usage("ffmpeg", encoder, "video_seconds", round(info.duration_s, 3), time.perf_counter() - started)]
-    video = {"channel_id": ctx.job["channel_id"], "title": script.title, "description": script.description,
-             "tags": script.tags, "format": ctx.job["format"], "width": info.width, "height": info.height,
+    snippet = youtube_body(script, ctx.channel, ctx.brief, ctx.job.get("topic"))["snippet"]  # as it will be published
+    video = {"channel_id": ctx.job["channel_id"], "title": snippet["title"], "description": snippet["description"],
+             "tags": snippet["tags"], "format": ctx.job["format"], "width": info.width, "height": info.height,
              "duration_s": info.duration_s, "video_path": str(out)}
     return StageOutput({"video": out, "subtitles": ass, "captions": srt}, usage, "ffmpeg", video=video)
 
@@ -224,8 +231,6 @@ def youtube_body(script: Script, channel: dict, brief: dict, topic: str | None =
     Title, description and tags are cleaned to YouTube's rules (``pipeline.youtube.metadata``);
     an empty title falls back to the job's topic.
     """
-    from pipeline.youtube.metadata import clean_body
-
     status = {
         "privacyStatus": brief.get("privacy", "private"),
         "selfDeclaredMadeForKids": bool(channel.get("made_for_kids", False)),
@@ -258,8 +263,6 @@ def quality_passed(quality_file: Path | None) -> bool:
 
 
 def publish(ctx: StageContext) -> StageOutput:
-    from pipeline.youtube.schedule import channel_schedule, settle_publish_at
-
     if "quality" in ctx.artifacts and not quality_passed(ctx.artifacts["quality"]):
         raise ProviderError("The quality gate held this video: it is not published. Retry the job to judge it again.",
                             provider="publish")
