@@ -38,6 +38,6 @@ chosen = event.selection.rows[0] if event.selection.rows else 0
 options = videos["job_id"].to_list()
 job_id = st.selectbox("Open video", options, index=chosen,
                       format_func=lambda j: f"#{j} {videos.filter(pl.col('job_id') == j)['title'][0]}")
-detail = queries.video_detail(wb.db, job_id)
+detail = queries.video_detail(wb.db, job_id, wb.settings.jobs_dir)  # every path re-checked
 if detail:
     show_video(detail, videos.filter(pl.col("job_id") == job_id))

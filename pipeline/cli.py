@@ -106,9 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     work = sub.add_parser("work", parents=[common], help="run the worker: resume unfinished jobs and drain the queue")
     work.add_argument("--until-empty", action="store_true", help="exit when no job is queued or running")
 
-    from pipeline import cli_trends, cli_youtube
+    from pipeline import cli_backup, cli_trends, cli_youtube
     cli_trends.add_parser(sub, common)
     cli_youtube.add_parsers(sub, common)
+    cli_backup.add_parser(sub, common)
 
     for name, text in (("cancel", "cancel a queued or running job"), ("retry", "queue a failed, cancelled or held job again")):
         c = sub.add_parser(name, parents=[common], help=text)
@@ -282,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
                 return _error(f"deferred: {exc}", 5)
             except ProviderError as exc:
                 return _error(str(exc), 1)
+        if args.command == "backup":
+            from pipeline import cli_backup
+            try:
+                return cli_backup.run(args, _workbench)
+            except cli_backup.ERRORS as exc:
+                return _error(str(exc), 2)
         if args.command == "trends":
             from pipeline import cli_trends
             try:

@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     visuals: str = Field(default="slides", description="Default visuals provider.")
     publisher: str = Field(default="outbox", description="Default publisher.")
 
+    # -- backups --------------------------------------------------------------------------------
+    backup_daily: bool = Field(default=True, description="Write an automatic backup of the database once a day.")
+    backup_keep: int = Field(default=7, ge=1, le=365,
+                             description="Automatic backups kept; older ones are deleted (your own never are).")
+    backup_max_mb: int = Field(default=0, ge=0, le=1_000_000,
+                               description="Largest backup a restore accepts, uncompressed, in MB "
+                                           "(0: four times the database file, at least 256 MB).")
+
     # -- the network door: which names and origins the web server answers ------------------------
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -173,9 +181,16 @@ class Settings(BaseSettings):
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
 
+    @property
+    def backups_dir(self) -> Path:
+        return self.data_dir / "backups"
+
     def prepare_data_dir(self) -> None:
         """Create the data directory and prove it is writable, or say what to fix."""
+        from pipeline.files import private_dir
+
         try:
+            private_dir(self.data_dir)  # the database, tokens (encrypted) and backups: the owner's only
             self.jobs_dir.mkdir(parents=True, exist_ok=True)
             probe = self.data_dir / ".write-test"
             probe.write_text("ok")

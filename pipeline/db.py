@@ -53,6 +53,11 @@ class Database:
             # Timestamps are naive UTC everywhere (Python writes UTC; so must current_timestamp),
             # whatever time zone the server runs in.
             self._conn.execute("SET GLOBAL TimeZone = 'UTC'")
+            if not read_only:  # tokens (encrypted), costs, everything: readable by the owner only
+                from pipeline.files import private_file
+                for path in (self.path, self.path.with_name(self.path.name + ".wal")):
+                    if path.exists():
+                        private_file(path)
         except duckdb.IOException as exc:
             match = _LOCK_HOLDER.search(str(exc))
             if match:

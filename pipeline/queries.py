@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.db import Database
+from pipeline.files import locate
 
 FINISHED = ("done", "held", "failed", "cancelled")
 
@@ -168,8 +169,13 @@ def library_count(db: Database, search: str | None = None, channel: str | None =
     return db.query_one(LIBRARY_COUNT_SQL, _library_params(search, channel, state, fmt))[0]
 
 
-def video_detail(db: Database, job_id: int) -> dict | None:
-    """Everything the Library shows about one video: row, script, subtitles, quality, costs, events."""
+def video_detail(db: Database, job_id: int, jobs_dir: Path | None = None) -> dict | None:
+    """Everything the Library shows about one video: row, script, subtitles, quality, costs, events.
+
+    Every file path is checked before anything is read or offered: only existing files inside the data
+    directory's jobs/ come back (``files``, ``video_path``, ``thumbnail_path``); the rest are listed in
+    ``refused`` (a path outside) or simply missing."""
+    jobs_dir = Path(jobs_dir) if jobs_dir is not None else db.path.parent / "jobs"
     rows = db.query_dicts(
         "SELECT v.*, j.topic, j.status AS job_status, j.duration_s AS target_s, c.name AS channel"
         " FROM videos v JOIN jobs j ON j.id = v.job_id LEFT JOIN channels c ON c.id = v.channel_id WHERE v.job_id = ?",
@@ -177,8 +183,17 @@ def video_detail(db: Database, job_id: int) -> dict | None:
     if not rows:
         return None
     video = rows[0]
-    files = dict(db.query("SELECT kind, path FROM artifacts WHERE job_id = ?", [job_id]))
-    detail = {"video": video, "files": files}
+    files, refused = {}, []
+    stored = db.query("SELECT kind, path FROM artifacts WHERE job_id = ?", [job_id])
+    for kind, path in [*stored, ("video_path", video.get("video_path")), ("thumbnail_path", video.get("thumbnail_path"))]:
+        checked, outside = locate(path, jobs_dir, job_id)
+        if outside:
+            refused.append(kind)
+        if kind in ("video_path", "thumbnail_path"):
+            video[kind] = str(checked) if checked else None
+        elif checked:
+            files[kind] = str(checked)
+    detail = {"video": video, "files": files, "refused": sorted(set(refused))}
     detail["quality"] = json.loads(video["quality_detail"]) if video.get("quality_detail") else None
     detail["script"] = _read_json(files.get("script"))
     detail["captions"] = _read_text(files.get("captions"))

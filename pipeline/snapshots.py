@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline.db import Database
+from pipeline.files import private_dir, private_file
 from pipeline.queries import SNAPSHOT_COLUMNS, TABLES, data_version
 
 log = logging.getLogger("ytempire.snapshots")
@@ -27,7 +28,7 @@ log = logging.getLogger("ytempire.snapshots")
 
 def write_snapshots(db: Database, folder: Path, tables: tuple[str, ...] = TABLES) -> dict:
     """Write every table as Parquet into folder (atomically per file); returns the manifest."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)  # analysts on this account read them; nobody else
     cur = db.cursor()
     counts = {}
     for table in tables:
@@ -35,11 +36,13 @@ def write_snapshots(db: Database, folder: Path, tables: tuple[str, ...] = TABLES
         tmp = folder / f".{table}.parquet.tmp"
         columns = SNAPSHOT_COLUMNS.get(table, "*")
         cur.execute(f"COPY (SELECT {columns} FROM {table}) TO '{tmp.as_posix()}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+        private_file(tmp)
         os.replace(tmp, final)
         counts[table] = cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     manifest = {"taken_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": counts}
     tmp = folder / ".manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    private_file(tmp)
     os.replace(tmp, folder / "manifest.json")
     return manifest
 

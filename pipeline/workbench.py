@@ -11,7 +11,9 @@ import logging
 import math
 import re
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -62,6 +64,9 @@ EDITABLE = {
     "gpu_slots": "GPU stages at once (takes effect on restart)",
     "transition": "Slide transition",
     "daily_budgets": "Daily budgets per provider",
+    "backup_daily": "Daily automatic backup",
+    "backup_keep": "Automatic backups kept",
+    "backup_max_mb": "Backup size limit for restores (MB, 0 = automatic)",
 }
 RESTART_NEEDED = {"workers", "gpu_slots"}
 MAX_REQUEST_KEY_CHARS = 200
@@ -85,6 +90,9 @@ class Workbench:
         self.snapshots = SnapshotWriter(self.db, self.settings.data_dir / "snapshots", snapshot_s)
         self.trends = TrendDesk(self.db, self.worker.lease)
         self._scheduler_stop = threading.Event()
+        self._maintenance = threading.Lock()  # one restore at a time
+        self._maintenance_on = threading.Event()  # set while restoring: scheduler and backups hold off
+        self.restore_wait_s = 120.0
         if start_worker:
             self.worker.start()
             self.snapshots.start()
@@ -108,10 +116,16 @@ class Workbench:
         from pipeline.youtube.schedule import Scheduler
         scheduler = Scheduler(self)
         while not self._scheduler_stop.wait(60):
+            if self._maintenance_on.is_set():  # a restore is replacing the tables: hold off until it is done
+                continue
             try:
                 scheduler.tick()
             except Exception:  # noqa: BLE001 - the loop must survive; slots record their own errors
                 log.exception("scheduler tick failed")
+            try:
+                self.daily_backup()
+            except Exception:  # noqa: BLE001 - a failed backup must not stop the schedule; it is retried next tick
+                log.exception("daily backup failed")
 
     def close(self) -> None:
         if self._closed:
@@ -196,6 +210,8 @@ class Workbench:
 
     def submit(self, req: VideoRequest) -> tuple[int, bool]:
         """Queue a video; returns (job id, created). A request key seen before returns its job, not a new one."""
+        if self._maintenance_on.is_set():
+            raise ConfigError("A restore is replacing the data right now: queue the video again in a minute.")
         channel, duration, fmt, brief = self.validate_request(req)
         topic = brief.pop("topic")
         job_id, created = jobs.submit_job(self.db, channel["id"], topic, duration, fmt, brief,
@@ -323,7 +339,7 @@ class Workbench:
                 raise ConfigError(f"The price of {provider}/{model} per {unit} cannot be negative.")
             prices.setdefault(provider, {}).setdefault(model, {})[unit] = value
         previous = self.prices.version.split("+")[0]
-        version = f"{date.today().isoformat()}+local.{int(__import__('time').time())}"
+        version = f"{date.today().isoformat()}+local.{int(time.time())}"
         body = {"version": version, "currency": "USD", "based_on": previous,
                 "note": "Edited in Settings. Delete this file to go back to the bundled price table.", "prices": prices}
         tmp = self.local_prices.with_suffix(".partial")
@@ -340,18 +356,52 @@ class Workbench:
     def providers(self) -> list[dict]:
         return provider_status(self.settings)
 
-    def export_backup(self, dest: Path | None = None) -> Path:
-        dest = dest or self.settings.data_dir / "backups" / f"ytempire-{jobs_stamp()}.zip"
-        return backup.export_backup(self.db, dest)
+    def export_backup(self, dest: Path | None = None, automatic: bool = False, at: float | None = None) -> Path:
+        """Write a backup (into the data directory's backups/ unless dest is given); returns its path.
+        Its name carries the time it was taken (``at``, default now), which is how backups are ordered."""
+        if dest is None:
+            prefix = backup.AUTO_PREFIX if automatic else "ytempire-"
+            stamp = datetime.fromtimestamp(at if at is not None else time.time(), timezone.utc).strftime("%Y%m%d-%H%M%S")
+            dest = self.settings.backups_dir / f"{prefix}{stamp}.zip"
+            n = 1
+            while dest.exists():  # two in one second: never overwrite one
+                n += 1
+                dest = dest.with_name(f"{prefix}{stamp}-{n}.zip")
+        return backup.export_backup(self.db, Path(dest), self.settings.data_dir)
 
-    def import_backup(self, source: Path) -> dict:
-        busy = self.worker.busy()
-        if busy:
-            raise backup.BackupError(f"Jobs {', '.join(map(str, busy))} are running: wait for them or cancel them, "
-                                     "then restore.")
-        manifest = backup.import_backup(self.db, source)
+    def backup_limit(self) -> int:
+        return backup.size_limit(self.settings.db_path, self.settings.backup_max_mb)
+
+    def import_backup(self, source: Path, max_bytes: int | None = None) -> dict:
+        """Restore a backup over everything. The worker and the scheduler are paused for the whole restore:
+        running jobs are parked at their next checkpoint first, and nothing is claimed until it is done."""
+        with self._maintenance:
+            self._maintenance_on.set()
+            try:
+                if not self.worker.pause(timeout=self.restore_wait_s):
+                    busy = ", ".join(map(str, self.worker.busy()))
+                    raise backup.BackupError(f"Jobs {busy} did not stop within {self.restore_wait_s:.0f} s (a paid call "
+                                             "in flight?): nothing was restored. Try again in a minute, or cancel them.")
+                manifest = backup.import_backup(self.db, Path(source), self.settings.data_dir,
+                                                max_bytes or self.backup_limit())
+            finally:
+                self._maintenance_on.clear()
+                self.worker.resume()
         self.snapshots.refresh(force=True)
         return manifest
+
+    def daily_backup(self, now: float | None = None) -> Path | None:
+        """Write the automatic backup when the newest one is a day old (or there is none); prune the oldest."""
+        if not self.settings.backup_daily or self._maintenance_on.is_set():
+            return None
+        newest = next((b for b in backup.list_backups(self.settings.backups_dir) if b.automatic), None)
+        now = now if now is not None else time.time()
+        if newest is not None and now - newest.created.timestamp() < 24 * 3600:
+            return None
+        path = self.export_backup(automatic=True, at=now)
+        backup.prune(self.settings.backups_dir, self.settings.backup_keep)
+        log.info("daily backup written: %s", path)
+        return path
 
 
 def _seconds(value: object) -> int:
@@ -366,5 +416,4 @@ def _seconds(value: object) -> int:
 
 
 def jobs_stamp() -> str:
-    from datetime import datetime
-    return datetime.now().strftime("%Y%m%d-%H%M%S")
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -74,6 +74,7 @@ class Worker:
         self._channel_lookup = channel_lookup
         self.youtube = youtube
         self._stop = threading.Event()
+        self._paused = threading.Event()  # maintenance (a restore): claim nothing, park what runs
         self._wake = threading.Event()
         self._cancel: dict[int, threading.Event] = {}
         self._running: dict[int, Future | None] = {}
@@ -107,6 +108,26 @@ class Worker:
         if self._executor:
             self._executor.shutdown(wait=wait, cancel_futures=True)
 
+    def pause(self, timeout: float = 120.0) -> bool:
+        """Stop claiming jobs and park the running ones at their next checkpoint (they go back to the queue,
+        ffmpeg is stopped). Returns whether every job had stopped within the timeout; stays paused either way."""
+        self._paused.set()
+        with self._guard:
+            for event in self._cancel.values():
+                event.set()
+        deadline = time.monotonic() + timeout
+        while self.busy() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self.busy()
+
+    def resume(self) -> None:
+        self._paused.clear()
+        self._wake.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
     @property
     def running(self) -> bool:
         return bool(self._dispatcher and self._dispatcher.is_alive())
@@ -122,8 +143,9 @@ class Worker:
         """Block until no job is queued or running here (for scripts and tests)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            queued = self.db.query_one("SELECT count(*) FROM jobs WHERE status = 'queued' AND (not_before IS NULL"
-                                       " OR not_before <= current_timestamp::TIMESTAMP)")[0]
+            # 'running' rows count too: the dispatcher marks a job running a moment before it is busy here.
+            queued = self.db.query_one("SELECT count(*) FROM jobs WHERE status = 'running' OR status = 'queued' AND"
+                                       " (not_before IS NULL OR not_before <= current_timestamp::TIMESTAMP)")[0]
             if not queued and not self.busy():
                 return True
             time.sleep(0.1)
@@ -132,7 +154,7 @@ class Worker:
     def _dispatch(self) -> None:
         while not self._stop.is_set():
             try:
-                while len(self.busy()) < self.settings.workers and not self._stop.is_set():
+                while len(self.busy()) < self.settings.workers and not self._stop.is_set() and not self._paused.is_set():
                     job_id = jobs.claim_next(self.db, exclude=set(self.busy()))
                     if job_id is None:
                         break
@@ -217,7 +239,7 @@ class Worker:
         except Cancelled as exc:
             if current:
                 self._record_attempt(job_id, current, exc)
-            if self._stop.is_set() and not jobs.cancel_requested(self.db, job_id):
+            if (self._stop.is_set() or self._paused.is_set()) and not jobs.cancel_requested(self.db, job_id):
                 return self._requeue(job_id, current, uid)
             try:
                 if current:
@@ -280,8 +302,8 @@ class Worker:
         if jobs.cancel_requested(self.db, job_id):
             cancel.set()
             raise Cancelled("cancelled")
-        if self._stop.is_set():
-            raise Interrupted("worker stopping")
+        if self._stop.is_set() or self._paused.is_set():
+            raise Interrupted("worker stopping" if self._stop.is_set() else "worker paused")
         if cancel.is_set():
             raise Cancelled("cancelled")
 

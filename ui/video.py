@@ -24,6 +24,10 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
     st.subheader(md(v["title"]))
     st.caption(f"#{job} · {md(v['channel'])} · {v['format']} · {v['duration_s']:.1f} s · quality "
                f"{v['quality_score'] if v['quality_score'] is not None else '—'} · {v['publish_state']}")
+    if detail.get("refused"):
+        st.error("Some of this video's stored file paths point outside the data directory's jobs folder "
+                 f"({', '.join(detail['refused'])}): they are not read or offered. Retry the job to make the files "
+                 "again.", icon=":material/gpp_bad:")
     left, right = st.columns([3, 2])
     with left:
         if v["video_path"] and Path(v["video_path"]).exists():
@@ -34,7 +38,7 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
     with right:
         if v["thumbnail_path"] and Path(v["thumbnail_path"]).exists():
             st.image(v["thumbnail_path"], caption="Thumbnail")
-        st.markdown(f"**Publish state:** {v['publish_state']}" + (f" → `{v['publish_ref']}`" if v["publish_ref"] else ""))
+        st.markdown(f"**Publish state:** {v['publish_state']}" + (f" → {md(v['publish_ref'])}" if v["publish_ref"] else ""))
         c = st.columns(2)
         with c[0]:
             _download("Video", v["video_path"], "video/mp4", f"dl-video-{job}")
