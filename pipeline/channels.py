@@ -108,13 +108,22 @@ def update_channel(db: Database, channel_id: int, data: ChannelInput) -> None:
         cur.execute(f"UPDATE channels SET {', '.join(f'{f} = ?' for f in FIELDS)} WHERE id = ?", [*values, channel_id])
 
 
-def delete_channel(db: Database, channel_id: int) -> None:
-    """Delete a channel with no queued or running jobs (its finished videos stay in the library)."""
-    get_channel(db, channel_id)
+def check_deletable(db: Database, channel_id: int) -> dict:
+    """The channel, if it may be deleted now (no queued or running jobs); else a ChannelError saying why."""
+    channel = get_channel(db, channel_id)
     active = db.query_one("SELECT count(*) FROM jobs WHERE channel_id = ? AND status IN ('queued', 'running')", [channel_id])[0]
     if active:
         raise ChannelError(f"The channel has {active} queued or running jobs: cancel them or let them finish first.")
+    return channel
+
+
+def delete_channel(db: Database, channel_id: int) -> None:
+    """Delete a channel with no queued or running jobs (its finished videos stay in the library), with its
+    schedule and any YouTube tokens still stored (revoke them first: Workbench.delete_channel does)."""
+    check_deletable(db, channel_id)
     with db.write() as cur:
+        cur.execute("DELETE FROM youtube_accounts WHERE channel_id = ?", [channel_id])
+        cur.execute("DELETE FROM schedules WHERE channel_id = ?", [channel_id])
         cur.execute("DELETE FROM channels WHERE id = ?", [channel_id])
 
 

@@ -2,7 +2,9 @@
 
 Exit codes: 0 done, 1 the job failed or was cancelled, 2 bad input, 3 the
 database is held by another process (the running workbench), 4 the video was
-made but held by the quality gate.
+made but held by the quality gate, 5 publishing deferred (quota), 130/143 `make`
+interrupted by Ctrl-C/SIGTERM (the job keeps what it finished). `work` exits 0
+when it drains or is stopped (Ctrl-C or SIGTERM), after every thread has stopped.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import argparse
 import json
 import logging
 import math
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -146,22 +151,32 @@ def cmd_make(args: argparse.Namespace) -> int:
         return _error("the topic is empty: give the video a topic, for example \"Why octopuses are so smart\"", 2)
     duration = None if args.duration is None else int(round(args.duration))
     wb = _workbench(args)
+    terminated = threading.Event()
+
+    def on_term() -> None:  # stop at the next checkpoint (ffmpeg is stopped at once); the job stays resumable
+        terminated.set()
+        wb.worker.stop(wait=False)
+
+    resume = "job keeps what it finished; resume it with `python -m pipeline work --until-empty`"
     try:
         req = VideoRequest(args.topic, channel=args.channel, duration_s=duration, format=args.format, outline=outline,
                            writer=args.writer, voice=args.voice, cap_usd=args.cap)
         job_id = wb.enqueue(req)
         bar = ProgressBar(list(jobs.STAGES))
         try:
-            status = wb.worker.run_job(job_id, on_progress=bar)
+            with _on_sigterm(on_term):
+                status = wb.worker.run_job(job_id, on_progress=bar)
         except KeyboardInterrupt:
             bar.close()
-            print(f"interrupted: job {job_id} keeps what it finished; resume it with `python -m pipeline work --until-empty`",
-                  file=sys.stderr)
+            print(f"interrupted: the {resume}", file=sys.stderr)
             return 130
         bar.close()
+        if terminated.is_set() and status == "queued":
+            print(f"stopped by SIGTERM: the {resume}", file=sys.stderr)
+            return 143
         return _report(wb, job_id, status, args.json)
     finally:
-        wb.db.close()
+        wb.close()
 
 
 def _report(wb, job_id: int, status: str, as_json: bool) -> int:
@@ -213,7 +228,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         from pipeline.queries import JOBS_SQL
         rows = wb.db.query_dicts(JOBS_SQL, [args.limit])  # the same read model the Studio queue uses
     finally:
-        wb.db.close()
+        wb.close()
     if args.json:
         print(json.dumps(rows, default=str))
         return 0
@@ -228,21 +243,44 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _on_sigterm(callback):
+    """Run ``callback`` on SIGTERM (a service manager's stop) instead of dying mid-write; restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: callback())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def cmd_work(args: argparse.Namespace) -> int:
+    """Drain the queue (--until-empty) or serve it until stopped. SIGTERM and Ctrl-C drain like a normal stop:
+    running stages finish or stop at their next checkpoint (resumable), every thread is joined, exit 0."""
     from pipeline.workbench import Workbench
 
-    wb = Workbench(load_settings(args.data_dir), start_worker=True)
-    try:
-        print(f"worker running with {wb.settings.workers} threads on {wb.settings.db_path}", file=sys.stderr)
-        if args.until_empty:
-            wb.worker.wait_idle(timeout=24 * 3600)
-        else:
-            while True:
-                time.sleep(3600)
-    except KeyboardInterrupt:
-        print("stopping: running jobs will resume next time", file=sys.stderr)
-    finally:
-        wb.close()
+    stop = threading.Event()
+    # Only what this command needs: no trend bootstrap (it would still be loading a model at exit).
+    services = ("worker",) if args.until_empty else ("worker", "scheduler", "snapshots")
+    with _on_sigterm(stop.set):
+        wb = Workbench(load_settings(args.data_dir), services=services)
+        try:
+            print(f"worker running with {wb.settings.workers} threads on {wb.settings.db_path}", file=sys.stderr)
+            while not stop.is_set():
+                if args.until_empty:
+                    if wb.worker.wait_idle(timeout=1.0):
+                        break
+                else:
+                    stop.wait(1.0)
+            if stop.is_set():
+                print("stopping (SIGTERM): running jobs stop at their next checkpoint and resume next time",
+                      file=sys.stderr)
+        except KeyboardInterrupt:
+            print("stopping: running jobs will resume next time", file=sys.stderr)
+        finally:
+            wb.close()
     return 0
 
 
@@ -260,7 +298,7 @@ def cmd_simple(args: argparse.Namespace) -> int:
                 print(f"trends: {line}")
             print(f"ready: {wb.settings.db_path}")
     finally:
-        wb.db.close()
+        wb.close()
     return 0
 
 

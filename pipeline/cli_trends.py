@@ -79,7 +79,7 @@ def run(args: argparse.Namespace, workbench) -> int:
                       f"growth {r['predicted_growth_pct']:+.0f}%  fit {r['fit']:.2f}  novelty {r['novelty']:.2f}")
         return 0
     finally:
-        wb.db.close()
+        wb.close()
 
 
 def _evaluate(args: argparse.Namespace) -> int:

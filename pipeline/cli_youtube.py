@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from pipeline import jobs
@@ -22,6 +23,15 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     lst = csub.add_parser("list", parents=[common], help="channels with their health, parking and quota")
     lst.add_argument("--json", action="store_true")
     csub.add_parser("key", help="print a new YTEMPIRE_TOKEN_KEY (it encrypts tokens at rest)")
+    rot = csub.add_parser("rotate-key", parents=[common],
+                          help="re-encrypt every stored token with a new key, in one transaction")
+    rot.add_argument("--new-key", default=None, help="the new key (default: a fresh one, printed)")
+    dis = csub.add_parser("disconnect", parents=[common], help="revoke a channel's YouTube tokens and delete them")
+    dis.add_argument("name")
+    dis.add_argument("--project", default=None, help="only this Google Cloud project's token")
+    dele = csub.add_parser("delete", parents=[common], help="delete a channel (its tokens revoked first)")
+    dele.add_argument("name")
+    dele.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     pub = sub.add_parser("publish", parents=[common], help="publish a made video to YouTube (resumes an interrupted upload)")
     pub.add_argument("job_id", type=int)
@@ -40,6 +50,33 @@ def run(args: argparse.Namespace, workbench) -> int:
     try:
         if args.command == "publish":
             return _publish(wb, args)
+        if args.channels_command == "rotate-key":
+            key = args.new_key or new_key()
+            counts = wb.youtube.accounts.rotate_key(key)
+            print(f"re-encrypted {counts['youtube_accounts']} tokens, {counts['youtube_projects']} client secrets and "
+                  f"{counts['uploads']} upload sessions. Set YTEMPIRE_TOKEN_KEY to the new key now (the old one no "
+                  "longer opens them):", file=sys.stderr)
+            if not args.new_key:
+                print(key)
+            return 0
+        if args.channels_command == "disconnect":
+            for note in wb.disconnect_channel(args.name, args.project):
+                print(note)
+            return 0
+        if args.channels_command == "delete":
+            channel = get_channel(wb.db, args.name)
+            if not args.yes:
+                if not sys.stdin.isatty():
+                    raise ChannelError(f"Deleting {channel['name']} revokes its YouTube tokens: add --yes to do it "
+                                       "without a prompt.")
+                if input(f"Delete {channel['name']} and revoke its YouTube access? Type its name to go on: ").strip() \
+                        != channel["name"]:
+                    print("nothing deleted")
+                    return 1
+            for note in wb.delete_channel(channel["id"]):
+                print(note)
+            print(f"{channel['name']}: deleted (its finished videos stay in the Library)")
+            return 0
         if args.channels_command == "add":
             try:
                 channel = get_channel(wb.db, args.name)
@@ -70,7 +107,7 @@ def run(args: argparse.Namespace, workbench) -> int:
                       + (f", parked until {q['parked_until']}" if q["parked_until"] else ""))
         return 0
     finally:
-        wb.db.close()
+        wb.close()
 
 
 def _publish(wb, args: argparse.Namespace) -> int:

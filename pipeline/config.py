@@ -118,12 +118,15 @@ class Settings(BaseSettings):
 
     # -- YouTube: endpoints are configurable so the whole flow can run against a test server ------
     token_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("YTEMPIRE_TOKEN_KEY", "TOKEN_KEY"),
-        description="Fernet key that encrypts channel tokens at rest (`python -m pipeline channels key`).")
+        default=None, validation_alias="YTEMPIRE_TOKEN_KEY",
+        description="Fernet key that encrypts channel tokens at rest (`python -m pipeline channels key`). "
+                    "Only YTEMPIRE_TOKEN_KEY is read (environment or .streamlit/secrets.toml).")
     youtube_api_root: str = Field(default="https://youtube.googleapis.com/", description="YouTube Data API root.")
     youtube_analytics_root: str = Field(default="https://youtubeanalytics.googleapis.com/",
                                         description="YouTube Analytics API root.")
     oauth_token_uri: str = Field(default="https://oauth2.googleapis.com/token", description="OAuth token endpoint.")
+    oauth_revoke_uri: str = Field(default="https://oauth2.googleapis.com/revoke",
+                                  description="Where a disconnected channel's token is revoked.")
     oauth_redirect_uri: str = Field(default="http://localhost:8501/",
                                     description="Where Google sends the operator back after consent (the workbench).")
     quota_model: str = Field(default="2026", description="'2026' (uploads and search in their own buckets) or 'legacy'.")

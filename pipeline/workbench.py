@@ -75,17 +75,26 @@ MAX_BATCH_LINES = 500
 
 
 class Workbench:
+    SERVICES = ("worker", "snapshots", "scheduler", "trends")
+
     def __init__(self, settings: Settings, *, start_worker: bool = True, lease: GpuLease | None = None,
-                 snapshot_s: float = 30.0):
+                 snapshot_s: float = 30.0, services: tuple[str, ...] | None = None):
+        """``services``: the background threads to start (default: all of SERVICES with start_worker, else none).
+        Commands start only what they need; close() stops and joins every one before the database closes."""
         self._closed = False
+        self._threads: list[threading.Thread] = []
         settings.prepare_data_dir()
         self.db: Database = open_database(settings.db_path)
-        release_holds(self.db)  # this process owns the file now: no paid call of an earlier one is in flight
-        self.settings = self._with_overrides(settings)
-        self.prices = PriceTable.load(self.local_prices if self.local_prices.exists() else self.settings.prices_file)
-        channels.ensure_demo_channel(self.db)
-        self.youtube = YouTubeDesk(self.db, self.settings)
-        self.youtube.accounts.require_key_if_tokens()
+        try:
+            release_holds(self.db)  # this process owns the file now: no paid call of an earlier one is in flight
+            self.settings = self._with_overrides(settings)
+            self.prices = PriceTable.load(self.local_prices if self.local_prices.exists() else self.settings.prices_file)
+            channels.ensure_demo_channel(self.db)
+            self.youtube = YouTubeDesk(self.db, self.settings)
+            self.youtube.accounts.require_key_if_tokens()
+        except BaseException:
+            self.db.close()  # a workbench that cannot start leaves the file free
+            raise
         self.worker = Worker(self.settings, self.db, self.prices, lease=lease, youtube=self.youtube.publisher)
         self.snapshots = SnapshotWriter(self.db, self.settings.data_dir / "snapshots", snapshot_s)
         self.trends = TrendDesk(self.db, self.worker.lease)
@@ -93,12 +102,20 @@ class Workbench:
         self._maintenance = threading.Lock()  # one restore at a time
         self._maintenance_on = threading.Event()  # set while restoring: scheduler and backups hold off
         self.restore_wait_s = 120.0
-        if start_worker:
+        wanted = set(self.SERVICES if start_worker else ()) if services is None else set(services)
+        unknown = wanted - set(self.SERVICES)
+        if unknown:
+            raise ValueError(f"Unknown services {sorted(unknown)}: use {', '.join(self.SERVICES)}.")
+        if "worker" in wanted:
             self.worker.start()
+        if "snapshots" in wanted:
             self.snapshots.start()
-            threading.Thread(target=self._schedule_loop, name="ytempire-schedule", daemon=True).start()
-            if self.settings.bootstrap_trends:
-                self.prepare_trends(background=True)
+        if "scheduler" in wanted:
+            thread = threading.Thread(target=self._schedule_loop, name="ytempire-schedule", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if "trends" in wanted and self.settings.bootstrap_trends:
+            self.prepare_trends(background=True)
 
     def prepare_trends(self, background: bool = False, topics: bool = True) -> list[str]:
         """First start: load the bundled trending data, then cluster topics where none exist yet."""
@@ -128,12 +145,18 @@ class Workbench:
                 log.exception("daily backup failed")
 
     def close(self) -> None:
+        """Stop every background thread and wait for it (running jobs stop at a checkpoint and stay resumable),
+        then close the database: nothing is left writing when the process ends."""
         if self._closed:
             return
         self._closed = True
         self._scheduler_stop.set()
+        self.trends.stop()
         self.snapshots.stop()
         self.worker.stop(wait=True)
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self.trends.wait(timeout=60)
         self.db.close()
 
     def __enter__(self) -> Workbench:
@@ -251,6 +274,23 @@ class Workbench:
         brief = self.trends.brief(country, topic_id)
         return self.enqueue(VideoRequest(topic=brief["topic"], related_titles=brief["related_titles"],
                                          tags=brief["tags"], **request))  # type: ignore[arg-type]
+
+    def disconnect_channel(self, channel: int | str, project: str | None = None) -> list[str]:
+        """Revoke the channel's YouTube tokens at Google (when reachable) and delete them here."""
+        found = channels.get_channel(self.db, channel)
+        notes = self.youtube.accounts.disconnect(found["id"], project)
+        if not notes:
+            raise channels.ChannelError(f"{found['name']} is not connected to YouTube"
+                                        + (f" through project {project}" if project else "") + ".")
+        return notes
+
+    def delete_channel(self, channel: int | str) -> list[str]:
+        """Delete a channel: its YouTube tokens are revoked at Google (when reachable) and deleted first.
+        Refused while it has queued or running jobs. Returns what happened to each token."""
+        found = channels.check_deletable(self.db, channels.get_channel(self.db, channel)["id"])
+        notes = self.youtube.accounts.disconnect(found["id"])
+        channels.delete_channel(self.db, found["id"])
+        return notes
 
     def cancel(self, job_id: int) -> str:
         return self.worker.cancel(job_id)

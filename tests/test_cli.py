@@ -120,3 +120,71 @@ def test_jobs_cancel_and_retry(capsys, data):
     assert json.loads(out)[0]["status"] == "queued"
     code, _, err = run(capsys, "retry", str(job), "--data-dir", data)
     assert code == 2 and "already queued" in err
+
+
+def _pipeline(*args, env_extra=None, **kw):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
+    for key in [k for k, v in env.items() if v is None]:
+        del env[key]
+    return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-5", "1e9"])
+def test_a_bad_duration_exits_2_from_the_shell(tmp_path, value):
+    proc = _pipeline("make", "x", "--duration", value, "--data-dir", str(tmp_path / "d"))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "--duration" in err and "out of range" in err and out == ""
+
+
+@pytest.mark.slow
+def test_work_until_empty_drains_the_queue_and_exits_0_with_the_trend_bootstrap_on(tmp_path):
+    """The trend bootstrap used to load MiniLM in a thread while `work` exited: SIGABRT, exit 134."""
+    from pipeline.config import Settings
+    from pipeline.workbench import VideoRequest, Workbench
+    data = tmp_path / "data"
+    with Workbench(Settings(data_dir=data), start_worker=False) as wb:  # trending data without topics yet
+        wb.trends.import_csv(ROOT / "data" / "trends" / "youtube_trending_US_2017-11-14_to_11-28.csv", "US")
+        ids = [wb.enqueue(VideoRequest(t, duration_s=10)) for t in ("Octopus arms", "Octopus hearts")]
+    proc = _pipeline("work", "--until-empty", "--data-dir", str(data), env_extra={"YTEMPIRE_BOOTSTRAP_TRENDS": None})
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert "terminate called" not in err
+    listing = json.loads(_pipeline("jobs", "--json", "--data-dir", str(data)).communicate(timeout=120)[0])
+    assert sorted(r["id"] for r in listing if r["status"] == "done") == sorted(ids)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_running_work_cleanly_and_the_job_resumes(tmp_path):
+    import signal
+    import time
+
+    import psutil
+
+    from pipeline.config import Settings
+    from pipeline.workbench import VideoRequest, Workbench
+    data = tmp_path / "data"
+    with Workbench(Settings(data_dir=data), start_worker=False) as wb:
+        job = wb.enqueue(VideoRequest("Why octopuses are so smart", duration_s=60))
+    proc = _pipeline("work", "--data-dir", str(data))
+    folder = data / "jobs" / str(job)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not list(folder.glob("video.partial-*.mp4")):
+        assert proc.poll() is None, proc.communicate()[1]
+        time.sleep(0.2)
+    assert list(folder.glob("video.partial-*.mp4")), "the render never started"
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "stopping (SIGTERM)" in err and "terminate called" not in err
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive  # ffmpeg stopped with it
+    assert not list(folder.glob("video.partial-*.mp4"))  # nothing half-written left to look finished
+    listing = json.loads(_pipeline("jobs", "--json", "--data-dir", str(data)).communicate(timeout=120)[0])
+    assert [r["status"] for r in listing] == ["queued"]  # checkpointed, resumable
+    proc = _pipeline("work", "--until-empty", "--data-dir", str(data))
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    listing = json.loads(_pipeline("jobs", "--json", "--data-dir", str(data)).communicate(timeout=120)[0])
+    assert [r["status"] for r in listing] == ["done"]

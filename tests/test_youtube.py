@@ -85,12 +85,8 @@ def test_tokens_are_encrypted_and_the_app_refuses_to_start_without_the_key(tmp_p
     assert b"refresh-alpha" not in raw and b"secret-proj-a" not in raw
     with pytest.raises(ConfigError, match="YTEMPIRE_TOKEN_KEY is not set"):
         Workbench(Settings(data_dir=tmp_path / "data"), start_worker=False)
-    with pytest.raises(ConfigError, match="do not open"):
-        bad = Workbench(Settings(data_dir=tmp_path / "data", token_key=new_key()), start_worker=False)
-        try:
-            bad.youtube.accounts.credentials(2, "proj-a")
-        finally:
-            bad.close()
+    with pytest.raises(ConfigError, match="does not open the stored channel tokens"):  # at start, not at publish
+        Workbench(Settings(data_dir=tmp_path / "data", token_key=new_key()), start_worker=False)
 
 
 def test_oauth_code_exchange_against_the_token_endpoint(wb, yt):
@@ -517,3 +513,68 @@ def test_quota_charged_by_a_failed_upload_rides_on_the_error(wb, yt, tmp_path):
         wb.youtube.publisher.publish(34, {"id": cid}, video, thumb, BODY)
     [usage] = info.value.usage
     assert (usage.provider, usage.unit, usage.quantity) == ("youtube", "quota_units", 1.0)
+
+
+def test_a_wrong_token_key_is_refused_at_start_not_at_publish(tmp_path, yt):
+    wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
+    connect(wb, "Psi", "proj-psi")
+    wb.close()
+    with pytest.raises(ConfigError, match="does not open the stored channel tokens"):
+        Workbench(Settings(data_dir=tmp_path / "data", token_key=new_key()), start_worker=False)
+
+
+def test_only_the_ytempire_token_key_name_is_read(monkeypatch, tmp_path):
+    monkeypatch.setenv("TOKEN_KEY", KEY)
+    monkeypatch.delenv("YTEMPIRE_TOKEN_KEY", raising=False)
+    assert Settings(data_dir=tmp_path).token_key is None
+    monkeypatch.setenv("YTEMPIRE_TOKEN_KEY", KEY)
+    assert Settings(data_dir=tmp_path).token_key.get_secret_value() == KEY
+
+
+def test_rotate_key_re_encrypts_every_token_in_one_transaction(tmp_path, yt, capsys):
+    from pipeline.cli import main
+    from pipeline.providers.base import TransientError
+    wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
+    cid = connect(wb, "Omega", "proj-w")
+    video, thumb = video_file(tmp_path)
+    yt.fault("chunk", *["503"] * 6)
+    wb.youtube.publisher.sleep = lambda s: None
+    with pytest.raises(TransientError):
+        wb.youtube.publisher.publish(40, {"id": cid}, video, thumb, BODY)  # leaves an encrypted session behind
+    wb.close()
+    env = {"YTEMPIRE_TOKEN_KEY": KEY, "YTEMPIRE_OAUTH_TOKEN_URI": yt.url + "/token"}
+    for k, v in env.items():
+        os.environ[k] = v
+    try:
+        assert main(["channels", "rotate-key", "--data-dir", str(tmp_path / "data")]) == 0
+    finally:
+        del os.environ["YTEMPIRE_TOKEN_KEY"]
+    out, err = capsys.readouterr()
+    fresh = out.strip()
+    assert "re-encrypted 1 tokens, 1 client secrets and 1 upload sessions" in err and fresh != KEY
+    with pytest.raises(ConfigError, match="does not open"):
+        Workbench(settings_for(tmp_path, yt), start_worker=False)  # the old key no longer opens them
+    rotated = Workbench(Settings(**{**settings_for(tmp_path, yt).model_dump(), "token_key": fresh}), start_worker=False)
+    try:
+        assert rotated.youtube.accounts.credentials(cid, "proj-w").refresh_token == "refresh-omega"
+        assert rotated.youtube.publisher.record(40).session_uri.startswith("https://")
+    finally:
+        rotated.close()
+
+
+def test_disconnecting_and_deleting_a_channel_revokes_its_token_at_google(tmp_path, yt):
+    wb = Workbench(settings_for(tmp_path, yt, oauth_revoke_uri=yt.url + "/revoke"), start_worker=False)
+    try:
+        cid = connect(wb, "Alef", "proj-alef")
+        notes = wb.disconnect_channel(cid)
+        assert notes == ["proj-alef: revoked at Google; the token is deleted here"]
+        assert yt.revocations == ["refresh-alef"] and "refresh-alef" in yt.revoked
+        assert wb.youtube.accounts.accounts(cid) == []
+        wb.youtube.add_account(cid, client_secret("proj-alef"), token("alef2"))
+        wb.settings.oauth_revoke_uri = "http://127.0.0.1:9/revoke"  # Google out of reach: still deleted here
+        notes = wb.delete_channel(cid)
+        assert "could not be reached" in notes[0] and "myaccount.google.com/permissions" in notes[0]
+        assert wb.db.query_one("SELECT count(*) FROM youtube_accounts")[0] == 0
+        assert wb.db.query_one("SELECT count(*) FROM channels WHERE id = ?", [cid])[0] == 0
+    finally:
+        wb.close()

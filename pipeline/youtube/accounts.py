@@ -71,10 +71,85 @@ class Accounts:
         self.box = TokenBox(settings.token_key.get_secret_value() if settings.token_key else None)
 
     def require_key_if_tokens(self) -> None:
-        """The app refuses to start without the key once tokens are stored."""
-        if not self.box.ready and self.db.query_one("SELECT count(*) FROM youtube_accounts")[0]:
+        """At start, not at publish: refuse without the key once tokens are stored, and with a key that
+        does not open them (one stored secret is decrypted to prove it)."""
+        row = self.db.query_one("SELECT (SELECT token FROM youtube_accounts LIMIT 1),"
+                                " (SELECT client_config FROM youtube_projects LIMIT 1)")
+        sealed = row[0] if row[0] is not None else row[1]
+        if sealed is None:
+            return
+        if not self.box.ready:
             raise ConfigError("Channel tokens are stored but YTEMPIRE_TOKEN_KEY is not set: set it (environment or "
                               ".streamlit/secrets.toml) to the key they were saved with.")
+        try:
+            self.box.open(sealed)
+        except ConfigError as exc:
+            raise ConfigError("YTEMPIRE_TOKEN_KEY does not open the stored channel tokens: set it to the key they were "
+                              "saved with (after `channels rotate-key`, the new one), or disconnect and reconnect the "
+                              "channels.") from exc
+
+    def rotate_key(self, new_key: str) -> dict[str, int]:
+        """Re-encrypt every stored secret (tokens, client secrets, consent verifiers, upload sessions) with a new
+        key, in one transaction: all of them move, or none. Returns how many of each moved."""
+        from pipeline.youtube.crypto import TokenBox
+
+        new = TokenBox(new_key)
+        if not self.box.ready:
+            raise ConfigError("Set YTEMPIRE_TOKEN_KEY to the current key first: it is needed to open the tokens.")
+        counts = {}
+        with self.db.write() as cur:
+            for table, column, keys in (("youtube_accounts", "token", ("channel_id", "project_id")),
+                                        ("youtube_projects", "client_config", ("project_id",)),
+                                        ("oauth_states", "verifier", ("state",))):
+                rows = cur.execute(f"SELECT {', '.join(keys)}, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
+                for row in rows:
+                    cur.execute(f"UPDATE {table} SET {column} = ? WHERE {' AND '.join(f'{k} = ?' for k in keys)}",
+                                [new.seal(self.box.open(row[-1])), *row[:-1]])
+                counts[table] = len(rows)
+            sessions = cur.execute("SELECT job_id, session_uri FROM uploads WHERE session_uri IS NOT NULL"
+                                   " AND NOT starts_with(session_uri, 'http')").fetchall()
+            for job_id, sealed in sessions:
+                cur.execute("UPDATE uploads SET session_uri = ? WHERE job_id = ?",
+                            [new.seal(self.box.open(sealed.encode())).decode(), job_id])
+            counts["uploads"] = len(sessions)
+        self.box = new
+        return counts
+
+    def disconnect(self, channel_id: int, project: str | None = None) -> list[str]:
+        """Revoke the channel's tokens at Google (when it can be reached) and delete them here, whatever Google
+        answers. Returns one line per account saying what happened."""
+        import requests
+
+        notes = []
+        for account in [a for a in self.accounts(channel_id) if project is None or a.project_id == project]:
+            row = self.db.query_one("SELECT token FROM youtube_accounts WHERE channel_id = ? AND project_id = ?",
+                                    [channel_id, account.project_id])
+            try:
+                token = self.box.open(row[0]) if row else {}
+            except ConfigError:
+                token = {}
+            secret = token.get("refresh_token") or token.get("token")
+            if not secret:
+                note = "no readable token to revoke"
+            else:
+                try:
+                    answer = requests.post(self.settings.oauth_revoke_uri, data={"token": secret}, timeout=10,
+                                           headers={"content-type": "application/x-www-form-urlencoded"})
+                    if answer.status_code == 200:
+                        note = "revoked at Google"
+                    elif answer.status_code == 400:  # invalid_token: revoked or expired already
+                        note = "Google no longer honoured the token (already revoked)"
+                    else:
+                        note = (f"Google answered {answer.status_code}: revoke the access yourself at "
+                                "https://myaccount.google.com/permissions")
+                except requests.RequestException:
+                    note = ("Google could not be reached: revoke the access yourself at "
+                            "https://myaccount.google.com/permissions")
+            with self.db.write() as cur:
+                cur.execute("DELETE FROM youtube_accounts WHERE channel_id = ? AND project_id = ?",
+                            [channel_id, account.project_id])
+            notes.append(f"{account.project_id}: {note}; the token is deleted here")
+        return notes
 
     # -- projects ------------------------------------------------------------------------------
     def add_project(self, client_config: dict, quota_model: str | None = None) -> str:
