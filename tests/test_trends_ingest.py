@@ -103,3 +103,29 @@ def test_non_utf8_file(db, tmp_path):
                                            ("trending-US.csv", "US")])
 def test_country_from_file_name(name, country):
     assert country_from_name(name) == country
+
+
+def test_csv_limits_are_enforced_with_a_clear_message(tmp_path, monkeypatch):
+    from pipeline.trends import ingest
+    from pipeline.trends.ingest import CsvTrendSource, TrendImportError, parse_trending
+    header = "video_id,trending_date,title,channel_title,category_id,publish_time,tags,views,likes,dislikes,comment_count\n"
+    ok = "abcdefghijk,17.14.11,A title,Ch,22,2017-11-13T17:13:01.000Z,a|b,100,1,0,1\n"
+    huge = "bcdefghijkl,17.14.11," + "x" * 20_000 + ",Ch,22,2017-11-13T17:13:01.000Z,a|b,100,1,0,1\n"
+    parsed = parse_trending(header + ok + huge)
+    assert len(parsed.rows) == 1 and parsed.rejected == {"a field longer than 10,000 characters": 1}
+    monster = header + ok + "cdefghijklm,17.14.11,\"" + "y" * 200_000 + "\",Ch,22,,a,1,1,0,1\n"
+    with pytest.raises(TrendImportError, match="Line .* cannot be read"):
+        parse_trending(monster)
+    path = tmp_path / "big_US.csv"
+    path.write_text(header + ok)
+    monkeypatch.setattr(ingest, "MAX_CSV_BYTES", 64)
+    with pytest.raises(TrendImportError, match="may be at most 0 MB|Split it by date"):
+        CsvTrendSource(path, "US").fetch()
+
+
+def test_oversized_client_secret_and_token_files_are_refused(tmp_path):
+    from pipeline.youtube.accounts import AccountError, parse_client_config, parse_token
+    with pytest.raises(AccountError, match="about a kilobyte"):
+        parse_client_config("{" + " " * 70_000 + "}")
+    with pytest.raises(AccountError, match="about a kilobyte"):
+        parse_token("{" + " " * 70_000 + "}")

@@ -25,6 +25,8 @@ import polars as pl
 from pipeline.db import Database
 
 VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{10,12}$")  # 11 is the rule; v1 holds one 12-character id
+MAX_CSV_BYTES = 200 << 20  # the upload limit of the Trends page too (.streamlit/config.toml maxUploadSize)
+MAX_FIELD_CHARS = 10_000  # a title is 100, tags 500, a description 5,000: longer is not a trending row
 CORRUPTED_IDS = {"#NOME?", "#NAME?", "#NOMBRE?", "#NOM?"}
 CATEGORY_FILES = {"US": "youtube_category_ids_US.json", "CA": "youtube_category_ids_CA.json"}
 
@@ -100,10 +102,21 @@ def parse_trending(text: str, year: int = 2017) -> ParsedTrends:
     parsed = ParsedTrends([], 0, schema=schema)
     seen: set[tuple[str, date]] = set()
     rank: Counter = Counter()
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field past the csv module's own limit, an unclosed quote
+            raise TrendImportError(f"Line {reader.line_num} of the CSV cannot be read ({exc}): fix or remove it "
+                                   f"and import again (a field may hold at most {MAX_FIELD_CHARS:,} characters).") from exc
         parsed.rows_read += 1
         if None in row or any(v is None for v in row.values()):
             parsed.rejected["wrong number of fields"] += 1
+            continue
+        if any(len(v) > MAX_FIELD_CHARS for v in row.values()):
+            parsed.rejected[f"a field longer than {MAX_FIELD_CHARS:,} characters"] += 1
             continue
         vid = row["video_id"].strip()
         if vid in CORRUPTED_IDS:
@@ -232,6 +245,10 @@ class CsvTrendSource:
 
     def fetch(self) -> ParsedTrends:
         try:
+            size = self.path.stat().st_size
+            if size > MAX_CSV_BYTES:
+                raise TrendImportError(f"{self.path.name} is {size / 2**20:,.0f} MB: a trending CSV may be at most "
+                                       f"{MAX_CSV_BYTES >> 20} MB. Split it by date and import the parts.")
             raw = self.path.read_bytes()
         except OSError as exc:
             raise TrendImportError(f"Cannot read {self.path}: {exc.strerror or exc}.") from exc

@@ -28,8 +28,19 @@ class AccountError(ValueError):
     pass
 
 
+MAX_JSON_CHARS = 64 * 1024  # a client secret or token JSON is about 1 KB
+
+
+def _bounded(text: str, what: str) -> str:
+    if len(text) > MAX_JSON_CHARS:
+        raise AccountError(f"The {what} is {len(text):,} characters long: a real one is about a kilobyte (the limit "
+                           f"is {MAX_JSON_CHARS // 1024} KB). Download it again from Google Cloud Console.")
+    return text
+
+
 def parse_client_config(text: str) -> dict:
     """A Google OAuth client secret JSON ({"installed": {...}} or {"web": {...}})."""
+    _bounded(text, "client secret")
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -46,6 +57,7 @@ def parse_client_config(text: str) -> dict:
 
 def parse_token(text: str) -> dict:
     """An authorized-user token JSON as google-auth writes it (Credentials.to_json())."""
+    _bounded(text, "token file")
     try:
         data = json.loads(text)
     except ValueError as exc:

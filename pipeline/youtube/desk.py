@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pipeline.config import Settings
 from pipeline.db import Database
-from pipeline.youtube.accounts import Accounts, parse_client_config, parse_token
+from pipeline.youtube.accounts import MAX_JSON_CHARS, AccountError, Accounts, parse_client_config, parse_token
 from pipeline.youtube.analytics import YouTubeTrendSource, sync_channel
 from pipeline.youtube.quota import QuotaLedger
 from pipeline.youtube.upload import YouTubePublisher
@@ -29,8 +29,13 @@ class YouTubeDesk:
         return project
 
     def add_account_files(self, channel_id: int, client_secret: Path, token: Path) -> str:
-        return self.add_account(channel_id, Path(client_secret).read_text(encoding="utf-8"),
-                                Path(token).read_text(encoding="utf-8"))
+        texts = []
+        for path in (Path(client_secret), Path(token)):
+            if path.stat().st_size > 4 * MAX_JSON_CHARS:  # never read a huge file to find out
+                raise AccountError(f"{path.name} is far larger than a client secret or token JSON (limit "
+                                   f"{MAX_JSON_CHARS // 1024} KB).")
+            texts.append(path.read_text(encoding="utf-8"))
+        return self.add_account(channel_id, *texts)
 
     def sync(self, channel_id: int, days: int = 28) -> dict:
         return sync_channel(self.db, self.accounts, self.quota, self.settings, channel_id, days)
