@@ -13,7 +13,12 @@ from pathlib import Path
 
 _ABBREVIATIONS = {"e.g", "i.e", "mr", "mrs", "ms", "dr", "prof", "st", "vs", "etc", "u.s", "u.k", "no", "approx", "jr", "sr", "inc", "ltd"}
 _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ0-9]+(?:['’][A-Za-z]+)?")
-_SENTENCE_END = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)")
+# A boundary candidate starts only where a run of end marks starts (the lookbehind) and takes the
+# whole run at once (possessive): otherwise a long run of dots not followed by a space is retried
+# from every position inside it, which is quadratic in the run's length.
+_SENTENCE_END = re.compile(r"(?<![.!?…])([.!?…]++[\"'”’)\]]*+)(\s+)")
+_END_MARKS = ".!?…\"'”’)]"
+_SPACES = re.compile(r"\s+")
 
 
 def words(text: str) -> list[str]:
@@ -25,15 +30,19 @@ def word_count(text: str) -> int:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split prose into sentences at . ! ? followed by space, sparing common abbreviations."""
-    text = re.sub(r"\s+", " ", text.strip())
+    """Split prose into sentences at . ! ? followed by space, sparing common abbreviations.
+
+    Linear in the length of the text: each candidate boundary is judged by the word before it and
+    the character after it, never by re-reading the sentence from its start (with many skipped
+    candidates in one sentence, "e.g. a e.g. a ...", that re-reading was quadratic).
+    """
+    text = _SPACES.sub(" ", text.strip())
     if not text:
         return []
     sentences, start = [], 0
     for match in _SENTENCE_END.finditer(text):
         end = match.end(1)
-        before = text[start:end].rstrip(".!?…\"'”’)]").split(" ")[-1].lower()
-        if match.group(1).startswith(".") and (before in _ABBREVIATIONS or re.fullmatch(r"[a-z]", before)):
+        if match.group(1).startswith(".") and _is_abbreviation(_word_before(text, start, end)):
             continue
         nxt = text[match.end():match.end() + 1]
         if nxt and not (nxt.isupper() or nxt.isdigit() or nxt in "\"'“‘(["):
@@ -44,6 +53,29 @@ def split_sentences(text: str) -> list[str]:
     if tail:
         sentences.append(tail)
     return sentences
+
+
+def _word_before(text: str, start: int, end: int) -> str:
+    """The word that ends at ``end`` (its end marks removed), looking back no further than ``start``.
+
+    The search stops at the nearest space, and a space always follows the previous candidate, so
+    all the look-backs of one text add up to its length.
+    """
+    space = text.rfind(" ", start, end)
+    return text[max(space + 1, start):end].rstrip(_END_MARKS).lower()
+
+
+def _is_abbreviation(word: str) -> bool:
+    return word in _ABBREVIATIONS or (len(word) == 1 and "a" <= word <= "z")
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """Text cut at a word boundary to at most about ``limit`` characters (an ellipsis marks the cut)."""
+    text = text.strip().rstrip(".")
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "…"
 
 
 def count_syllables(word: str) -> int:

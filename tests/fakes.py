@@ -133,13 +133,20 @@ class FakeOpenAI(FakeServer):
         elif behaviour == "short":
             content = json.dumps({"title": "T", "hook": "H.", "sections": [{"heading": "A", "sentences": ["One."],
                                   "bullets": []}], "call_to_action": "C.", "description": "D", "tags": []})
+        elif behaviour == "long":  # a model that ignores the target: ten times the words asked for
+            content = json.dumps(self.script(10 * target))
+        elif behaviour == "three":  # a model that says three sentences and stops
+            content = json.dumps(self.three_sentences())
+        elif behaviour == "cutoff":  # ran into max_completion_tokens: the JSON stops mid-string
+            content = json.dumps(self.script(10 * target))[:2000]
         else:
             content = json.dumps(self.script(target))
         prompt_tokens = max(1, len(prompt) // 4) + 300  # the schema counts too
         completion_tokens = max(1, len(content) // 4)
         return self.json(200, {
             "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": request["model"],
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            "choices": [{"index": 0, "finish_reason": "length" if behaviour == "cutoff" else "stop",
+                         "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens,
                       "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens, prompt_tokens)}},
@@ -148,12 +155,20 @@ class FakeOpenAI(FakeServer):
     @staticmethod
     def script(target_words: int) -> dict:
         sentence = "Octopuses solve problems by testing one idea after another with their flexible arms."  # 13 words
-        per_section = max(1, (target_words - 30) // 13 // 3)
+        per_section = max(1, round((target_words - 16) / 13 / 3))  # the hook and call to action say 16 words
         return {"title": "Why Octopuses Are So Smart", "hook": "Why are octopuses so smart? Let us look closely.",
                 "sections": [{"heading": f"Part {i}", "sentences": [sentence] * per_section,
                               "bullets": ["Testing ideas", "Flexible arms"]} for i in range(1, 4)],
                 "call_to_action": "Subscribe for more questions like this one.",
                 "description": "A short look at octopus intelligence.", "tags": ["octopus", "animals", "science"]}
+
+    @staticmethod
+    def three_sentences() -> dict:
+        return {"title": "Why Octopuses Are So Smart", "hook": "Why are octopuses so smart?",
+                "sections": [{"heading": "Problem solvers", "bullets": ["Testing ideas"], "sentences": [
+                    "Octopuses solve problems by testing one idea after another with their flexible arms."]}],
+                "call_to_action": "Subscribe for more questions like this one.",
+                "description": "A short look at octopus intelligence.", "tags": ["octopus"]}
 
 
 class FakeGoogleTTS(FakeServer):
@@ -203,3 +218,4 @@ class FakeElevenLabs(FakeServer):
         cost = round(len(text) * self.cost_factor)
         return 200, {"content-type": "audio/pcm", "character-cost": str(cost), "request-id": "req-1"}, \
             tone_pcm(0.02 + len(text) / 60, self.rate)
+

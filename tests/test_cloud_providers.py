@@ -13,12 +13,14 @@ import pytest
 from fakes import FakeElevenLabs, FakeGoogleTTS, FakeOpenAI
 from pipeline import jobs
 from pipeline.budget import BudgetGuard, parse_budget
-from pipeline.config import Settings
+from pipeline.config import MAX_OUTLINE_CHARS, Settings
 from pipeline.costs import PriceTable, Usage
-from pipeline.providers.base import Brief, ProviderError, TransientError
+from pipeline.fit import estimated_narration_s, sized_words
+from pipeline.providers.base import Brief, BriefError, ProviderError, TransientError
 from pipeline.providers.elevenlabs_voice import ElevenLabsVoice
 from pipeline.providers.google_tts import GoogleTTSVoice, split_bytes
 from pipeline.providers.openai_writer import OpenAIWriter
+from pipeline.script import word_count
 from pipeline.stages import PIPELINE
 from pipeline.workbench import VideoRequest, Workbench
 
@@ -391,3 +393,113 @@ def test_costs_page_shows_budgets_and_fallbacks(tmp_path, monkeypatch, google_fa
         assert any("google" in p.proto.text for p in at.get("progress"))
     finally:
         get_workbench.clear()
+
+
+# -- scripts fit the video before anything is paid for it ----------------------------------------
+
+def spoken_words(answer: dict) -> int:
+    return word_count(" ".join([answer["hook"], *(x for s in answer["sections"] for x in s["sentences"]),
+                                answer["call_to_action"]]))
+
+
+def corrections(fake) -> list[str]:
+    """The corrective requests the writer sent: the last user message of every request after the first."""
+    return [json.loads(r["body"])["messages"][-1]["content"] for r in fake.requests[1:]]
+
+
+@pytest.mark.parametrize("answer, fitted", [("long", "trimmed to fit"), ("three", "padded to fit")])
+def test_an_answer_far_off_the_target_gets_one_correction_then_is_fitted(tmp_path, openai_fake, answer, fitted):
+    openai_fake.queue(answer, answer)  # the model ignores the correction too
+    writer = OpenAIWriter("gpt-4.1-mini", cloud_settings(tmp_path, openai=openai_fake))
+    script, usage = writer.write(Brief("Why octopuses are so smart", 60, words_per_minute=150))
+    assert len(openai_fake.requests) == 2  # exactly one corrective request
+    [correction] = corrections(openai_fake)
+    target = sized_words(60, 150, 2)
+    given = FakeOpenAI.script(10 * target) if answer == "long" else FakeOpenAI.three_sentences()
+    assert f"That script has {spoken_words(given)} spoken words" in correction  # what it wrote,
+    assert f"needs about {target} words" in correction and "Keep its structure" in correction  # what is needed
+    assert 51 <= estimated_narration_s(script) <= 69
+    assert any(fitted in n for n in script.notes)
+    assert [u.unit for u in usage].count("output_tokens") == 2 and [u.unit for u in usage].count("input_tokens") == 2
+    assert sum(u.quantity for u in usage if u.unit == "output_tokens") > 0
+
+
+def test_a_correction_that_fits_is_used_as_the_model_wrote_it(tmp_path, openai_fake):
+    openai_fake.queue("long", "ok")
+    writer = OpenAIWriter("gpt-4.1-mini", cloud_settings(tmp_path, openai=openai_fake))
+    script, usage = writer.write(Brief("Why octopuses are so smart", 60, words_per_minute=150))
+    assert len(openai_fake.requests) == 2 and script.notes == []  # nothing trimmed: the model fixed it
+    assert 51 <= estimated_narration_s(script) <= 69 and len(usage) == 4
+
+
+def test_an_answer_that_fits_is_not_corrected(tmp_path, openai_fake):
+    writer = OpenAIWriter("gpt-4.1-mini", cloud_settings(tmp_path, openai=openai_fake))
+    for duration in (30, 60, 120, 300):
+        script, usage = writer.write(Brief("Why octopuses are so smart", duration, words_per_minute=150))
+        assert script.notes == [] and len(usage) == 2, duration
+    assert len(openai_fake.requests) == 4
+
+
+@pytest.mark.parametrize("correction, note, billed", [(("503", "503"), "correct the length failed", 1),
+                                                      (("invalid",), "corrected answer was unusable", 2)])
+def test_a_failed_correction_keeps_the_first_answer_fits_it_and_bills_it(tmp_path, openai_fake, correction, note, billed):
+    openai_fake.queue("long", *correction)
+    writer = OpenAIWriter("gpt-4.1-mini", cloud_settings(tmp_path, openai=openai_fake))
+    script, usage = writer.write(Brief("Why octopuses are so smart", 60, words_per_minute=150))
+    assert 51 <= estimated_narration_s(script) <= 69 and any(note in n for n in script.notes)
+    assert [u.unit for u in usage] == ["input_tokens", "output_tokens"] * billed  # a 503 is not billed; bad JSON is
+
+
+def test_an_answer_cut_off_at_the_token_limit_is_asked_again_as_too_long(tmp_path, openai_fake):
+    openai_fake.queue("cutoff", "ok")
+    writer = OpenAIWriter("gpt-4.1-mini", cloud_settings(tmp_path, openai=openai_fake))
+    script, usage = writer.write(Brief("Why octopuses are so smart", 60, words_per_minute=150))
+    [retry] = corrections(openai_fake)
+    assert "cut off at the length limit" in retry and f"about {sized_words(60, 150, 2)} words" in retry
+    assert 51 <= estimated_narration_s(script) <= 69 and len(usage) == 4
+
+
+def test_an_unusable_answer_spends_the_second_call_so_the_length_is_fitted_here(tmp_path, openai_fake):
+    openai_fake.queue("invalid", "long")
+    writer = OpenAIWriter("gpt-4.1-mini", cloud_settings(tmp_path, openai=openai_fake))
+    script, usage = writer.write(Brief("Why octopuses are so smart", 60, words_per_minute=150))
+    assert len(openai_fake.requests) == 2 and len(usage) == 4  # never a third call: the guard allowed for two
+    assert 51 <= estimated_narration_s(script) <= 69
+
+
+def test_the_correction_stays_within_what_the_guard_allowed_for(tmp_path, openai_fake):
+    openai_fake.queue("long", "long")
+    writer = OpenAIWriter("gpt-4.1-mini", cloud_settings(tmp_path, openai=openai_fake))
+    _, usage = writer.write(Brief("Why octopuses are so smart", 60, words_per_minute=150))
+    words = sized_words(60, 150, 2)
+    allowed = {u.unit: u.quantity for u in writer.estimate(60, words)}
+    sent = [json.loads(r["body"]) for r in openai_fake.requests]
+    assert sum(s["max_completion_tokens"] for s in sent) <= allowed["output_tokens"]
+    assert sum(u.quantity for u in usage if u.unit == "input_tokens") <= allowed["input_tokens"]
+
+
+def test_an_outline_over_the_limit_is_refused_before_any_call(tmp_path, openai_fake):
+    writer = OpenAIWriter("gpt-4.1-mini", cloud_settings(tmp_path, openai=openai_fake))
+    with pytest.raises(BriefError, match=r"limit is 100,000"):
+        writer.write(Brief("Octopus minds", 60, outline="x" * (MAX_OUTLINE_CHARS + 1)))
+    assert openai_fake.requests == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answer", ["long", "three"])
+def test_a_sixty_second_video_is_narrated_for_51_to_69_seconds_whatever_the_model_returns(tmp_path, answer):
+    """The script and voice stages for real: the fake model answers far off, Piper speaks what was fitted."""
+    with FakeOpenAI() as fake:
+        fake.queue(answer, answer)
+        wb, job, status = run_paid(cloud_settings(tmp_path, openai=fake), writer="gpt-4.1-mini", voice="piper",
+                                   duration_s=60)
+        try:
+            assert status == "done" and len(fake.requests) == 2
+            timings = json.loads((wb.settings.jobs_dir / str(job) / "timings.json").read_text())
+            assert 51 <= timings["duration_s"] <= 69
+            script = json.loads((wb.settings.jobs_dir / str(job) / "script.json").read_text())
+            assert any("to fit" in n for n in script["notes"])
+            billed = [r for r in ledger(wb, job) if r["stage"] == "script" and r["unit"] == "output_tokens"]
+            assert len(billed) == 2  # the corrective call is in the ledger too
+        finally:
+            wb.close()

@@ -4,7 +4,8 @@ It works only from what it is given: the topic, related trending titles and
 tags, and an operator outline. The outline (bullets or paragraphs) is the
 script's substance; the writer adds only framing that asserts nothing about
 the world (signposts, questions to the viewer, a recap), and sizes the whole
-to the target duration at the brief's speaking rate. Without an outline the
+to the target duration at the brief's speaking rate (the same estimate as
+:mod:`pipeline.fit`, which then checks it). Without an outline the
 script is an honest framing of the question, which is why operators who want
 substance give an outline or use an LLM writer.
 """
@@ -13,17 +14,17 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
+from pipeline.config import MAX_OUTLINE_CHARS, MAX_TOPIC_CHARS
 from pipeline.costs import Usage
+# sized_words lives in pipeline.fit now; stages and the workbench still import it from here
+from pipeline.fit import fit_script, framing, sized_words  # noqa: F401
 from pipeline.providers.base import Brief, BriefError
-from pipeline.script import Script, Section, split_sentences, word_count, words
+from pipeline.script import Script, Section, shorten, split_sentences, word_count, words
 
 MODEL = "template-writer-v1"
-# Pauses the voice adds (seconds), which the writer leaves room for.
-SENTENCE_PAUSE_S = 0.3
-BLOCK_PAUSE_S = 0.6
-LEAD_S = 1.5  # lead-in plus the closing hold
 
 _STOPWORDS = set(
     "a an the and or but if of to in on at for with from by about into over after before is are was were be been "
@@ -42,15 +43,6 @@ class _Part:
     bullets: list[str] = field(default_factory=list)
     intro: list[str] = field(default_factory=list)  # framing, used only to fill
     outro: list[str] = field(default_factory=list)
-
-
-def sized_words(duration_s: float, words_per_minute: float, sections: int = 2) -> int:
-    """Words that fill duration_s of narration at the speaking rate, once the pauses are taken out
-    (solved for the sentence count, at ~13 words a sentence)."""
-    rate = words_per_minute / 60.0
-    blocks = 2 + max(sections, 2)
-    budget_s = max(duration_s - LEAD_S - BLOCK_PAUSE_S * blocks, 3.0)
-    return int(budget_s * rate / (1 + SENTENCE_PAUSE_S * rate / 13.0))
 
 
 def topic_phrase(topic: str) -> str:
@@ -76,12 +68,10 @@ def title_case(text: str) -> str:
 
 
 def keywords(texts: list[str], limit: int = 8) -> list[str]:
-    seen: dict[str, int] = {}
-    for text in texts:
-        for w in words(text.lower()):
-            if len(w) > 2 and w not in _STOPWORDS and not w.isdigit():
-                seen[w] = seen.get(w, 0) + 1
-    return [w for w, _ in sorted(seen.items(), key=lambda kv: (-kv[1], list(seen).index(kv[0])))][:limit]
+    """The most frequent content words of the texts; ties keep the order they first appeared in."""
+    counts = Counter(w for text in texts for w in words(text.lower())
+                     if len(w) > 2 and w not in _STOPWORDS and not w.isdigit())
+    return [w for w, _ in counts.most_common(limit)]  # a stable sort: first seen wins a tie, in O(n log n)
 
 
 def _sentence(text: str) -> str:
@@ -90,14 +80,6 @@ def _sentence(text: str) -> str:
         return text
     text = text[0].upper() + text[1:]
     return text if text[-1] in ".!?…\"'”" else text + "."
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = text.strip().rstrip(".")
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:") + "…"
 
 
 def parse_outline(outline: str) -> list[_Part]:
@@ -118,7 +100,7 @@ def parse_outline(outline: str) -> list[_Part]:
         if current is not None and not current.substance:
             current.substance.extend(sentences)
         else:
-            current = _Part(_short(sentences[0].rstrip("."), 48), sentences)
+            current = _Part(shorten(sentences[0].rstrip("."), 48), sentences)
             parts.append(current)
 
     for line in lines:
@@ -135,17 +117,17 @@ def parse_outline(outline: str) -> list[_Part]:
             flush_paragraph()
             text = bullet.group(2).strip()
             if has_children or current is None or current.substance or not text:
-                current = _Part(_short(text.rstrip(":."), 48))
+                current = _Part(shorten(text.rstrip(":."), 48))
                 parts.append(current)
                 if not has_children:
                     current.substance.append(_sentence(text))
-                    current.bullets.append(_short(text))
+                    current.bullets.append(shorten(text))
             else:  # a flat bullet under a markdown heading
                 current.substance.append(_sentence(text))
-                current.bullets.append(_short(text))
+                current.bullets.append(shorten(text))
         elif bullet and current is not None:
             current.substance.extend(_sentence(s) for s in split_sentences(bullet.group(2)))
-            current.bullets.append(_short(bullet.group(2)))
+            current.bullets.append(shorten(bullet.group(2)))
         elif line.strip().endswith(":") and len(line.strip()) < 80:
             flush_paragraph()
             current = _Part(line.strip().rstrip(":"))
@@ -158,80 +140,25 @@ def parse_outline(outline: str) -> list[_Part]:
 
 def _angles(t: str) -> list[_Part]:
     """Framing sections that assert nothing about the world, for when no material was given."""
-    return [
-        _Part("What the question asks", [], [], [
-            f"Start with the question itself: {t}.",
-            "Before reaching for an answer, it helps to be precise about what is being asked.",
-            "Which parts of it are about facts, and which are about how we choose to describe them?",
-            "Try putting the question in your own words; a sharper question leads to a sharper answer.",
-        ]),
-        _Part("What we would need to know", [], [], [
-            "To answer it well, we would need evidence, not just a good story.",
-            "Ask what kind of observation would change your mind.",
-            "Look for sources that explain how they know what they claim, not only what they claim.",
-            "When careful people disagree, the disagreement itself tells you where the hard part is.",
-        ]),
-        _Part("Assumptions worth checking", [], [], [
-            f"Most of us come to {t} with assumptions we have never examined.",
-            "Some of them will hold up, and some of them will not.",
-            "Notice which ones you would defend, and which you simply picked up along the way.",
-            "Holding them loosely makes it easier to learn something new.",
-        ]),
-        _Part("How to check a claim", [], [], [
-            "When you meet a confident claim on this topic, pause before you share it.",
-            "Ask who is making it, what they would gain, and how they could know.",
-            "Compare it with a second source that does not copy the first.",
-            "If the numbers are missing, that is worth noticing too.",
-        ]),
-        _Part("Why it matters", [], [], [
-            f"So why spend time on {t} at all?",
-            "Questions like this train the habit of looking closely before deciding.",
-            "That habit pays off far beyond any single topic.",
-            "And it makes the answers you do find much easier to trust.",
-        ]),
-        _Part("Questions to keep asking", [], [], [
-            "Here are some questions to keep in your pocket.",
-            "What would it look like if the popular answer were wrong?",
-            "What is the simplest explanation that still fits everything we know?",
-            "And what would you want to measure if you could measure anything?",
-        ]),
-        _Part("Words that need defining", [], [], [
-            "A lot of confusion comes from words that mean different things to different people.",
-            f"Before going further, pick out the key words in {t} and ask what each one means here.",
-            "If two people define a word differently, they can argue forever without disagreeing.",
-            "Agreeing on the terms first saves a great deal of time.",
-        ]),
-        _Part("Looking at it from the other side", [], [], [
-            "Now try arguing the other side, as well as you can.",
-            "What would someone who sees this differently say first?",
-            "If you cannot state their view in a way they would accept, you may not understand it yet.",
-            "The strongest version of the opposing view is the one worth answering.",
-        ]),
-        _Part("Separating what we know from what we guess", [], [], [
-            "It helps to sort everything you have heard into three piles.",
-            "Things that have been measured, things that are reasonable guesses, and things that are just repeated.",
-            "The third pile is usually the biggest, and the least reliable.",
-            "Being honest about which pile a claim belongs to is half the work.",
-        ]),
-        _Part("Thinking in examples", [], [], [
-            "Abstract answers are easy to agree with and hard to test.",
-            "So ask for a concrete example, and then for a second one that looks different.",
-            "If an explanation only works for one example, it may not be an explanation at all.",
-            "Examples are where good ideas prove themselves.",
-        ]),
-        _Part("What would change the answer", [], [], [
-            "Every answer rests on conditions that could, in principle, be different.",
-            "Ask which of those conditions matter most.",
-            "Then ask whether anyone has checked what happens when they change.",
-            "That is often where the most interesting part of a topic is hiding.",
-        ]),
-        _Part("Where to look next", [], [], [
-            "If you want to go deeper, start with primary sources and careful reporting.",
-            "People who study a subject for a living usually explain how uncertain they are.",
-            "That uncertainty is not a weakness; it is a map of what is still unknown.",
-            "Follow it, and the question becomes more interesting, not less.",
-        ]),
-    ]
+    return [_Part(section.heading, [], [], list(section.sentences)) for section in framing(t)]
+
+
+def check_brief(brief: Brief) -> str:
+    """The brief's topic (whitespace folded), or a BriefError saying what to fix.
+
+    The edges (forms, CLI, API) check these limits first; writers check again, so no path can
+    hand them unbounded text.
+    """
+    topic = re.sub(r"\s+", " ", brief.topic or "").strip()
+    if not topic:
+        raise BriefError("The topic is empty: give the video a topic, for example 'Why octopuses are so smart'.")
+    if len(topic) > MAX_TOPIC_CHARS:
+        raise BriefError(f"The topic is {len(topic)} characters long: keep it under {MAX_TOPIC_CHARS} "
+                         "and put detail in the outline.")
+    if len(brief.outline or "") > MAX_OUTLINE_CHARS:
+        raise BriefError(f"The outline is {len(brief.outline):,} characters long; the limit is {MAX_OUTLINE_CHARS:,}. "
+                         "Keep the points this video needs, or split the material across several videos.")
+    return topic
 
 
 class LocalWriter:
@@ -249,11 +176,7 @@ class LocalWriter:
 
     def write(self, brief: Brief) -> tuple[Script, list[Usage]]:
         started = time.perf_counter()
-        topic = re.sub(r"\s+", " ", brief.topic or "").strip()
-        if not topic:
-            raise BriefError("The topic is empty: give the video a topic, for example 'Why octopuses are so smart'.")
-        if len(topic) > 200:
-            raise BriefError(f"The topic is {len(topic)} characters long: keep it under 200 and put detail in the outline.")
+        topic = check_brief(brief)
         t = topic_phrase(topic)
 
         parts = parse_outline(brief.outline) if brief.outline.strip() else []
@@ -289,22 +212,27 @@ class LocalWriter:
         remaining = target_words - word_count(hook) - word_count(cta)
 
         chosen = self._fill(parts, fillers, remaining)
+        given = sum(len(p.substance) for p in parts)
+        said = sum(len(set(p.substance).intersection(sentences)) for p, sentences in chosen)
+        if said < given:  # never drop the operator's material without saying so
+            notes.append(f"{given - said} of {given} given sentences left out to fit {brief.duration_s:g} s"
+                         + ("" if said else ": each is too long to say in that time, so split them into shorter ones"))
         sections = [
-            Section(p.heading, sentences, p.bullets[:4] or [_short(s, 56) for s in p.substance[:3]] or [_short(s, 56) for s in sentences[1:4]])
+            Section(p.heading, sentences, p.bullets[:4] or [shorten(s, 56) for s in p.substance[:3]] or [shorten(s, 56) for s in sentences[1:4]])
             for p, sentences in chosen
         ]
-        spoken = word_count(hook) + word_count(cta) + sum(word_count(x) for _, sentences in chosen for x in sentences)
-        if spoken < 0.85 * target_words:
-            notes.append(f"the material fills about {spoken} of {target_words} words: add an outline for a longer video")
         sources = [f"topic: {topic}"] + ([f"outline: {len(parts)} sections"] if brief.outline.strip() else []) + [
             f"trending title: {x}" for x in brief.related_titles[:10]
         ]
         tag_list = self._tags(brief, topic)
-        description = self._description(brief, title, hook, sections, tag_list)
         script = Script(title=title if brief.format != "shorts" else f"{title[:90]} #Shorts", hook=hook,
-                        sections=sections, call_to_action=cta, description=description, tags=tag_list,
+                        sections=sections, call_to_action=cta, description="", tags=tag_list,
                         target_words=target_words, words_per_minute=brief.words_per_minute, sources=sources,
                         writer=self.name, notes=notes)
+        # Sized above, so this is usually a no-op; it pads a short one with the framing not yet used
+        # and notes a shortfall when the material runs out.
+        script = fit_script(script, brief.duration_s, framing(t))
+        script.description = self._description(brief, title, hook, script.sections, tag_list)
         usage = [Usage("local", MODEL, "words", float(script.word_count), time.perf_counter() - started)]
         return script, usage
 
@@ -316,10 +244,10 @@ class LocalWriter:
         parts = []
         for group in groups:
             sentences = [f"One video people are watching right now is titled: {x.rstrip('.')}." for x in group]
-            parts.append(_Part(_short(group[0], 48), sentences, [_short(x) for x in group]))
+            parts.append(_Part(shorten(group[0], 48), sentences, [shorten(x) for x in group]))
         if brief.tags:
             shown = ", ".join(brief.tags[:5])
-            parts.append(_Part("What viewers search for", [f"Videos on this topic are tagged with words like {shown}."], [_short(x, 40) for x in brief.tags[:4]]))
+            parts.append(_Part("What viewers search for", [f"Videos on this topic are tagged with words like {shown}."], [shorten(x, 40) for x in brief.tags[:4]]))
         return parts
 
     @staticmethod

@@ -1,8 +1,12 @@
 """Scripts from OpenAI or any OpenAI-compatible server (Ollama, vLLM, llama.cpp's server).
 
 The script is asked for as JSON under a JSON schema, validated here, and asked for once
-more (with what was wrong) when the model's answer does not hold. Every call's prompt,
-cached and completion tokens are returned as Usage, failed answers included: they were billed.
+more (with what was wrong) when the model's answer does not hold, or (with how many words it
+wrote and how many are needed) when its narration is off the target by more than
+``fit.TOLERANCE``. Whatever is still off after those two calls is trimmed or padded here
+(:func:`pipeline.fit.fit_script`), so the voice is never paid to speak a script that does not
+fit the video. Every call's prompt, cached and completion tokens are returned as Usage, failed
+answers included: they were billed.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import time
 
 from pipeline.config import Settings
 from pipeline.costs import Usage
-from pipeline.providers.base import Brief, BriefError, ProviderError, TransientError
-from pipeline.providers.local_writer import sized_words, title_case
+from pipeline.fit import estimated_narration_s, fit_script, fits, framing, sized_words
+from pipeline.providers.base import Brief, ProviderError, TransientError
+from pipeline.providers.local_writer import check_brief, title_case, topic_phrase
 from pipeline.script import Script, Section, split_sentences, word_count
 
 SCHEMA = {
@@ -41,6 +46,12 @@ SYSTEM = ("You write narration scripts for faceless educational YouTube videos. 
           "Answer with JSON only, matching the schema.")
 
 
+# Under this share of the words needed, an answer has nothing worth fitting: it is asked for again.
+MIN_WORDS_SHARE = 0.1
+CHARS_PER_TOKEN = 4  # English text and JSON, roughly; bounds what is resent to what the guard allowed for
+RESEND_HEADROOM_TOKENS = 150  # the correction or complaint sent after the resent answer
+
+
 class InvalidScript(ValueError):
     pass
 
@@ -61,7 +72,7 @@ def validate_script(data: object, target_words: int) -> dict:
         raise InvalidScript("title, hook and call_to_action must be non-empty strings")
     words = word_count(" ".join([data["hook"], data["call_to_action"],
                                  *(x for s in data["sections"] for x in s["sentences"] if isinstance(x, str))]))
-    if words < 0.5 * target_words:
+    if words < MIN_WORDS_SHARE * target_words:  # a short script that says something is padded instead
         raise InvalidScript(f"the script has {words} words; about {target_words} are needed")
     return data
 
@@ -129,44 +140,97 @@ class OpenAIWriter:
         return usage
 
     def write(self, brief: Brief) -> tuple[Script, list[Usage]]:
-        import openai
+        """A script for the brief, fitted to its duration, and the usage of every call made for it.
 
-        if not (brief.topic or "").strip():
-            raise BriefError("The topic is empty: give the video a topic, for example 'Why octopuses are so smart'.")
+        At most two billed calls, as :meth:`estimate` allows for: the answer, then either one more
+        try when it is unusable or one corrective request when its narration is off the target.
+        """
+        topic = check_brief(brief)
         target = sized_words(brief.duration_s, brief.words_per_minute, max(2, round(brief.duration_s / 25)))
         messages = self._messages(brief, target)
         client = self._client()
         usage: list[Usage] = []
+        best: Script | None = None
         problem = ""
-        for attempt in range(2):  # the answer, and one more try with what was wrong
-            started = time.perf_counter()
+        for attempt in range(2):
             try:
-                response = client.chat.completions.create(
-                    model=self.model, messages=messages, temperature=0.6,
-                    max_completion_tokens=int(self.completion_tokens(target) * 1.3),  # what the guard allowed for
-                    response_format={"type": "json_schema", "json_schema": {"name": "script", "strict": True,
-                                                                            "schema": SCHEMA}})
-            except openai.AuthenticationError as exc:
-                raise self._error(ProviderError, "the API key was rejected: check OPENAI_API_KEY", usage) from exc
-            except openai.PermissionDeniedError as exc:
-                raise self._error(ProviderError, f"this key may not use {self.model}", usage) from exc
-            except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                    openai.APIConnectionError) as exc:
-                kind = type(exc).__name__.replace("Error", "")
-                raise self._error(TransientError, f"{kind} after {self.settings.provider_retries} retries: {exc}", usage) from exc
-            except openai.APIStatusError as exc:
-                raise self._error(ProviderError, f"the server refused the request ({exc.status_code}): {exc}", usage) from exc
-            usage += self._usage(response, started)
-            text = response.choices[0].message.content or ""
+                text, cut_off = self._complete(client, messages, target, usage)
+            except ProviderError as exc:
+                if best is None:
+                    raise
+                best.notes.append(f"the request to correct the length failed ({exc}): fitted here instead")
+                break
             try:
-                data = validate_script(json.loads(text), target)
-                return self._script(data, brief, target), usage
+                script = self._script(validate_script(json.loads(text), target), brief, target)
             except (json.JSONDecodeError, InvalidScript) as exc:
                 problem = str(exc) if isinstance(exc, InvalidScript) else f"not valid JSON ({exc.msg})"
-                messages = messages + [{"role": "assistant", "content": text[:4000]},
+                if cut_off:  # the JSON broke because the answer ran past the token limit: far too long
+                    problem = f"it was cut off at the length limit; about {target} words are needed"
+                if best is not None:  # the correction was unusable: the first answer is still good
+                    best.notes.append(f"the corrected answer was unusable ({problem}): fitted here instead")
+                    break
+                messages = messages + [{"role": "assistant", "content": self._resent(text, target)},
                                        {"role": "user", "content": f"That answer is unusable: {problem}. "
                                                                    "Answer again with JSON matching the schema."}]
-        raise self._error(ProviderError, f"{self.model} returned an unusable script twice ({problem})", usage)
+                continue
+            if best is None or self._off_by(script, brief) < self._off_by(best, brief):
+                best = script
+            if attempt == 1 or fits(estimated_narration_s(best), brief.duration_s):
+                break
+            messages = messages + self._correction(text, script, brief, target)
+        if best is None:
+            raise self._error(ProviderError, f"{self.model} returned an unusable script twice ({problem})", usage)
+        return fit_script(best, brief.duration_s, framing(topic_phrase(topic))), usage
+
+    def _complete(self, client, messages: list[dict], target: int, usage: list[Usage]) -> tuple[str, bool]:
+        """One billed call: (the answer, whether it was cut off at the token limit). Its usage is appended
+        to ``usage``; a failure carries all the usage so far."""
+        import openai
+
+        started = time.perf_counter()
+        try:
+            response = client.chat.completions.create(
+                model=self.model, messages=messages, temperature=0.6,
+                max_completion_tokens=int(self.completion_tokens(target) * 1.3),  # what the guard allowed for
+                response_format={"type": "json_schema", "json_schema": {"name": "script", "strict": True,
+                                                                        "schema": SCHEMA}})
+        except openai.AuthenticationError as exc:
+            raise self._error(ProviderError, "the API key was rejected: check OPENAI_API_KEY", usage) from exc
+        except openai.PermissionDeniedError as exc:
+            raise self._error(ProviderError, f"this key may not use {self.model}", usage) from exc
+        except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
+                openai.APIConnectionError) as exc:
+            kind = type(exc).__name__.replace("Error", "")
+            raise self._error(TransientError, f"{kind} after {self.settings.provider_retries} retries: {exc}", usage) from exc
+        except openai.APIStatusError as exc:
+            raise self._error(ProviderError, f"the server refused the request ({exc.status_code}): {exc}", usage) from exc
+        usage += self._usage(response, started)
+        choice = response.choices[0]
+        return choice.message.content or "", choice.finish_reason == "length"
+
+    def _resent(self, text: str, target: int) -> str:
+        """The model's answer as resent with the next request, cut to what :meth:`estimate` allows for
+        (one answer's worth of input tokens, less room for the request that follows it)."""
+        return text[:CHARS_PER_TOKEN * max(self.completion_tokens(target) - RESEND_HEADROOM_TOKENS, 0)]
+
+    @staticmethod
+    def _off_by(script: Script, brief: Brief) -> float:
+        return abs(estimated_narration_s(script) - brief.duration_s)
+
+    def _correction(self, text: str, script: Script, brief: Brief, target: int) -> list[dict]:
+        """The corrective request: how many words the model wrote, how many are needed, and to keep the structure."""
+        seconds = estimated_narration_s(script)
+        if seconds > brief.duration_s:
+            how = "Shorten it by cutting sentences within its sections"
+        else:
+            how = ("Lengthen it by adding sentences within its sections, stating only facts you are confident "
+                   "are true")
+        return [{"role": "assistant", "content": self._resent(text, target)},
+                {"role": "user", "content": f"That script has {script.word_count} spoken words, about {seconds:.0f} "
+                                            f"seconds of narration, but this {brief.duration_s:g}-second video needs "
+                                            f"about {target} words. {how}, to about {target} words. Keep its "
+                                            "structure: the same title, sections and order. Answer again with JSON "
+                                            "matching the schema."}]
 
     def _error(self, kind: type[ProviderError], message: str, usage: list[Usage]) -> ProviderError:
         exc = kind(message, provider=self.name)
