@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pipeline.channels import ChannelError, ChannelInput, create_channel, delete_channel, update_channel
+from pipeline.channels import MAX_CHAIN, MAX_NAME, MAX_NICHE, ChannelError, ChannelInput, create_channel, update_channel
 from pipeline.providers import EXAMPLES
 from ui.cache import read
 from ui.state import get_workbench
@@ -19,12 +19,15 @@ def channel_form(key: str, current: dict | None = None) -> ChannelInput | None:
     c = current or {}
     with st.form(key):
         a, b = st.columns(2)
-        name = a.text_input("Name", c.get("name", ""))
-        niche = b.text_input("Niche", c.get("niche", ""), help="What the channel is about; used in calls to action.")
+        name = a.text_input("Name", c.get("name", ""), max_chars=MAX_NAME, help=f"At most {MAX_NAME} characters.")
+        niche = b.text_input("Niche", c.get("niche", ""), max_chars=MAX_NICHE,
+                             help=f"What the channel is about; used in calls to action. At most {MAX_NICHE} characters.")
         a, b, d = st.columns(3)
-        language = a.text_input("Language", c.get("language", "en"))
-        voice = b.text_input("Voice chain", c.get("voice", "piper"), help=f"Tried in order, e.g. '{EXAMPLES['voice']}'.")
-        writer = d.text_input("Writer chain", c.get("writer", "local"), help=f"Tried in order, e.g. '{EXAMPLES['writer']}'.")
+        language = a.text_input("Language", c.get("language", "en"), max_chars=12, help="A code such as en or en-US.")
+        voice = b.text_input("Voice chain", c.get("voice", "piper"), max_chars=MAX_CHAIN,
+                             help=f"Tried in order, e.g. '{EXAMPLES['voice']}'.")
+        writer = d.text_input("Writer chain", c.get("writer", "local"), max_chars=MAX_CHAIN,
+                              help=f"Tried in order, e.g. '{EXAMPLES['writer']}'.")
         a, b, d = st.columns(3)
         primary = a.color_picker("Primary colour", c.get("primary_color", "#1E2A44"))
         accent = b.color_picker("Accent colour", c.get("accent_color", "#F2B632"))
@@ -61,9 +64,12 @@ with edit:
                 st.success("Saved.")
             except ChannelError as exc:
                 st.error(md(exc))
-        if st.button(f"Delete {md(chosen)}", icon=":material/delete:", key="delete-channel"):
+        sure = st.checkbox(f"Yes, delete {md(chosen)}: its schedule goes and its YouTube access is revoked at Google",
+                           key=f"delete-sure-{current['id']}")
+        if st.button(f"Delete {md(chosen)}", icon=":material/delete:", key="delete-channel", disabled=not sure):
             try:
-                delete_channel(wb.db, current["id"])
+                for note in wb.delete_channel(current["id"]):
+                    st.info(md(note))
                 st.success(f"Deleted {md(chosen)}. Its finished videos stay in the Library.")
             except ChannelError as exc:
                 st.error(md(exc))

@@ -1,14 +1,13 @@
 """Settings: providers, budgets and limits, data directory, analyst snapshots, backup and restore."""
 
 import json
-import tempfile
 from pathlib import Path
 
 import polars as pl
 import streamlit as st
 
-from pipeline.backup import BackupError
 from pipeline.config import ConfigError
+from ui.backups import show_backups
 from ui.state import get_workbench
 from ui.text import md
 
@@ -75,23 +74,4 @@ if st.button("Refresh snapshots now", icon=":material/sync:"):
     st.success("Snapshots written.")
 
 st.subheader("Backup")
-c = st.columns(2)
-with c[0]:
-    if st.button("Prepare a backup", icon=":material/archive:"):
-        st.session_state["backup"] = str(wb.export_backup())
-    if st.session_state.get("backup") and Path(st.session_state["backup"]).exists():
-        path = Path(st.session_state["backup"])
-        st.download_button("Download backup", lambda: path.read_bytes(), path.name, "application/zip",
-                           icon=":material/download:", on_click="ignore")
-with c[1]:
-    upload = st.file_uploader("Restore from a backup (.zip)", type=["zip"])
-    if upload is not None and st.button("Restore: replaces all data", type="primary", icon=":material/restore:"):
-        with tempfile.NamedTemporaryFile(suffix=".zip") as tmp:
-            tmp.write(upload.getvalue())
-            tmp.flush()
-            try:
-                m = wb.import_backup(Path(tmp.name))
-                st.success(f"Restored the backup of {md(m['created_at'])}: "
-                           + ", ".join(f"{md(n)} {md(t)}" for t, n in m["rows"].items()))
-            except BackupError as exc:
-                st.error(md(exc))
+show_backups(wb)

@@ -4,12 +4,13 @@ import polars as pl
 import streamlit as st
 
 from pipeline.channels import ChannelError
-from pipeline.config import ConfigError
+from pipeline.config import MAX_OUTLINE_CHARS, MAX_TOPIC_CHARS, ConfigError
 from pipeline.providers import UnknownProvider
 from pipeline.providers.base import BriefError
-from pipeline.workbench import VideoRequest
+from pipeline.workbench import MAX_BATCH_LINES, VideoRequest
 from ui.cache import read
 from ui.queue import show_queue
+from ui.requests import another_copy, request_key
 from ui.state import get_workbench
 from ui.text import md
 from ui.widgets import usd
@@ -26,15 +27,17 @@ if not names:
 
 one, batch = st.tabs(["One video", "Batch"])
 with one:
-    topic = st.text_input("Topic", placeholder="Why octopuses are so smart", key="topic")
+    topic = st.text_input("Topic", placeholder="Why octopuses are so smart", key="topic", max_chars=MAX_TOPIC_CHARS,
+                          help=f"At most {MAX_TOPIC_CHARS} characters; put detail in the outline.")
     c = st.columns(3)
     channel = c[0].selectbox("Channel", names, key="channel")
     defaults = channels.filter(pl.col("name") == channel).row(0, named=True)
     duration = c[1].number_input("Duration (seconds)", 10, 1800, int(defaults["default_duration"]), 10, key="duration")
     fmt = c[2].radio("Format", ["landscape", "shorts"], horizontal=True, key="format",
                      index=0 if defaults["default_format"] == "landscape" else 1)
-    outline = st.text_area("Outline (optional)", key="outline", height=120,
-                           help="Bullets or paragraphs: the script's substance, kept word for word.")
+    outline = st.text_area("Outline (optional)", key="outline", height=120, max_chars=MAX_OUTLINE_CHARS,
+                           help="Bullets or paragraphs: the script's substance, kept word for word. "
+                                f"At most {MAX_OUTLINE_CHARS:,} characters.")
     req = VideoRequest(topic or "estimate", channel=channel, duration_s=int(duration), format=fmt, outline=outline)
     try:
         rows, total = wb.estimate(req)
@@ -42,24 +45,37 @@ with one:
         st.dataframe(pl.DataFrame(rows).select("stage", "chain", "model", "unit", "quantity", "usd"), hide_index=True)
     except ERRORS as exc:
         st.warning(f"Cannot estimate yet: {md(exc)}")
+    key = request_key("studio", (topic, channel, int(duration), fmt, outline))
     if st.button("Make video", type="primary", icon=":material/play_arrow:"):
         try:
-            job_id = wb.enqueue(VideoRequest(topic, channel=channel, duration_s=int(duration), format=fmt, outline=outline))
-            st.success(f"Queued job #{job_id}: follow it in the queue below.")
+            job_id, created = wb.submit(VideoRequest(topic, channel=channel, duration_s=int(duration), format=fmt,
+                                                     outline=outline, request_key=key))
+            if created:
+                st.success(f"Queued job #{job_id}: follow it in the queue below.")
+            else:
+                st.info(f"Already queued as job #{job_id}: the same request arrived twice, so nothing was added.")
+                st.button("Make another copy", key="studio-copy", on_click=another_copy, args=("studio",),
+                          help="Queue a second video from exactly the same inputs.")
         except ERRORS as exc:
             st.error(md(exc))
 
 with batch:
     with st.form("batch"):
-        lines = st.text_area("Topics, one a line", height=160)
+        lines = st.text_area("Topics, one a line", height=160, max_chars=MAX_BATCH_LINES * (MAX_TOPIC_CHARS + 1),
+                             help=f"At most {MAX_BATCH_LINES} topics of {MAX_TOPIC_CHARS} characters each.")
         c = st.columns(3)
         b_channel = c[0].selectbox("Channel", names)
         b_duration = c[1].number_input("Duration (seconds)", 10, 1800, 60, 10)
         b_format = c[2].radio("Format", ["landscape", "shorts"], horizontal=True)
         if st.form_submit_button("Queue batch", type="primary"):
-            ids, errors = wb.enqueue_batch(lines.splitlines(), channel=b_channel, duration_s=int(b_duration), format=b_format)
+            key = request_key("batch", (lines, b_channel, int(b_duration), b_format))
+            try:
+                ids, errors = wb.enqueue_batch(lines.splitlines(), request_key=key, channel=b_channel,
+                                               duration_s=int(b_duration), format=b_format)
+            except ERRORS as exc:
+                ids, errors = [], [str(exc)]
             if ids:
-                st.success(f"Queued {len(ids)} jobs: #{ids[0]}–#{ids[-1]}.")
+                st.success(f"Queued {len(ids)} jobs: #{min(ids)}–#{max(ids)} (a batch sent twice is queued once).")
             for error in errors:
                 st.error(md(error))
             if not ids and not errors:

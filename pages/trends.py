@@ -4,7 +4,11 @@ import plotly.express as px
 import polars as pl
 import streamlit as st
 
+from pipeline.channels import ChannelError
+from pipeline.config import ConfigError
+from pipeline.providers.base import BriefError
 from ui.cache import read
+from ui.requests import request_key
 from ui.state import get_workbench
 from ui.text import md
 from ui.trend_import import import_form, youtube_trending
@@ -80,8 +84,14 @@ with backlog_tab:
                               f"growth {r['predicted_growth_pct']:+.0f}% · fit {r['fit']:.2f} · novelty {r['novelty']:.2f}")
                 left.caption(md(r["examples"]))
                 if right.button("Make video", key=f"make-{country}-{r['topic_id']}", icon=":material/play_arrow:"):
-                    job = wb.make_from_topic(country, r["topic_id"], channel=channel, duration_s=int(duration), format=fmt)
-                    st.toast(f"Queued job #{job}: follow it in Studio")
+                    key = request_key(f"backlog-{country}-{r['topic_id']}", (chosen["id"], int(duration), fmt))
+                    try:
+                        job, created = wb.submit(wb.topic_request(country, r["topic_id"], channel=channel,
+                                                                  duration_s=int(duration), format=fmt, request_key=key))
+                        st.toast(f"Queued job #{job}: follow it in Studio" if created else
+                                 f"Already queued as job #{job}: a second click adds nothing")
+                    except (BriefError, ConfigError, ChannelError) as exc:
+                        st.error(md(exc))
         table(ranked.drop("terms"), f"backlog_{country}")
 with import_tab:
     import_form()

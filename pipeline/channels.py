@@ -9,6 +9,7 @@ from pipeline.db import Database
 from pipeline.media.draw import ColorError, parse_color
 
 DEMO_CHANNEL = "Demo Channel"
+MAX_NAME, MAX_NICHE, MAX_CHAIN = 100, 200, 300  # characters
 FIELDS = ("name", "niche", "language", "voice", "writer", "primary_color", "accent_color", "text_color",
           "default_format", "default_duration", "made_for_kids")
 
@@ -38,8 +39,13 @@ def validate(data: ChannelInput) -> list[str]:
     name = (data.name or "").strip()
     if not name:
         errors.append("Name is required.")
-    elif len(name) > 100:
-        errors.append("Name must be at most 100 characters.")
+    elif len(name) > MAX_NAME:
+        errors.append(f"Name must be at most {MAX_NAME} characters.")
+    if len(data.niche or "") > MAX_NICHE:
+        errors.append(f"Niche must be at most {MAX_NICHE} characters.")
+    for label, chain in (("Writer chain", data.writer), ("Voice chain", data.voice)):
+        if len(chain or "") > MAX_CHAIN:
+            errors.append(f"{label} must be at most {MAX_CHAIN} characters.")
     if not data.language or len(data.language) > 12 or not data.language.replace("-", "").isalpha():
         errors.append("Language must be a code such as 'en' or 'en-US'.")
     for label, value in (("Primary colour", data.primary_color), ("Accent colour", data.accent_color),

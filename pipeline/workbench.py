@@ -271,9 +271,13 @@ class Workbench:
 
     def make_from_topic(self, country: str, topic_id: int, **request: object) -> int:
         """Queue a video on a trending topic: the writer gets the topic with its related titles and tags."""
+        return self.submit(self.topic_request(country, topic_id, **request))[0]
+
+    def topic_request(self, country: str, topic_id: int, **request: object) -> VideoRequest:
+        """The request for a video on a trending topic (its related titles and tags in the brief)."""
         brief = self.trends.brief(country, topic_id)
-        return self.enqueue(VideoRequest(topic=brief["topic"], related_titles=brief["related_titles"],
-                                         tags=brief["tags"], **request))  # type: ignore[arg-type]
+        return VideoRequest(topic=brief["topic"], related_titles=brief["related_titles"][:MAX_RELATED],
+                            tags=brief["tags"][:MAX_RELATED], **request)  # type: ignore[arg-type]
 
     def disconnect_channel(self, channel: int | str, project: str | None = None) -> list[str]:
         """Revoke the channel's YouTube tokens at Google (when reachable) and delete them here."""
@@ -302,7 +306,7 @@ class Workbench:
     def estimate(self, req: VideoRequest) -> tuple[list[dict], Decimal]:
         """The provider chain of each stage and its estimated cost, before anything is spent."""
         channel, duration, fmt, brief = self.validate_request(req)
-        words = sized_words(duration, self.settings.speaking_rate_wpm, max(1, round(duration / 25)))
+        words = sized_words(duration, self.settings.speaking_rate_wpm, max(2, round(duration / 25)))
         rows = []
         for stage, kind, chain in (("script", "writer", brief.get("writer") or channel["writer"]),
                                    ("voice", "voice", brief.get("voice") or channel["voice"]),

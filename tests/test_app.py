@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
 from pipeline.config import Settings
+from pipeline.providers.base import BriefError
 from pipeline.workbench import VideoRequest, Workbench
 from ui.text import WORD_JOINER, md
 
@@ -102,8 +103,25 @@ def test_studio_validation_errors(tmp_path, monkeypatch):
     at.button[0].click().run()  # Make video with no topic
     assert any("topic is empty" in e.value for e in at.error)
     at.text_input(key="topic").input("x" * 250).run()
+    topic = at.text_input(key="topic")
+    assert topic.max_chars == 200 and "At most 200 characters" in topic.help  # the form holds the stated limit
+    from ui.state import get_workbench
+    with pytest.raises(BriefError, match="keep it under 200"):  # and the engine refuses more from any other shell
+        get_workbench().validate_request(VideoRequest("x" * 250))
+
+
+def test_a_double_clicked_make_video_queues_one_job(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "data", monkeypatch, "studio")
+    at.text_input(key="topic").input("Octopus arms").run()
     at.button[0].click().run()
-    assert any("keep it under 200" in e.value for e in at.error)
+    at.button[0].click().run()  # the second click of a double click: same inputs, same request
+    from ui.state import get_workbench
+    assert get_workbench().db.query_one("SELECT count(*) FROM jobs")[0] == 1
+    assert any("Already queued as job #1" in i.value for i in at.info)
+    [copy] = [b for b in at.button if b.proto.label == "Make another copy"]
+    copy.click().run()
+    at.button[0].click().run()
+    assert get_workbench().db.query_one("SELECT count(*) FROM jobs")[0] == 2
 
 
 def test_studio_shows_the_chain_and_estimate_before_the_click(tmp_path, monkeypatch):
@@ -175,6 +193,9 @@ def test_channels_create_validate_edit_delete(tmp_path, monkeypatch):
     save("space daily", 90)
     assert any("already exists" in e.value for e in at.error)
     at.selectbox(key="edit-channel").select("Space Daily").run()
+    assert at.button(key="delete-channel").disabled  # never one click: the operator confirms first
+    [sure] = [c for c in at.checkbox if c.key and c.key.startswith("delete-sure-")]
+    sure.check().run()
     at.button(key="delete-channel").click().run()
     assert any("Deleted Space Daily" in s.value for s in at.success)
 
@@ -385,7 +406,7 @@ def test_library_and_queue_show_outside_titles_topics_and_scripts_as_text(tmp_pa
     shutil.copytree(made, data)
     with Workbench(Settings(data_dir=data), start_worker=False) as wb:
         from pipeline import jobs
-        script = jobs.artifacts(wb.db, 1)["script"]
+        script = data / "jobs" / "1" / "script.json"  # this data directory's copy, which the Library reads
         s = json.loads(script.read_text())
         s.update(hook=HOSTILE_TITLE, call_to_action=HOSTILE_TRENDING, tags=[HOSTILE_TITLE])
         s["sections"][0]["heading"] = HOSTILE_TRENDING
@@ -420,3 +441,22 @@ def test_trends_backlog_shows_topic_labels_and_trending_titles_as_text(tmp_path,
     assert any(m.value.startswith(f"**{md(HOSTILE_TITLE)}** · score") for m in at.markdown)
     assert any(md(HOSTILE_TRENDING) in c.value for c in at.caption)
     assert_no_live_markup(at)
+
+
+def test_settings_refuses_a_crafted_backup_naming_the_bad_row(tmp_path, monkeypatch, made):
+    from test_backup import tampered
+    data = tmp_path / "data"
+    shutil.copytree(made, data)
+    at = open_app(data, monkeypatch, "settings")
+    from ui.state import get_workbench
+    wb = get_workbench()
+    good = wb.export_backup(tmp_path / "good.zip")
+    bad = tampered(good, tmp_path / "bad.zip", "videos", "SELECT * REPLACE ('/etc/passwd' AS video_path) FROM t")
+    at.file_uploader[0].upload("bad.zip", bad.read_bytes(), "application/zip").run()
+    restore = [b for b in at.button if b.proto.label == "Restore: replaces all data"][0]
+    assert restore.disabled  # not before the operator confirms
+    at.checkbox(key="restore-sure").check().run()
+    [b for b in at.button if b.proto.label == "Restore: replaces all data"][0].click().run()
+    shown = [e.value.replace("\\", "") for e in at.error]  # shown as text: markdown escapes taken off
+    assert any("videos row (job 1): video_path = '/etc/passwd'" in e and "Nothing was restored" in e for e in shown)
+    assert wb.db.query_one("SELECT video_path FROM videos WHERE job_id = 1")[0] != "/etc/passwd"

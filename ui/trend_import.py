@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pipeline.trends.ingest import TrendImportError
+from pipeline.trends.ingest import MAX_CSV_BYTES, MAX_FIELD_CHARS, TrendImportError
 from ui.cache import read
 from ui.state import get_workbench
 from ui.text import md
@@ -15,7 +15,9 @@ from ui.text import md
 
 def import_form() -> None:
     with st.form("import"):
-        upload = st.file_uploader("Trending CSV (Kaggle youtube-new or v1 schema)", type=["csv"])
+        upload = st.file_uploader(f"Trending CSV (Kaggle youtube-new or v1 schema, at most {MAX_CSV_BYTES >> 20} MB)",
+                                  type=["csv"], max_upload_size=MAX_CSV_BYTES >> 20,
+                                  help=f"Fields longer than {MAX_FIELD_CHARS:,} characters are rejected row by row.")
         c = st.columns(2)
         country = c[0].text_input("Country (two letters; blank = from the file name)", max_chars=2)
         year = c[1].number_input("Year of DD.MM dates (older schema)", 2005, 2100, 2017)

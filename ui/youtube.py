@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from pipeline.channels import ChannelError
 from pipeline.config import ConfigError
 from pipeline.youtube.accounts import AccountError, parse_client_config
 from pipeline.youtube.schedule import ScheduleError, save_schedule
@@ -51,8 +52,29 @@ def show_youtube(channels: pl.DataFrame) -> None:
         st.markdown("**Audience and return** (views, watch time, subscribers and revenue against cost)")
         table(performance, "channel_performance")
     connect(channels)
+    disconnect(channels, status["accounts"])
     schedules(channels)
     analytics(channels)
+
+
+def disconnect(channels: pl.DataFrame, accounts: list[dict]) -> None:
+    """Revoke a channel's access at Google and delete its token here."""
+    if not accounts:
+        return
+    wb = get_workbench()
+    names = dict(zip(channels["id"].to_list(), channels["name"].to_list()))
+    with st.expander("Disconnect a channel", icon=":material/link_off:"):
+        options = [(a["channel_id"], a["project"]) for a in accounts]
+        chosen = st.selectbox("Account", options, key="yt-disconnect",
+                              format_func=lambda o: f"{names.get(o[0], o[0])} through {o[1]}")
+        sure = st.checkbox("Revoke this access at Google and delete the token here (publishing goes to the outbox "
+                           "until it is connected again)", key="yt-disconnect-sure")
+        if st.button("Disconnect", key="yt-disconnect-go", disabled=not sure, icon=":material/link_off:"):
+            try:
+                for note in wb.disconnect_channel(int(chosen[0]), chosen[1]):
+                    st.success(md(note))
+            except (AccountError, ConfigError, ChannelError) as exc:
+                st.error(md(exc))
 
 
 def connect(channels: pl.DataFrame) -> None:
@@ -64,7 +86,8 @@ def connect(channels: pl.DataFrame) -> None:
             return
         name = st.selectbox("Channel", channels["name"].to_list(), key="yt-channel")
         channel_id = channels.filter(pl.col("name") == name)["id"][0]
-        upload = st.file_uploader("OAuth client secret of your Google Cloud project (JSON)", type=["json"], key="yt-secret")
+        upload = st.file_uploader("OAuth client secret of your Google Cloud project (JSON, at most 64 KB)", type=["json"],
+                                  key="yt-secret", max_upload_size=1)
         projects = [r[0] for r in wb.db.query("SELECT project_id FROM youtube_projects ORDER BY 1")]
         project = None
         if upload is not None:
@@ -89,7 +112,8 @@ def connect(channels: pl.DataFrame) -> None:
                     st.success(f"{md(name)} connected through {md(project)}.")
                 except AccountError as exc:
                     st.error(md(exc))
-        token = st.file_uploader("…or an authorized-user token JSON (as google-auth writes it)", type=["json"], key="yt-token")
+        token = st.file_uploader("…or an authorized-user token JSON (as google-auth writes it, at most 64 KB)",
+                                 type=["json"], key="yt-token", max_upload_size=1)
         if token is not None and upload is not None and st.button("Connect with this token", key="yt-token-go"):
             with tempfile.TemporaryDirectory() as tmp:
                 (Path(tmp) / "t.json").write_bytes(token.getvalue())
