@@ -19,6 +19,7 @@ def main() -> None:
     from pipeline.costs import PriceError
     from pipeline.db import DatabaseLocked
     from ui.state import get_workbench
+    from ui.text import md
     from ui.youtube import finish_oauth_redirect
 
     st.set_page_config(page_title="YTEmpire", page_icon="🎬", layout="wide")
@@ -41,10 +42,10 @@ def main() -> None:
     try:
         wb = get_workbench()
     except DatabaseLocked as exc:
-        st.error(str(exc), icon=":material/lock:")
+        st.error(md(exc), icon=":material/lock:")
         st.stop()
     except (ConfigError, PriceError) as exc:
-        st.error(f"The workbench cannot start: {exc}", icon=":material/error:")
+        st.error(f"The workbench cannot start: {md(exc)}", icon=":material/error:")
         st.stop()
     st.sidebar.caption(f"Data: `{wb.settings.data_dir}`")
     finish_oauth_redirect()
@@ -52,7 +53,7 @@ def main() -> None:
         page.run()
     except Exception as exc:  # noqa: BLE001 - never show an operator a raw traceback
         log.exception("page %s failed", page.title)
-        st.error(f"Something went wrong on this page: {type(exc).__name__}: {exc}. "
+        st.error(f"Something went wrong on this page: {type(exc).__name__}: {md(exc)}. "
                  "The details are in the workbench log; reload the page to try again.", icon=":material/error:")
 
 

@@ -1,7 +1,6 @@
 """Settings: providers, budgets and limits, data directory, analyst snapshots, backup and restore."""
 
 import json
-from pathlib import Path
 
 import polars as pl
 import streamlit as st

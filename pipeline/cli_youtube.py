@@ -37,6 +37,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     pub.add_argument("job_id", type=int)
     pub.add_argument("--channel", default=None, help="channel name or id (default: the job's)")
     pub.add_argument("--json", action="store_true")
+    pub.add_argument("--reupload", action="store_true",
+                     help="upload a new copy when YouTube no longer has the video this job uploaded (refused while it does)")
 
 
 ERRORS = (AccountError, ChannelError)
@@ -130,6 +132,10 @@ def _publish(wb, args: argparse.Namespace) -> int:
         raise AccountError(f"Job {args.job_id} did not pass the quality gate (or was not judged): it is not published. "
                            "Retry it to judge it again.")
     body = youtube_body(Script.load(files["script"]), channel, job["brief"], job["topic"])
+    if args.reupload:
+        gone = wb.youtube.publisher.forget_upload(args.job_id)  # refuses while YouTube still has the video
+        if gone:
+            print(f"job {args.job_id}: {gone} is gone from YouTube; uploading a new copy", file=sys.stderr)
     moved = None
     if not wb.youtube.publisher.sent(args.job_id):  # YouTube has not had this body yet: a past publishAt can move
         body, moved = settle_publish_at(body, job["brief"].get("privacy", "private"), channel_schedule(wb.db, channel["id"]))

@@ -206,10 +206,18 @@ class Settings(BaseSettings):
 
 
 def load_settings(data_dir: str | Path | None = None, **overrides: object) -> Settings:
-    """Settings from the environment, with an explicit data directory winning over it."""
+    """Settings from the environment, with an explicit data directory winning over it. A value that does
+    not validate is a ConfigError naming the variable and what it must be."""
+    from pydantic import ValidationError
+
     if data_dir is not None:
         overrides["data_dir"] = Path(data_dir).expanduser()
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"YTEMPIRE_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"A setting is not valid ({problems}): fix it in the environment or "
+                          ".streamlit/secrets.toml and start again.") from None
 
 
 def validate_duration(duration_s: float, fmt: str) -> None:

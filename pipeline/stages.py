@@ -200,7 +200,7 @@ def check_quality(ctx: StageContext) -> StageOutput:
     started = time.perf_counter()
     video = ctx.artifacts["video"]
     info = ffmpeg.probe(video)
-    stats = ffmpeg.audio_stats(video)
+    stats = ffmpeg.audio_stats(video, duration_s=info.duration_s)  # its time limit, without probing again
     cues, _ = ctx.cues()
     shown = display_cues(cues, layout_for(ctx.size))
     checks = [

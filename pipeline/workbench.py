@@ -21,13 +21,13 @@ from pydantic import ValidationError
 
 from pipeline import backup, channels, jobs
 from pipeline.budget import release_holds
-from pipeline.config import MAX_OUTLINE_CHARS, MAX_TOPIC_CHARS, ConfigError, Settings, validate_duration
+from pipeline.config import ConfigError, Settings, validate_duration
 from pipeline.costs import PriceTable, Usage
 from pipeline.db import Database, open_database
 from pipeline.gpu import GpuLease
 from pipeline.providers import UnknownProvider, chain_items, first_in_chain, make
 from pipeline.providers import status as provider_status
-from pipeline.providers.base import BriefError
+from pipeline.providers.base import BriefError, check_text
 from pipeline.providers.local_writer import sized_words
 from pipeline.snapshots import SnapshotWriter
 from pipeline.trends import features
@@ -168,15 +168,7 @@ class Workbench:
     # -- actions -------------------------------------------------------------------------------
     def validate_request(self, req: VideoRequest) -> tuple[dict, int, str, dict]:
         """Check a request at the edge; returns (channel, duration, format, brief) or raises with what to fix."""
-        topic = " ".join((req.topic or "").split())
-        if not topic:
-            raise BriefError("The topic is empty: give the video a topic, for example 'Why octopuses are so smart'.")
-        if len(topic) > MAX_TOPIC_CHARS:
-            raise BriefError(f"The topic is {len(topic)} characters long: keep it under {MAX_TOPIC_CHARS} and put "
-                             "detail in the outline.")
-        if len(req.outline or "") > MAX_OUTLINE_CHARS:
-            raise BriefError(f"The outline is {len(req.outline):,} characters long: the limit is {MAX_OUTLINE_CHARS:,} "
-                             "(about 15,000 words). Keep the points the video needs; a 30-minute script is ~4,500 words.")
+        topic = check_text(req.topic, req.outline)
         if len(req.related_titles) > MAX_RELATED or len(req.tags) > MAX_RELATED \
                 or any(len(str(x)) > 300 for x in [*req.related_titles, *req.tags]):
             raise BriefError(f"Give at most {MAX_RELATED} related titles and {MAX_RELATED} tags, each at most 300 characters.")

@@ -23,7 +23,7 @@ from pipeline.config import Settings
 from pipeline.costs import PriceError, PriceTable
 from pipeline.db import Database
 from pipeline.gpu import GpuLease, is_gpu_failure
-from pipeline.media.ffmpeg import Cancelled, FFmpegError
+from pipeline.media.ffmpeg import Cancelled, FFmpegError, FFmpegTimeout
 from pipeline.providers import UnknownProvider
 from pipeline.providers.base import BriefError, ProviderError, TransientError
 from pipeline.stages import PIPELINE, StageContext, StageOutput, StageSpec
@@ -55,6 +55,8 @@ def describe(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, ProviderError):
         return f"{exc.provider or 'provider'}: {exc}"
+    if isinstance(exc, FFmpegTimeout):
+        return str(exc)  # says what hung, for how long, and what to do
     if isinstance(exc, FFmpegError):
         return f"{exc} (the render failed; retry the job, and if it fails again check the slides and narration files)"
     if isinstance(exc, MemoryError):

@@ -11,7 +11,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from processes import free_port, stop_group
 
 pytestmark = pytest.mark.slow
 
@@ -52,12 +52,6 @@ def chromium_path() -> str:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Server:
     url: str
@@ -68,20 +62,6 @@ class Server:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Terminate the server (its own process group: streamlit and any ffmpeg it started), then kill."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, 15)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 9)
-        proc.wait(timeout=15)
 
 
 @pytest.fixture
@@ -114,7 +94,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
             time.sleep(0.25)
         yield srv
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
 @pytest.fixture

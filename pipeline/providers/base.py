@@ -30,6 +30,24 @@ class BriefError(ValueError):
     """The request itself is wrong (an empty topic...): say what to fix."""
 
 
+def check_text(topic: str | None, outline: str | None) -> str:
+    """The topic with its whitespace folded, or a BriefError saying what to fix: the edges (forms, CLI,
+    API) and the writers check the same limits, so no path hands a writer unbounded text."""
+    from pipeline.config import MAX_OUTLINE_CHARS, MAX_TOPIC_CHARS
+
+    folded = " ".join((topic or "").split())
+    if not folded:
+        raise BriefError("The topic is empty: give the video a topic, for example 'Why octopuses are so smart'.")
+    if len(folded) > MAX_TOPIC_CHARS:
+        raise BriefError(f"The topic is {len(folded)} characters long: keep it under {MAX_TOPIC_CHARS} "
+                         "and put detail in the outline.")
+    if len(outline or "") > MAX_OUTLINE_CHARS:
+        raise BriefError(f"The outline is {len(outline):,} characters long; the limit is {MAX_OUTLINE_CHARS:,} "
+                         "(about 15,000 words). Keep the points this video needs, or split the material across "
+                         "several videos.")
+    return folded
+
+
 @dataclass
 class Brief:
     """Everything a writer is given. The local writer uses nothing else."""

@@ -17,11 +17,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pipeline.config import MAX_OUTLINE_CHARS, MAX_TOPIC_CHARS
 from pipeline.costs import Usage
 # sized_words lives in pipeline.fit now; stages and the workbench still import it from here
 from pipeline.fit import fit_script, framing, sized_words  # noqa: F401
-from pipeline.providers.base import Brief, BriefError
+from pipeline.providers.base import Brief, check_text
 from pipeline.script import Script, Section, shorten, split_sentences, word_count, words
 
 MODEL = "template-writer-v1"
@@ -144,21 +143,8 @@ def _angles(t: str) -> list[_Part]:
 
 
 def check_brief(brief: Brief) -> str:
-    """The brief's topic (whitespace folded), or a BriefError saying what to fix.
-
-    The edges (forms, CLI, API) check these limits first; writers check again, so no path can
-    hand them unbounded text.
-    """
-    topic = re.sub(r"\s+", " ", brief.topic or "").strip()
-    if not topic:
-        raise BriefError("The topic is empty: give the video a topic, for example 'Why octopuses are so smart'.")
-    if len(topic) > MAX_TOPIC_CHARS:
-        raise BriefError(f"The topic is {len(topic)} characters long: keep it under {MAX_TOPIC_CHARS} "
-                         "and put detail in the outline.")
-    if len(brief.outline or "") > MAX_OUTLINE_CHARS:
-        raise BriefError(f"The outline is {len(brief.outline):,} characters long; the limit is {MAX_OUTLINE_CHARS:,}. "
-                         "Keep the points this video needs, or split the material across several videos.")
-    return topic
+    """The brief's topic (whitespace folded), or a BriefError saying what to fix (see ``check_text``)."""
+    return check_text(brief.topic, brief.outline)
 
 
 class LocalWriter:
