@@ -60,6 +60,7 @@ def main() -> None:
 if __name__ == "__main__":  # Streamlit (and AppTest) run the page script as "__main__", on every rerun
     main()
 else:  # uvicorn imports this file as the module `app`, once, when the server starts
-    from ui.server import guard_middleware, release_workbench
+    from ui.server import guard_middleware, release_workbench, route_every_session_through_app
 
+    route_every_session_through_app()
     app = st.App(__file__, middleware=guard_middleware(), lifespan=release_workbench)

@@ -229,3 +229,18 @@ def test_make_a_video_in_studio_and_play_it_in_the_library(browser_page, server,
         expect(page.get_by_role("button", name="Video", exact=True)).to_be_visible()  # the download button
         assert_page_is_healthy(page, "Library")
         assert not page.console_problems, "browser console errors:\n" + "\n".join(page.console_problems)
+
+
+def test_a_first_visit_to_a_deep_link_goes_through_the_app(server: Server, browser_page):
+    """In a fresh server, opening /settings before anyone opened / used to run pages/settings.py alone
+    (Streamlit's pages/ folder mode), skipping app.py's start-up checks, under a sidebar of file names."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.goto(f"{server.url}/settings")
+    expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    expect(nav).to_contain_text("Business")  # app.py's grouped navigation, not file names
+    expect(nav.locator('a[href$="/app"]')).to_have_count(0)
+    expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("Data:")  # app.py itself ran
+    assert_page_is_healthy(page, "settings")

@@ -263,6 +263,19 @@ def guard_middleware(settings: Settings | None = None) -> list[Middleware]:
     return [Middleware(HostGuard, policy=policy)]
 
 
+def route_every_session_through_app() -> None:
+    """Every session runs app.py, never a file of pages/ on its own.
+
+    Streamlit still treats a ``pages/`` folder beside the main script as a version-1 multipage app
+    until some session calls ``st.navigation``: in a fresh server, a first visit to a deep link such as
+    /settings ran pages/settings.py by itself, skipping app.py (its start-up checks, the OAuth
+    redirect, and any gate put there), under a sidebar of file names. app.py always routes with
+    ``st.navigation``, so say so before the first session."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+
+
 @asynccontextmanager
 async def release_workbench(_app: Any) -> AsyncIterator[None]:
     """st.App lifespan: close the one Workbench when the server shuts down.
