@@ -28,7 +28,7 @@ with st.form("limits"):
     workers = c[0].number_input("Worker threads", 1, 32, int(s.workers))
     gpu = c[1].number_input("GPU stages at once", 0, 16, int(s.gpu_slots))
     budgets = c[2].text_area("Daily budgets (provider: amount unit)",
-                             "\n".join(f"{p}: {b}" for p, b in s.daily_budgets.items()), height=110)
+                             "\n".join(f"{p}: {b}" for p, b in s.daily_budgets.items()), height=110, max_chars=2000)
     if st.form_submit_button("Save", type="primary"):
         try:
             parsed = dict(line.split(":", 1) for line in budgets.splitlines() if line.strip())

@@ -305,3 +305,12 @@ def test_a_future_publish_at_is_left_alone_and_the_outbox_follows_the_schedule_t
     assert receipt["body"]["status"]["publishAt"] == ahead and "publish_at_moved" not in receipt
     receipt, slots = run_publish(stage_context(wb, tmp_path, cid, PAST))
     assert receipt["body"]["status"]["publishAt"] in slots
+
+
+def test_a_schedule_holds_at_most_24_times_a_day():
+    from pipeline.youtube.schedule import ScheduleError, parse_times
+    assert len(parse_times(", ".join(f"{h:02d}:00" for h in range(24)))) == 24
+    with pytest.raises(ScheduleError, match="at most 24"):
+        parse_times(", ".join(f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 30)))
+    with pytest.raises(ScheduleError, match="at most 24"):
+        parse_times("09:00, " * 10_000)

@@ -11,7 +11,7 @@ import streamlit as st
 from pipeline.channels import ChannelError
 from pipeline.config import ConfigError
 from pipeline.youtube.accounts import AccountError, parse_client_config
-from pipeline.youtube.schedule import ScheduleError, save_schedule
+from pipeline.youtube.schedule import MAX_SLOTS, ScheduleError, save_schedule
 from ui.cache import read
 from ui.state import get_workbench
 from ui.text import md
@@ -134,8 +134,9 @@ def schedules(channels: pl.DataFrame) -> None:
         with st.form("schedule"):
             c = st.columns(3)
             name = c[0].selectbox("Channel", channels["name"].to_list())
-            times = c[1].text_input("Times of day (HH:MM, comma separated)", "09:00, 17:00")
-            tz = c[2].text_input("Time zone", "America/New_York")
+            times = c[1].text_input(f"Times of day (HH:MM, comma separated, at most {MAX_SLOTS})", "09:00, 17:00",
+                                    max_chars=6 * MAX_SLOTS + 100)
+            tz = c[2].text_input("Time zone", "America/New_York", max_chars=64, help="An IANA name such as Europe/Paris.")
             c = st.columns(4)
             country = c[0].text_input("Trends country (blank: any)", max_chars=2)
             duration = c[1].number_input("Duration (s)", 10, 1800, 60, 10)

@@ -25,7 +25,12 @@ class ScheduleError(ValueError):
     pass
 
 
+MAX_SLOTS = 24  # videos a day per channel: YouTube's own upload limits are near this
+
+
 def parse_times(text: str) -> list[str]:
+    if len(text or "") > 6 * MAX_SLOTS + 100:
+        raise ScheduleError(f"Give at most {MAX_SLOTS} times of day, like 09:00, 17:30.")
     times = []
     for part in text.replace(";", ",").split(","):
         part = part.strip()
@@ -38,6 +43,8 @@ def parse_times(text: str) -> list[str]:
         times.append(t.strftime("%H:%M"))
     if not times:
         raise ScheduleError("Give at least one time of day, like 09:00, 17:30.")
+    if len(set(times)) > MAX_SLOTS:
+        raise ScheduleError(f"Give at most {MAX_SLOTS} times of day; got {len(set(times))}.")
     return sorted(set(times))
 
 
