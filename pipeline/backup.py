@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import duckdb
+
 from pipeline.costs import rebuild_rollups
 from pipeline.db import Database, migration_files
 from pipeline.files import OWNER_FILE, inside, private_dir, private_file
@@ -100,17 +102,19 @@ def _select(table: str, data_dir: Path | None, relative: bool, have: list[str] |
 
 
 def export_backup(db: Database, dest: Path, data_dir: Path | None = None) -> Path:
-    """Write the whole database to a zip at dest, readable by its owner only; returns dest."""
-    cur = db.cursor()
-    private_dir(dest.parent)
-    with tempfile.TemporaryDirectory() as tmp:
+    """Write the whole database to a zip at dest, readable by its owner only; returns dest.
+    Every table is read in one transaction: the backup is one moment of the database."""
+    if not dest.parent.exists():
+        private_dir(dest.parent)  # a folder it makes is the owner's; an existing one is left as it is
+    with tempfile.TemporaryDirectory() as tmp, db.reading() as cur:
         rows = {}
         for table in TABLES:
             target = (Path(tmp) / f"{table}.parquet").as_posix()
             cur.execute(f"COPY (SELECT {_select(table, data_dir, relative=True)} FROM {table}) TO {_literal(target)}"
                         " (FORMAT PARQUET)")
             rows[table] = cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        manifest = {"format": FORMAT, "schema_version": schema_version(db), "rows": rows,
+        version = cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
+        manifest = {"format": FORMAT, "schema_version": version, "rows": rows,
                     "paths": "relative" if data_dir is not None else "absolute",
                     "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         partial = dest.with_suffix(".partial")
@@ -205,6 +209,9 @@ def check_paths(cur, folder: Path, present: list[str], jobs_dir: Path) -> None:
         columns = tuple(c for c in columns if c in have)
         if not columns:
             continue
+        if key not in have or (kind and kind not in have):
+            raise BackupError(f"Table {table} in the backup has file paths but no {key}"
+                              f"{' or ' + kind if kind else ''} column: it is not one of ours. Nothing was restored.")
         fields = ", ".join([key, *([kind] if kind else []), *columns])
         for row in cur.execute(f"SELECT {fields} FROM read_parquet({source})").fetchall():
             values = row[2:] if kind else row[1:]
@@ -220,8 +227,34 @@ def check_paths(cur, folder: Path, present: list[str], jobs_dir: Path) -> None:
                           f"restore never allows: {'; '.join(bad[:3])}{more}. Nothing was restored.")
 
 
-def import_backup(db: Database, source: Path, data_dir: Path | None = None, max_bytes: int | None = None) -> dict:
-    """Replace every table with the backup's rows. Returns the manifest. Raises BackupError, changing nothing."""
+def check_secrets(cur, folder: Path, present: list[str], open_secret) -> None:
+    """The backup's channel tokens must open with this installation's key (a backup from before a
+    ``rotate-key`` needs the key it was taken with): refuse now rather than fail at the next start."""
+    for table, column in (("youtube_accounts", "token"), ("youtube_projects", "client_config")):
+        if table not in present:
+            continue
+        source = _literal((folder / f"{table}.parquet").as_posix())
+        row = cur.execute(f"SELECT {column} FROM read_parquet({source}) WHERE {column} IS NOT NULL LIMIT 1").fetchall()
+        if not row:
+            continue
+        if open_secret is None:
+            raise BackupError("The backup holds channel tokens but YTEMPIRE_TOKEN_KEY is not set: set it to the key "
+                              "the backup was taken with, restart, and restore again. Nothing was restored.")
+        try:
+            open_secret(bytes(row[0][0]))
+        except Exception as exc:  # noqa: BLE001 - a wrong key, or a blob that is not ours
+            raise BackupError("The backup's channel tokens do not open with this YTEMPIRE_TOKEN_KEY (was it taken "
+                              "before a `channels rotate-key`?): start the workbench with the key it was taken with "
+                              "to restore it, then rotate again. Nothing was restored.") from exc
+        return
+
+
+def import_backup(db: Database, source: Path, data_dir: Path | None = None, max_bytes: int | None = None,
+                  open_secret=None) -> dict:
+    """Replace every table with the backup's rows. Returns the manifest. Raises BackupError, changing nothing.
+
+    ``open_secret`` decrypts one stored token (the installation's key), so a backup whose tokens this key
+    cannot open is refused before anything changes."""
     data_dir = Path(data_dir) if data_dir is not None else db.path.parent
     jobs_dir = data_dir / "jobs"
     limit = max_bytes or size_limit(db.path)
@@ -248,7 +281,9 @@ def import_backup(db: Database, source: Path, data_dir: Path | None = None, max_
         present = [t for t in TABLES if t not in missing]  # an older backup: its newer tables start empty
         _extract(zf, [i for i in infos if i.filename in {f"{t}.parquet" for t in present}], folder, limit)
         cur = db.cursor()
-        counts = manifest.get("rows") if isinstance(manifest.get("rows"), dict) else {}
+        counts = manifest.get("rows")
+        if not isinstance(counts, dict) or not all(isinstance(n, int) for n in counts.values()):
+            raise BackupError("The backup's manifest has no valid row counts: it is not one of ours.")
         for table in present:
             path = _literal((folder / f"{table}.parquet").as_posix())
             try:
@@ -262,9 +297,14 @@ def import_backup(db: Database, source: Path, data_dir: Path | None = None, max_
             if table in counts and counts[table] != found:
                 raise BackupError(f"Table {table} in the backup has {found:,} rows where its manifest says "
                                   f"{counts[table]:,}: the file is damaged. Nothing was restored.")
-        check_paths(cur, folder, present, jobs_dir)
-        with db.write() as w:
-            _replace(w, folder, present, data_dir)
+        try:
+            check_paths(cur, folder, present, jobs_dir)
+            check_secrets(cur, folder, present, open_secret)
+            with db.write() as w:
+                _replace(w, folder, present, data_dir)
+        except duckdb.Error as exc:  # wrong types, broken Parquet: the transaction rolled back
+            raise BackupError(f"The backup's data does not fit this version's tables ({str(exc)[:300]}). "
+                              "Nothing was restored.") from exc
     return manifest
 
 
@@ -272,6 +312,7 @@ def _replace(w, folder: Path, present: list[str], data_dir: Path) -> None:
     """The restore itself, inside the caller's transaction."""
     for table in LEDGERS + ("uploads",):  # what happened outside, as this database knows it now
         w.execute(f"CREATE OR REPLACE TEMP TABLE kept_{table} AS SELECT * FROM {table}")
+    w.execute("CREATE OR REPLACE TEMP TABLE kept_job_uids AS SELECT id, uid FROM jobs")
     for table in reversed(TABLES):
         w.execute(f"DELETE FROM {table}")
     for table in present:
@@ -282,14 +323,23 @@ def _replace(w, folder: Path, present: list[str], data_dir: Path) -> None:
                   f"(SELECT {_select(table, data_dir, relative=False, have=have)} FROM read_parquet({path}))")
     for table in LEDGERS:  # rows since the backup: the money was spent, the quota used
         w.execute(f"INSERT INTO {table} SELECT * FROM kept_{table} k WHERE k.id NOT IN (SELECT id FROM {table})")
+    # Backups older than job uids (migration 009) restore jobs without one: a job this database knows
+    # keeps its uid, any other gets a new one, and upload rows take their job's (data-only migrations
+    # never ran on an old backup's rows, so they are re-applied here).
+    w.execute("UPDATE jobs SET uid = k.uid FROM kept_job_uids k WHERE jobs.id = k.id AND jobs.uid IS NULL"
+              " AND k.uid IS NOT NULL")
+    w.execute("UPDATE jobs SET uid = replace(gen_random_uuid()::VARCHAR, '-', '') WHERE uid IS NULL")
+    w.execute("UPDATE uploads SET job_uid = j.uid FROM jobs j WHERE uploads.job_id = j.id AND uploads.job_uid IS NULL")
     # The upload journal: what YouTube has now wins over what the backup remembers, for the same job;
-    # records of jobs the backup does not hold stay too, unless their id now names another job.
+    # records of jobs the backup does not hold stay too. Only a row known to belong to another job
+    # (both uids known, and different) gives way.
     w.execute("DELETE FROM uploads u WHERE EXISTS (SELECT 1 FROM kept_uploads k WHERE k.job_id = u.job_id"
-              " AND k.job_uid IS NOT DISTINCT FROM u.job_uid)")
+              " AND (k.job_uid IS NULL OR u.job_uid IS NULL OR k.job_uid = u.job_uid))")
     w.execute("INSERT INTO uploads SELECT * FROM kept_uploads k WHERE k.job_id NOT IN (SELECT job_id FROM uploads)"
-              " AND (k.job_uid IS NULL OR NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = k.job_id"
-              " AND j.uid IS DISTINCT FROM k.job_uid))")
-    for table in LEDGERS + ("uploads",):
+              " AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = k.job_id AND k.job_uid IS NOT NULL"
+              " AND j.uid <> k.job_uid)")
+    w.execute("UPDATE uploads SET job_uid = j.uid FROM jobs j WHERE uploads.job_id = j.id AND uploads.job_uid IS NULL")
+    for table in LEDGERS + ("uploads", "job_uids"):
         w.execute(f"DROP TABLE kept_{table}")
     rebuild_rollups(w)
     for table, sequence in SEQUENCES.items():  # new rows must not reuse restored ids

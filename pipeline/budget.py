@@ -13,7 +13,8 @@ The check and the reservation are one transaction under the database's write loc
 estimate is held (``budget_holds``) until the call returns, then settled into the ledger
 with what was actually billed, failed calls included, in one transaction. So workers
 running side by side see each other's calls in flight and cannot pass a budget together,
-and nothing billed is ever missing from the ledger, even if the process dies after the call.
+and nothing billed goes missing from the ledger: a call the process died during is ledgered at its
+estimate when the workbench next starts.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pipeline.costs import PriceError, PriceTable, Usage, insert_ledger
+from pipeline.costs import PriceError, PricedUsage, PriceTable, Usage, insert_ledger
 from pipeline.db import Database, first
 from pipeline.providers.base import ProviderError, TransientError
 
@@ -117,9 +118,9 @@ class BudgetGuard:
                 return None, why
             hold = uuid.uuid4().hex
             for p in priced:
-                cur.execute("INSERT INTO budget_holds (hold, job_id, stage, provider, unit, quantity, usd)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            [hold, self.job_id, stage, p.usage.provider, p.usage.unit, p.usage.quantity, p.usd])
+                cur.execute("INSERT INTO budget_holds (hold, job_id, stage, provider, model, unit, quantity, usd)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [hold, self.job_id, stage, p.usage.provider,
+                                                                 p.usage.model, p.usage.unit, p.usage.quantity, p.usd])
         return hold, None
 
     def settle(self, hold: str | None, stage: str, usage: list[Usage]) -> None:
@@ -138,10 +139,28 @@ class BudgetGuard:
             raise unpriced[0]
 
 
+UNSETTLED = "unsettled-estimate"
+
+
 def release_holds(db: Database) -> int:
-    """Drop the holds of calls in flight when the owning process stopped (at start: no call is in flight)."""
+    """At start no call is in flight: a hold left by a process that died during its call is written to the
+    ledger as that call's estimate (price version ``unsettled-estimate``), since the provider may well have
+    billed it; the budgets keep counting it. Returns how many calls were settled so."""
     with db.write() as cur:
-        return len(cur.execute("DELETE FROM budget_holds RETURNING 1").fetchall())
+        rows = cur.execute("SELECT hold, job_id, stage, provider, model, unit, quantity, usd FROM budget_holds"
+                           " ORDER BY hold").fetchall()
+        calls = {}
+        for hold, job_id, stage, provider, model, unit, quantity, usd in rows:
+            price = float(usd) / quantity if quantity else 0.0
+            calls.setdefault((hold, job_id, stage), []).append(
+                PricedUsage(Usage(provider, model, unit, quantity), price, Decimal(usd), UNSETTLED))
+        for (hold, job_id, stage), priced in calls.items():
+            insert_ledger(cur, job_id, stage, priced)
+            cur.execute("INSERT INTO job_events (job_id, stage, status, message) VALUES (?, ?, 'fallback', ?)",
+                        [job_id, stage, "a paid call was in flight when the process stopped: its estimate is ledgered "
+                                        f"(${sum(p.usd for p in priced):.4f}); check the provider's bill"])
+        cur.execute("DELETE FROM budget_holds")
+    return len(calls)
 
 
 @dataclass

@@ -40,7 +40,11 @@ def run(args: argparse.Namespace, workbench) -> int:
             out = args.out
             if out is not None and out.is_dir():
                 out = out / f"ytempire-{jobs_stamp()}.zip"
-            path = wb.export_backup(out)
+            try:
+                path = wb.export_backup(out)
+            except OSError as exc:
+                raise BackupError(f"Cannot write the backup to {out or wb.settings.backups_dir}: "
+                                  f"{exc.strerror or exc}.") from exc
             print(f"backup written: {path} ({path.stat().st_size / 2**20:.1f} MB)")
             return 0
         if args.backup_command == "list":

@@ -25,7 +25,9 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     csub.add_parser("key", help="print a new YTEMPIRE_TOKEN_KEY (it encrypts tokens at rest)")
     rot = csub.add_parser("rotate-key", parents=[common],
                           help="re-encrypt every stored token with a new key, in one transaction")
-    rot.add_argument("--new-key", default=None, help="the new key (default: a fresh one, printed)")
+    rot.add_argument("--new-key-file", type=Path, default=None,
+                     help="a file holding the new key (or set YTEMPIRE_NEW_TOKEN_KEY; default: a fresh key, printed "
+                          "before anything changes). Never on the command line: other users can read that.")
     dis = csub.add_parser("disconnect", parents=[common], help="revoke a channel's YouTube tokens and delete them")
     dis.add_argument("name")
     dis.add_argument("--project", default=None, help="only this Google Cloud project's token")
@@ -53,14 +55,7 @@ def run(args: argparse.Namespace, workbench) -> int:
         if args.command == "publish":
             return _publish(wb, args)
         if args.channels_command == "rotate-key":
-            key = args.new_key or new_key()
-            counts = wb.youtube.accounts.rotate_key(key)
-            print(f"re-encrypted {counts['youtube_accounts']} tokens, {counts['youtube_projects']} client secrets and "
-                  f"{counts['uploads']} upload sessions. Set YTEMPIRE_TOKEN_KEY to the new key now (the old one no "
-                  "longer opens them):", file=sys.stderr)
-            if not args.new_key:
-                print(key)
-            return 0
+            return _rotate(wb, args)
         if args.channels_command == "disconnect":
             for note in wb.disconnect_channel(args.name, args.project):
                 print(note)
@@ -110,6 +105,29 @@ def run(args: argparse.Namespace, workbench) -> int:
         return 0
     finally:
         wb.close()
+
+
+def _rotate(wb, args: argparse.Namespace) -> int:
+    import os
+
+    if args.new_key_file is not None:
+        key = args.new_key_file.read_text(encoding="utf-8").strip()
+    else:
+        key = os.environ.get("YTEMPIRE_NEW_TOKEN_KEY", "").strip()
+    if not key:
+        key = new_key()
+        # Shown before anything changes: were the process to die after the commit, the key must not be lost.
+        print("the new YTEMPIRE_TOKEN_KEY (keep it; it is shown once):", file=sys.stderr)
+        print(key, flush=True)
+    try:
+        counts = wb.youtube.accounts.rotate_key(key)
+    except Exception:
+        print("the rotation did not happen: the old key still opens every token", file=sys.stderr)
+        raise
+    print(f"re-encrypted {counts['youtube_accounts']} tokens, {counts['youtube_projects']} client secrets and "
+          f"{counts['uploads']} upload sessions. Set YTEMPIRE_TOKEN_KEY to the new key now: the old one no longer "
+          "opens them (backups taken before now still need the old key to restore).", file=sys.stderr)
+    return 0
 
 
 def _publish(wb, args: argparse.Namespace) -> int:

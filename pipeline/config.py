@@ -33,6 +33,15 @@ class ConfigError(ValueError):
     """A setting or an argument an operator must fix."""
 
 
+class _SecretsToml(TomlConfigSettingsSource):
+    """``.streamlit/secrets.toml``, where the token key is read under YTEMPIRE_TOKEN_KEY only (never
+    ``token_key`` or another spelling): one name, so a stale copy under another cannot win."""
+
+    def _read_file(self, file_path: Path) -> dict:
+        data = super()._read_file(file_path)
+        return {k: v for k, v in data.items() if k.lower() != "token_key"}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="YTEMPIRE_", extra="ignore", populate_by_name=True)
 
@@ -138,7 +147,7 @@ class Settings(BaseSettings):
                                    env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
                                    file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over Streamlit's secrets file, which wins over the defaults.
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=SECRETS_FILE)
+        toml = _SecretsToml(settings_cls, toml_file=SECRETS_FILE)
         return init_settings, env_settings, toml, file_secret_settings
 
     @field_validator("data_dir", "prices_file", mode="before")

@@ -86,6 +86,18 @@ class Database:
             else:
                 cur.execute("COMMIT")
 
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One consistent view of every table for a long read (a backup): a transaction on its own cursor,
+        so rows written meanwhile by the worker are not half in it."""
+        cur = self._conn.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+        finally:
+            cur.execute("ROLLBACK")
+            cur.close()
+
     def query(self, sql: str, params: list | tuple | None = None) -> list[tuple]:
         return self.cursor().execute(sql, params or []).fetchall()
 

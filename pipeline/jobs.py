@@ -283,8 +283,11 @@ def fail_stage(db: Database, job_id: int, stage: str, message: str, *, final: bo
         _event(cur, job_id, stage, "failed" if final else "retrying", message)
 
 
-def mark_stage(db: Database, job_id: int, stage: str, new: str, message: str | None = None) -> None:
+def mark_stage(db: Database, job_id: int, stage: str, new: str, message: str | None = None, *,
+               uid: str | None = None) -> None:
     with db.write() as cur:
+        if uid is not None and not _owned(cur, job_id, None, uid, None):
+            raise JobChanged(f"Job {job_id} changed while its {stage} stage ran.")
         _set_stage(cur, job_id, stage, new)
         cur.execute("UPDATE job_stages SET status = ?, finished_at = current_timestamp WHERE job_id = ? AND stage = ?",
                     [new, job_id, stage])
@@ -316,9 +319,11 @@ def recover_orphans(db: Database) -> list[int]:
     return ids
 
 
-def defer(db: Database, job_id: int, stage: str, until, message: str) -> None:
+def defer(db: Database, job_id: int, stage: str, until, message: str, *, uid: str | None = None) -> None:
     """Put a running job back in the queue until a time (quota resets, a parked channel)."""
     with db.write() as cur:
+        if uid is not None and not _owned(cur, job_id, None, uid, None):
+            raise JobChanged(f"Job {job_id} changed while its {stage} stage ran.")
         cur.execute("UPDATE job_stages SET status = 'pending', progress = 0, error = ? WHERE job_id = ? AND stage = ?"
                     " AND status IN ('running', 'failed')", [message, job_id, stage])
         cur.execute("UPDATE jobs SET status = 'queued', not_before = ?, current_stage = NULL WHERE id = ?", [until, job_id])

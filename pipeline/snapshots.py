@@ -84,4 +84,4 @@ class SnapshotWriter:
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
-            self._thread.join(timeout=30)
+            self._thread.join()  # a snapshot in progress finishes: the database must not close under it

@@ -24,6 +24,7 @@ from pipeline.budget import release_holds
 from pipeline.config import ConfigError, Settings, validate_duration
 from pipeline.costs import PriceTable, Usage
 from pipeline.db import Database, open_database
+from pipeline.files import private_dir
 from pipeline.gpu import GpuLease
 from pipeline.providers import UnknownProvider, chain_items, first_in_chain, make
 from pipeline.providers import status as provider_status
@@ -99,7 +100,7 @@ class Workbench:
         self.snapshots = SnapshotWriter(self.db, self.settings.data_dir / "snapshots", snapshot_s)
         self.trends = TrendDesk(self.db, self.worker.lease)
         self._scheduler_stop = threading.Event()
-        self._maintenance = threading.Lock()  # one restore at a time
+        self._maintenance = threading.RLock()  # a restore, a backup or a schedule round: one at a time
         self._maintenance_on = threading.Event()  # set while restoring: scheduler and backups hold off
         self.restore_wait_s = 120.0
         wanted = set(self.SERVICES if start_worker else ()) if services is None else set(services)
@@ -130,19 +131,27 @@ class Workbench:
         return [r.summary() for r in reports]
 
     def _schedule_loop(self) -> None:
-        from pipeline.youtube.schedule import Scheduler
-        scheduler = Scheduler(self)
         while not self._scheduler_stop.wait(60):
-            if self._maintenance_on.is_set():  # a restore is replacing the tables: hold off until it is done
-                continue
+            self.tick()
+
+    def tick(self) -> str:
+        """One round of the background schedule: due schedule slots, then the daily backup. Never while a
+        restore runs (it holds the maintenance lock): the round is skipped and the next one catches up."""
+        if not self._maintenance.acquire(blocking=False):
+            return "skipped: a restore is running"
+        try:
+            from pipeline.youtube.schedule import Scheduler
             try:
-                scheduler.tick()
+                Scheduler(self).tick()
             except Exception:  # noqa: BLE001 - the loop must survive; slots record their own errors
                 log.exception("scheduler tick failed")
             try:
                 self.daily_backup()
             except Exception:  # noqa: BLE001 - a failed backup must not stop the schedule; it is retried next tick
                 log.exception("daily backup failed")
+            return "done"
+        finally:
+            self._maintenance.release()
 
     def close(self) -> None:
         """Stop every background thread and wait for it (running jobs stop at a checkpoint and stay resumable),
@@ -155,8 +164,12 @@ class Workbench:
         self.snapshots.stop()
         self.worker.stop(wait=True)
         for thread in self._threads:
-            thread.join(timeout=30)
+            thread.join()  # a round in progress (a daily backup) finishes first
         self.trends.wait(timeout=60)
+        alive = [t.name for t in self._threads if t.is_alive()] + self.trends.alive()
+        if alive or self.worker.running:
+            log.error("not closing the database: %s still running", ", ".join(alive) or "the worker")
+            return
         self.db.close()
 
     def __enter__(self) -> Workbench:
@@ -403,7 +416,9 @@ class Workbench:
             while dest.exists():  # two in one second: never overwrite one
                 n += 1
                 dest = dest.with_name(f"{prefix}{stamp}-{n}.zip")
-        return backup.export_backup(self.db, Path(dest), self.settings.data_dir)
+            private_dir(self.settings.backups_dir)
+        with self._maintenance:  # never half through a restore
+            return backup.export_backup(self.db, Path(dest), self.settings.data_dir)
 
     def backup_limit(self) -> int:
         return backup.size_limit(self.settings.db_path, self.settings.backup_max_mb)
@@ -418,13 +433,27 @@ class Workbench:
                     busy = ", ".join(map(str, self.worker.busy()))
                     raise backup.BackupError(f"Jobs {busy} did not stop within {self.restore_wait_s:.0f} s (a paid call "
                                              "in flight?): nothing was restored. Try again in a minute, or cancel them.")
+                box = self.youtube.accounts.box
                 manifest = backup.import_backup(self.db, Path(source), self.settings.data_dir,
-                                                max_bytes or self.backup_limit())
+                                                max_bytes or self.backup_limit(), box.open if box.ready else None)
+                self._apply_stored_settings()
             finally:
                 self._maintenance_on.clear()
                 self.worker.resume()
         self.snapshots.refresh(force=True)
         return manifest
+
+    def _apply_stored_settings(self) -> None:
+        """After a restore, the restored Settings-page values apply at once (those that need a restart, then)."""
+        overrides = {k: json.loads(v) for k, v in self.db.query("SELECT key, value FROM app_settings")
+                     if k in EDITABLE and k not in RESTART_NEEDED}
+        try:
+            checked = Settings.model_validate({**self.settings.model_dump(), **overrides})
+        except ValidationError:
+            log.warning("ignoring invalid restored settings %s", overrides)
+            return
+        for key in overrides:
+            setattr(self.settings, key, getattr(checked, key))
 
     def daily_backup(self, now: float | None = None) -> Path | None:
         """Write the automatic backup when the newest one is a day old (or there is none); prune the oldest."""

@@ -80,7 +80,9 @@ class Worker:
         self._wake = threading.Event()
         self._cancel: dict[int, threading.Event] = {}
         self._running: dict[int, Future | None] = {}
-        self._guard = threading.Lock()
+        # Reentrant: SIGTERM's handler (in the main thread) may stop the worker while that thread holds it.
+        self._guard = threading.RLock()
+        self._parked: set[int] = set()  # jobs whose cancel event pause() set: they requeue, never "cancelled"
         self._executor: ThreadPoolExecutor | None = None
         self._dispatcher: threading.Thread | None = None
         self._last_progress: dict[tuple[int, str], float] = {}
@@ -115,7 +117,8 @@ class Worker:
         ffmpeg is stopped). Returns whether every job had stopped within the timeout; stays paused either way."""
         self._paused.set()
         with self._guard:
-            for event in self._cancel.values():
+            for job_id, event in self._cancel.items():
+                self._parked.add(job_id)
                 event.set()
         deadline = time.monotonic() + timeout
         while self.busy() and time.monotonic() < deadline:
@@ -123,6 +126,13 @@ class Worker:
         return not self.busy()
 
     def resume(self) -> None:
+        """Claim jobs again. A job pause() could not park in time carries on where it was (its cancel
+        event is cleared, unless the operator asked to cancel it meanwhile)."""
+        with self._guard:
+            for job_id in list(self._parked):
+                event = self._cancel.get(job_id)
+                if event is not None and not jobs.cancel_requested(self.db, job_id):
+                    event.clear()
         self._paused.clear()
         self._wake.set()
 
@@ -241,11 +251,12 @@ class Worker:
         except Cancelled as exc:
             if current:
                 self._record_attempt(job_id, current, exc)
-            if (self._stop.is_set() or self._paused.is_set()) and not jobs.cancel_requested(self.db, job_id):
+            parked = self._stop.is_set() or self._paused.is_set() or job_id in self._parked
+            if parked and not jobs.cancel_requested(self.db, job_id):
                 return self._requeue(job_id, current, uid)
             try:
                 if current:
-                    jobs.mark_stage(self.db, job_id, current, "cancelled", "cancelled by the operator")
+                    jobs.mark_stage(self.db, job_id, current, "cancelled", "cancelled by the operator", uid=uid)
                 jobs.set_job_status(self.db, job_id, "cancelled", "cancelled by the operator", error_stage=current,
                                     uid=uid)
             except (jobs.JobChanged, jobs.InvalidTransition) as changed:
@@ -255,7 +266,11 @@ class Worker:
         except Interrupted:
             return self._requeue(job_id, current, uid)
         except Deferred as exc:
-            jobs.defer(self.db, job_id, exc.stage, exc.until, exc.message)
+            try:
+                jobs.defer(self.db, job_id, exc.stage, exc.until, exc.message, uid=uid)
+            except jobs.JobChanged as changed:
+                log.warning("job %s: %s", job_id, changed)
+                return "superseded"
             return "deferred"
         except (StageFailed, PriceError) as exc:
             stage = exc.stage if isinstance(exc, StageFailed) else current
@@ -276,7 +291,7 @@ class Worker:
             log.exception("job %s failed outside its stages", job_id)
             try:
                 jobs.set_job_status(self.db, job_id, "failed", f"internal error: {type(exc).__name__}: {exc}",
-                                    error_stage=current)
+                                    error_stage=current, uid=uid)
             except Exception:  # noqa: BLE001
                 log.exception("could not record the failure of job %s", job_id)
             return "failed"
@@ -284,17 +299,20 @@ class Worker:
             with self._guard:
                 self._cancel.pop(job_id, None)
                 self._running.pop(job_id, None)
+                self._parked.discard(job_id)
             for key in [k for k in self._attempt_no if k[0] == job_id]:
                 self._attempt_no.pop(key, None)
             self._wake.set()
 
     def _requeue(self, job_id: int, stage: str | None, uid: str | None = None) -> str:
         try:
-            if stage:
-                with self.db.write() as cur:
+            with self.db.write() as cur:  # only a job this run still owns (not one a restore replaced)
+                row = cur.execute("SELECT status, uid FROM jobs WHERE id = ?", [job_id]).fetchall()
+                mine = bool(row) and row[0][0] == "running" and (uid is None or row[0][1] == uid)
+                if mine and stage:
                     cur.execute("UPDATE job_stages SET status = 'pending', progress = 0 WHERE job_id = ? AND stage = ?"
                                 " AND status = 'running'", [job_id, stage])
-            if jobs.get_job(self.db, job_id)["status"] == "running":
+            if mine:
                 jobs.set_job_status(self.db, job_id, "queued", "interrupted: will resume", uid=uid)
         except Exception:  # noqa: BLE001 - the database may be closing; recovery at start covers it
             log.exception("could not requeue job %s", job_id)

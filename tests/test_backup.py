@@ -189,6 +189,9 @@ def test_restore_pauses_the_worker_and_the_scheduler_until_it_is_done(tmp_path, 
             seen["paused"] = wb.worker.paused
             seen["busy"] = wb.worker.busy()
             seen["daily"] = wb.daily_backup()
+            ticker = threading.Thread(target=lambda: seen.update(tick=wb.tick()))  # the scheduler's own thread
+            ticker.start()
+            ticker.join()
             try:
                 wb.enqueue(__import__("pipeline.workbench", fromlist=["VideoRequest"]).VideoRequest("during"))
             except ConfigError as exc:
@@ -197,7 +200,7 @@ def test_restore_pauses_the_worker_and_the_scheduler_until_it_is_done(tmp_path, 
 
         monkeypatch.setattr(backup, "import_backup", observe)
         wb.import_backup(good)
-        assert seen == {"paused": True, "busy": [], "daily": None,
+        assert seen == {"paused": True, "busy": [], "daily": None, "tick": "skipped: a restore is running",
                         "enqueue": "A restore is replacing the data right now: queue the video again in a minute."}
         assert not wb.worker.paused  # resumed after
         assert wb.db.query_one("SELECT count(*) FROM jobs WHERE id = ?", [running])[0] == 0  # the backup predates it
@@ -319,3 +322,81 @@ def test_a_moved_data_directory_still_finds_its_files(wb, tmp_path):
     detail = video_detail(wb.db, job, wb.settings.jobs_dir)
     assert detail["video"]["video_path"] == str((wb.settings.jobs_dir / str(job) / "video.mp4").resolve())
     assert detail["refused"] == []
+
+
+def test_a_refused_restore_leaves_running_jobs_running_not_cancelled(tmp_path):
+    from pipeline.stages import StageOutput, StageSpec
+    started, release = threading.Event(), threading.Event()
+
+    def busy(ctx):  # a paid call in flight: it does not look at the cancel event
+        started.set()
+        release.wait(30)
+        path = ctx.job_dir / "x.out"
+        path.write_text("x")
+        return StageOutput({"x": path}, [], "fake")
+
+    wb = Workbench(Settings(data_dir=tmp_path / "data", poll_s=0.05), start_worker=False)
+    try:
+        wb.worker.pipeline = (StageSpec("script", busy),)
+        good = wb.export_backup(tmp_path / "good.zip")
+        job = jobs.create_job(wb.db, 1, "busy", 60, "landscape", {}, stages=("script",))
+        wb.worker.start()
+        assert started.wait(10)
+        wb.restore_wait_s = 0.3
+        with pytest.raises(BackupError, match="did not stop within"):
+            wb.import_backup(good)
+        release.set()
+        assert wb.worker.wait_idle(30)
+        assert jobs.get_job(wb.db, job)["status"] == "done"  # carried on: not "cancelled by the operator"
+    finally:
+        wb.close()
+
+
+def test_a_backup_from_before_job_uids_still_keeps_the_uploads_since(tmp_path):
+    """Backups taken before migration 009 have no job uids: a restored job that YouTube already has must
+    still find its video instead of uploading it again."""
+    from fakes_youtube import FakeYouTube
+    from test_youtube import BODY, connect, settings_for, video_file
+    with FakeYouTube() as yt:
+        wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
+        try:
+            cid = connect(wb, "Dalet", "proj-dalet")
+            job = jobs.create_job(wb.db, cid, "t", 60, "landscape", {})
+            good = wb.export_backup(tmp_path / "good.zip")
+            old = tampered(good, tmp_path / "old.zip", "jobs", "SELECT * REPLACE (NULL::VARCHAR AS uid) FROM t")
+            video, thumb = video_file(tmp_path)
+            first = wb.youtube.publisher.publish(job, {"id": cid}, video, thumb, BODY)
+            wb.import_backup(old)
+            assert jobs.get_job(wb.db, job)["uid"]  # given back its uid
+            again = wb.youtube.publisher.publish(job, {"id": cid}, video, thumb, BODY)
+            assert again.ref == first.ref and len(yt.uploads_of("dalet")) == 1
+        finally:
+            wb.close()
+
+
+def test_a_backup_whose_tokens_another_key_sealed_is_refused(tmp_path):
+    from fakes_youtube import FakeYouTube
+    from pipeline.youtube.crypto import new_key
+    from test_youtube import connect, settings_for
+    with FakeYouTube() as yt:
+        wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
+        try:
+            connect(wb, "He", "proj-he")
+            good = wb.export_backup(tmp_path / "good.zip")
+        finally:
+            wb.close()
+        other = Workbench(Settings(data_dir=tmp_path / "other", token_key=new_key()), start_worker=False)
+        try:
+            with pytest.raises(BackupError, match="do not open with this YTEMPIRE_TOKEN_KEY"):
+                other.import_backup(good)
+            assert other.db.query_one("SELECT count(*) FROM youtube_accounts")[0] == 0
+        finally:
+            other.close()
+
+
+def test_a_backup_written_into_an_existing_folder_leaves_its_permissions_alone(wb, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    path = wb.export_backup(shared / "b.zip")
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755 and stat.S_IMODE(path.stat().st_mode) == 0o600

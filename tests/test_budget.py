@@ -105,11 +105,14 @@ def test_what_a_failed_call_was_billed_is_ledgered_at_once(db, fail):
     assert db.query_one("SELECT count(*) FROM budget_holds")[0] == 0
 
 
-def test_holds_of_a_dead_process_are_released_at_start(db):
+def test_a_call_the_process_died_during_is_ledgered_at_its_estimate_at_start(db):
     [job] = new_jobs(db, 1)
-    BudgetGuard(db, PRICES, job, 3.0, {}).reserve("script", list(CALL))
+    BudgetGuard(db, PRICES, job, 3.0, {}).reserve("script", list(CALL))  # ...and the process dies mid-call
     assert release_holds(db) == 1
-    assert BudgetGuard(db, PRICES, job, 3.0, {}).spent() == 0
+    assert db.query_one("SELECT count(*) FROM budget_holds")[0] == 0
+    assert db.query_one("SELECT stage, provider, model, quantity, usd, price_version FROM cost_ledger") == \
+        ("script", "openai", "m", 1000.0, Decimal("1.000000"), "unsettled-estimate")
+    assert BudgetGuard(db, PRICES, job, 3.0, {}).spent() == Decimal("1")  # the budgets keep counting it
 
 
 def test_without_a_guard_the_usage_is_returned_to_the_caller(db):

@@ -578,3 +578,39 @@ def test_disconnecting_and_deleting_a_channel_revokes_its_token_at_google(tmp_pa
         assert wb.db.query_one("SELECT count(*) FROM channels WHERE id = ?", [cid])[0] == 0
     finally:
         wb.close()
+
+
+def test_a_session_that_expires_after_the_whole_file_was_sent_never_starts_a_second_upload_by_itself(wb, yt, tmp_path):
+    from pipeline.providers.base import TransientError
+    cid = connect(wb, "Beth", "proj-beth")
+    video, thumb = video_file(tmp_path, 700 * 1024)
+    yt.fault("chunk", None, None, "503-stored")  # the last chunk is stored (the video exists), the answer lost
+    yt.fault("status", *["503"] * 10)
+    wb.youtube.publisher.sleep = lambda s: None
+    with pytest.raises(TransientError, match="session is kept"):
+        wb.youtube.publisher.publish(41, {"id": cid}, video, thumb, BODY)
+    yt.faults["status"] = []
+    yt.sessions.clear()  # a week later YouTube has forgotten the session: status queries get 404
+    for _ in range(2):
+        with pytest.raises(ProviderError, match="may be on the channel already.*--reupload"):
+            wb.youtube.publisher.publish(41, {"id": cid}, video, thumb, BODY)
+    assert len(yt.uploads_of("beth")) == 1  # nothing started by itself
+    assert wb.youtube.publisher.forget_upload(41) is None  # the operator checked Studio and asks for a new copy
+    wb.youtube.publisher.publish(41, {"id": cid}, video, thumb, BODY)
+    assert len(yt.uploads_of("beth")) == 2
+
+
+def test_a_session_that_expires_before_the_last_bytes_restarts_the_upload(wb, yt, tmp_path):
+    from pipeline.providers.base import TransientError
+    cid = connect(wb, "Gimel", "proj-gimel")
+    video, thumb = video_file(tmp_path, 900 * 1024)  # 4 chunks
+    yt.fault("chunk", None, *["503"] * 10)
+    wb.youtube.publisher.sleep = lambda s: None
+    with pytest.raises(TransientError, match="session is kept"):
+        wb.youtube.publisher.publish(42, {"id": cid}, video, thumb, BODY)
+    yt.sessions.clear()  # expired with a quarter of the file: no video can exist
+    yt.faults["chunk"] = []
+    with pytest.raises(TransientError, match="a new upload will start"):
+        wb.youtube.publisher.publish(42, {"id": cid}, video, thumb, BODY)
+    result = wb.youtube.publisher.publish(42, {"id": cid}, video, thumb, BODY)
+    assert len(yt.uploads_of("gimel")) == 1 and yt.videos[result.ref]["bytes"] == video.read_bytes()

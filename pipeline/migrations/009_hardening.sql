@@ -17,6 +17,7 @@ CREATE TABLE budget_holds (
     job_id     INTEGER NOT NULL,
     stage      VARCHAR NOT NULL,
     provider   VARCHAR NOT NULL,
+    model      VARCHAR NOT NULL,
     unit       VARCHAR NOT NULL,
     quantity   DOUBLE NOT NULL,
     usd        DECIMAL(12, 6) NOT NULL,

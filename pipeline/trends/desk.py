@@ -121,6 +121,10 @@ class TrendDesk:
         for thread in self._threads:
             thread.join(timeout)
 
+    def alive(self) -> list[str]:
+        """Names of background threads still working."""
+        return [t.name for t in self._threads if t.is_alive()]
+
     def stop(self) -> None:
         """Ask background topic work to end at its next batch (the embedder checks between batches)."""
         self._stop.set()

@@ -173,7 +173,8 @@ class Scheduler:
                 backlog = self.wb.trends.backlog(country, channel, 5)
                 topic_id = backlog["topic_id"][0]
                 job_id = self.wb.make_from_topic(country, topic_id, channel=channel["id"], duration_s=s["duration_s"],
-                                                 format=s["format"], privacy=s["privacy"], publish_at=publish_at)
+                                                 format=s["format"], privacy=s["privacy"], publish_at=publish_at,
+                                                 request_key=f"slot:{channel['id']}:{publish_at}")  # once, even after a crash
             else:
                 note = "no trend topics yet: import trending data or compute topics"
         except Exception as exc:  # noqa: BLE001 - recorded on the slot, shown on the Channels page

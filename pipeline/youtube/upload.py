@@ -50,6 +50,9 @@ class UploadRecord:
     finished_at: datetime | None = None
 
 
+LOST = ("YouTube no longer knows job {job}'s upload session, and the whole file had been sent: the video may be on "
+        "the channel already. Check YouTube Studio; to upload a new copy anyway, run "
+        "`python -m pipeline publish {job} --reupload`.")
 # Statuses after which YouTube has the video (its id is recorded).
 HAS_VIDEO = ("uploaded", "thumbnail", "playlist", "done")
 # Answers on a chunk or a status query worth asking again about (the session stays).
@@ -178,6 +181,8 @@ class YouTubePublisher:
                                 "installation?): refusing to guess. Retry the job to make a new one.", provider="youtube")
         if existing and existing.status == "done":
             return self._adopt(job_id, existing, body, charged)
+        if existing and existing.status == "lost":
+            raise ProviderError(LOST.format(job=job_id), provider="youtube")
         try:
             if existing is None or existing.status in ("intent", "failed") and not existing.session_uri:
                 account = self.accounts.choose(channel["id"], "videos.insert")
@@ -296,12 +301,19 @@ class YouTubePublisher:
             upload._announced = True  # noqa: SLF001
         delay, failures, response = 1.0, 0, None
         tries = self.settings.provider_retries + 3
+        size = video.stat().st_size
+        final_sent = False
         while response is None:
             problem = None
+            if not final_sent and request.resumable_progress + chunk >= size:
+                # Recorded before the last bytes go: if that answer is lost and the session later expires,
+                # the video may exist, and a new upload must not start by itself (see LOST).
+                self._save(job_id, bytes_sent=size)
+                final_sent = True
             try:
                 _, response = request.next_chunk()
                 failures, delay = 0, 1.0  # progress: the budget is for consecutive failures
-                if response is None and request.resumable_progress:
+                if response is None and request.resumable_progress and not final_sent:
                     self._save(job_id, bytes_sent=request.resumable_progress)
                 continue
             except HttpError as exc:
@@ -310,7 +322,11 @@ class YouTubePublisher:
                     self.quota.record(account.project_id, "videos.insert", reason, account.channel_id, job_id)
                     self._save(job_id, status="intent", error=f"{status} {reason}")
                     raise self._classify(account, "videos.insert", reason, exc) from exc
-                if status in (404, 410):  # the session expired: YouTube forgot it, so no video came of it
+                if status in (404, 410):  # the session expired: YouTube forgot it
+                    row = self.db.query_one("SELECT bytes_sent, bytes_total FROM uploads WHERE job_id = ?", [job_id])
+                    if row and row[1] and row[0] >= row[1]:  # every byte had gone: the video may exist
+                        self._save(job_id, session_uri=None, status="lost", error=f"{status}: upload session expired")
+                        raise ProviderError(LOST.format(job=job_id), provider="youtube") from exc
                     self._save(job_id, session_uri=None, status="intent", error=f"{status}: upload session expired")
                     raise TransientError("the upload session expired before YouTube had the whole video; "
                                          "a new upload will start", provider="youtube") from exc
