@@ -60,10 +60,6 @@ class BackupError(ValueError):
     pass
 
 
-def schema_version(db: Database) -> int:
-    return db.query_one("SELECT coalesce(max(version), 0) FROM schema_migrations")[0]
-
-
 def size_limit(db_path: Path, max_mb: int = 0) -> int:
     """Bytes a backup may hold uncompressed: the setting (MB), or LIMIT_FACTOR x the database file."""
     if max_mb:
