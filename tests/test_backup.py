@@ -164,25 +164,31 @@ def test_a_damaged_member_is_refused(wb, tmp_path):
         wb.import_backup(bad)
 
 
-def test_restore_pauses_the_worker_and_the_scheduler_until_it_is_done(tmp_path, monkeypatch):
+def running_one_job(tmp_path, wait) -> tuple[Workbench, Path, int, threading.Event]:
+    """A workbench with a backup of its empty state, then one job running a stage that blocks on ``wait(ctx)``."""
     from pipeline.stages import StageOutput, StageSpec
-    seen = {}
     started = threading.Event()
 
-    def slow(ctx):
+    def stage(ctx):
         started.set()
-        ctx.cancel.wait(30)  # a long stage: parked when the worker is paused
+        wait(ctx)
         path = ctx.job_dir / "x.out"
         path.write_text("x")
         return StageOutput({"x": path}, [], "fake")
 
     wb = Workbench(Settings(data_dir=tmp_path / "data", poll_s=0.05), start_worker=False)
+    wb.worker.pipeline = (StageSpec("script", stage),)
+    good = wb.export_backup(tmp_path / "good.zip")
+    job = jobs.create_job(wb.db, 1, "running", 60, "landscape", {}, stages=("script",))
+    wb.worker.start()
+    assert started.wait(10)
+    return wb, good, job, started
+
+
+def test_restore_pauses_the_worker_and_the_scheduler_until_it_is_done(tmp_path, monkeypatch):
+    seen = {}
+    wb, good, running, _ = running_one_job(tmp_path, lambda ctx: ctx.cancel.wait(30))  # parked when paused
     try:
-        wb.worker.pipeline = (StageSpec("script", slow),)
-        good = wb.export_backup(tmp_path / "good.zip")
-        running = jobs.create_job(wb.db, 1, "running", 60, "landscape", {}, stages=("script",))
-        wb.worker.start()
-        assert started.wait(10)
         real = backup.import_backup
 
         def observe(*args, **kw):
@@ -325,23 +331,9 @@ def test_a_moved_data_directory_still_finds_its_files(wb, tmp_path):
 
 
 def test_a_refused_restore_leaves_running_jobs_running_not_cancelled(tmp_path):
-    from pipeline.stages import StageOutput, StageSpec
-    started, release = threading.Event(), threading.Event()
-
-    def busy(ctx):  # a paid call in flight: it does not look at the cancel event
-        started.set()
-        release.wait(30)
-        path = ctx.job_dir / "x.out"
-        path.write_text("x")
-        return StageOutput({"x": path}, [], "fake")
-
-    wb = Workbench(Settings(data_dir=tmp_path / "data", poll_s=0.05), start_worker=False)
+    release = threading.Event()
+    wb, good, job, _ = running_one_job(tmp_path, lambda ctx: release.wait(30))  # a paid call: deaf to cancel
     try:
-        wb.worker.pipeline = (StageSpec("script", busy),)
-        good = wb.export_backup(tmp_path / "good.zip")
-        job = jobs.create_job(wb.db, 1, "busy", 60, "landscape", {}, stages=("script",))
-        wb.worker.start()
-        assert started.wait(10)
         wb.restore_wait_s = 0.3
         with pytest.raises(BackupError, match="did not stop within"):
             wb.import_backup(good)

@@ -13,8 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from processes import free_port, stop_group
+from processes import free_port, stop_group, wait_for_health
 
 pytestmark = pytest.mark.slow
 
@@ -78,20 +76,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     srv = Server(f"http://127.0.0.1:{port}", data_dir, log, proc)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode} before answering:\n{srv.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{srv.url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer {srv.url}/_stcore/health in {START_TIMEOUT_S} s:\n"
-                            f"{srv.log_tail()}")
-            time.sleep(0.25)
+        wait_for_health(proc, srv.url, START_TIMEOUT_S, srv.log_tail)
         yield srv
     finally:
         stop_group(proc)

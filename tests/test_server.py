@@ -25,7 +25,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from conftest import ROOT
-from processes import free_port, stop_group
+from processes import free_port, stop_group, wait_for_health
 from ui.server import HostGuard, HostPolicy
 
 PORT = 8501
@@ -229,19 +229,7 @@ def streamlit_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int, Path]
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     tail = lambda: "\n".join(log.read_text(errors="replace").splitlines()[-40:])  # noqa: E731
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode} before answering:\n{tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer /_stcore/health in {START_TIMEOUT_S} s:\n{tail()}")
-            time.sleep(0.25)
+        wait_for_health(proc, f"http://127.0.0.1:{port}", START_TIMEOUT_S, tail)
         yield proc, port, log
     finally:
         stop_group(proc)
