@@ -75,7 +75,26 @@ class Settings(BaseSettings):
     )
     writer: str = Field(default="local", description="Default writer provider chain, e.g. 'gpt-4.1-mini > local'.")
     voice: str = Field(default="piper", description="Default voice provider chain, e.g. 'google-neural2 > piper'.")
-    visuals: str = Field(default="slides", description="Default visuals provider.")
+    visuals: str = Field(default="library > pexels > pixabay > slides",
+                         description="Default visuals chain per scene, e.g. 'library > pexels > pixabay > slides'; "
+                                     "a source that cannot run (no key, no folder) is skipped, slides always can.")
+    visual_threshold: float = Field(default=0.35, ge=0, le=1,
+                                    description="Relevance (0-1) a scene's best candidate needs; below it the next "
+                                                "source in the chain is tried.")
+    scene_min_s: float = Field(default=2.0, ge=1, le=10, description="Shortest scene, in seconds.")
+    scene_max_s: float = Field(default=8.0, ge=2, le=30, description="Longest scene, in seconds.")
+    repeat_window: int = Field(default=20, ge=0, le=1000,
+                               description="A clip or picture is not used again in the channel's last N videos.")
+    pexels_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("YTEMPIRE_PEXELS_API_KEY", "PEXELS_API_KEY"),
+        description="Pexels API key (free at pexels.com/api).")
+    pexels_api_root: str = Field(default="https://api.pexels.com/", description="Pexels API root.")
+    pixabay_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("YTEMPIRE_PIXABAY_API_KEY", "PIXABAY_API_KEY"),
+        description="Pixabay API key (free at pixabay.com/api/docs).")
+    pixabay_api_root: str = Field(default="https://pixabay.com/api/", description="Pixabay API root.")
+    openai_image_model: str = Field(default="gpt-image-1", description="Image model for the openai-image source.")
+    openai_image_quality: str = Field(default="medium", description="Image quality: low, medium or high.")
     publisher: str = Field(default="outbox", description="Default publisher.")
 
     # -- backups --------------------------------------------------------------------------------
@@ -196,6 +215,11 @@ class Settings(BaseSettings):
     @property
     def backups_dir(self) -> Path:
         return self.data_dir / "backups"
+
+    @property
+    def media_dir(self) -> Path:
+        """The content-addressed cache of downloaded and generated pictures and clips."""
+        return self.data_dir / "media"
 
     def prepare_data_dir(self) -> None:
         """Create the data directory and prove it is writable, or say what to fix."""

@@ -98,6 +98,67 @@ class Slide:
 
 
 @dataclass
+class Scene:
+    """A stretch of narration (one to a few whole sentences, 2-8 s) shown over one visual."""
+
+    index: int
+    start: float  # seconds into the narration
+    end: float
+    block: str  # the Block.key its sentences belong to ("hook", "section-1", ..., "cta")
+    text: str  # what is said during it
+    query: str = ""  # 1-3 concrete, filmable English words, the video's subject kept in view
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+
+@dataclass
+class Candidate:
+    """A picture or clip a source offers for a scene, described well enough to rank, fetch and credit."""
+
+    provider: str  # "pexels", "pixabay", "library", "openai-image", "slides"
+    source_id: str  # stable id at the source (with the provider: the repetition guard's key)
+    kind: str  # "video" or "image"
+    text: str  # what ranking reads: URL slug and alt text, tags, a caption, a prompt
+    width: int = 0
+    height: int = 0
+    duration_s: float | None = None  # videos
+    url: str | None = None  # where the file is fetched from; never carries a key
+    page_url: str | None = None  # the page a person opens (credits, the Library)
+    preview_url: str | None = None  # a small still for the Library
+    author: str | None = None
+    author_url: str | None = None
+    licence: str = ""
+    attribution_required: bool = False
+    local_path: Path | None = None  # already on disk (library files, generated images, slides)
+
+
+@runtime_checkable
+class SceneSource(Protocol):
+    """Finds footage or pictures for scenes (a stock API, the operator's library, an image model).
+
+    ``search`` returns candidates (and the usage of the search, usually free); ``fetch`` makes one
+    local (downloads it into the media cache, or generates it) and returns its path and usage.
+    ``estimate(images)`` is what fetching that many would cost, for the budget guard."""
+
+    name: str
+
+    def search(self, query: str, size: tuple[int, int], limit: int = 15) -> tuple[list[Candidate], list[Usage]]: ...
+
+    def fetch(self, candidate: Candidate, cache: "MediaStore") -> tuple[Path, list[Usage]]: ...
+
+
+@runtime_checkable
+class MediaStore(Protocol):
+    """The content-addressed media cache under the data directory (pipeline.media.cache.MediaCache)."""
+
+    def get(self, provider: str, source_id: str) -> Path | None: ...
+
+    def put_file(self, provider: str, source_id: str, path: Path, meta: dict | None = None) -> Path: ...
+
+
+@dataclass
 class PublishResult:
     state: str  # "published", "scheduled", "outbox"
     ref: str  # video id, or the outbox folder
