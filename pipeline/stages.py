@@ -157,7 +157,7 @@ def speak(ctx: StageContext) -> StageOutput:
 
 
 def draw_slides(ctx: StageContext) -> StageOutput:
-    visuals = make("visuals", first_in_chain(_chain("visuals")(ctx.brief, ctx.channel, ctx.settings)), ctx.settings)
+    visuals = make("visuals", "slides", ctx.settings)
     slides, usage = visuals.render(ctx.script(), ctx.brand, ctx.size, ctx.job_dir / "slides")
     index = ctx.job_dir / "slides.json"
     index.write_text(json.dumps([{"path": str(s.path), "block": s.block} for s in slides], indent=1), encoding="utf-8")

@@ -315,7 +315,7 @@ class Workbench:
         rows = []
         for stage, kind, chain in (("script", "writer", brief.get("writer") or channel["writer"]),
                                    ("voice", "voice", brief.get("voice") or channel["voice"]),
-                                   ("visuals", "visuals", self.settings.visuals),
+                                   ("visuals", "visuals", "slides"),
                                    ("publish", "publisher", self.settings.publisher)):
             first = self.check_chain(kind, chain)[0] if kind in ("writer", "voice") else first_in_chain(chain)
             provider = make(kind, first, self.settings)
