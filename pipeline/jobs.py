@@ -210,7 +210,7 @@ def _owned(cur, job_id: int, stage: str | None, uid: str | None, attempt: int | 
 def complete_stage(db: Database, job_id: int, stage: str, produced: dict[str, Path], priced: list[PricedUsage],
                    video_fields: dict | None = None, provider: str | None = None, fallbacks: list | None = None,
                    hold: str | None = None, skip: list[str] | None = None, *, uid: str | None = None,
-                   attempt: int | None = None) -> None:
+                   attempt: int | None = None, scenes: list[dict] | None = None) -> None:
     """Record a finished stage: its artifacts, its ledger rows, its fallbacks and video fields, in one transaction.
 
     With ``hold`` (the quality gate said no) the stages in ``skip`` are skipped and the job is held in
@@ -222,6 +222,8 @@ def complete_stage(db: Database, job_id: int, stage: str, produced: dict[str, Pa
         owned = _owned(cur, job_id, stage, uid, attempt)
         if owned:
             _complete(cur, job_id, stage, produced, priced, video_fields, provider, fallbacks, hold, skip)
+            if scenes is not None:
+                store_scenes(cur, job_id, scenes)
         else:
             insert_ledger(cur, job_id, stage, priced)  # it was billed all the same
             _event(cur, job_id, stage, "discarded", "the job changed while this stage ran: its result was not kept")
@@ -259,6 +261,19 @@ def _complete(cur, job_id: int, stage: str, produced: dict[str, Path], priced: l
         cur.execute("UPDATE jobs SET status = 'held', current_stage = NULL, finished_at = current_timestamp"
                     " WHERE id = ?", [job_id])
         _event(cur, job_id, stage, "held", hold)
+
+
+SCENE_COLUMNS = ("idx", "start_s", "end_s", "block", "narration", "query", "provider", "source_id", "kind", "path",
+                 "source_url", "score", "licence", "author", "candidates")
+
+
+def store_scenes(cur, job_id: int, scenes: list[dict]) -> None:
+    """Replace the job's scene rows (the plan and each scene's chosen visual) inside the caller's transaction."""
+    cur.execute("DELETE FROM job_scenes WHERE job_id = ?", [job_id])
+    for scene in scenes:
+        values = [json.dumps(scene.get(c) or []) if c == "candidates" else scene.get(c) for c in SCENE_COLUMNS]
+        cur.execute(f"INSERT INTO job_scenes (job_id, {', '.join(SCENE_COLUMNS)}) VALUES (?{', ?' * len(SCENE_COLUMNS)})",
+                    [job_id, *values])
 
 
 def _upsert_video(cur, job_id: int, fields: dict) -> None:

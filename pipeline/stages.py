@@ -47,6 +47,8 @@ class StageContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     guard: BudgetGuard | None = None
     youtube: object | None = None  # the YouTube publisher, when the workbench has one
+    db: object | None = None  # for reads only (the media library, recently used clips): the worker writes
+    embedder: Callable[[], object] | None = None  # the process's one MiniLM model, loaded on first use
 
     @property
     def brief(self) -> dict:
@@ -77,6 +79,7 @@ class StageOutput:
     video: dict | None = None
     hold: str | None = None  # set by the quality gate when the video must not be published
     fallbacks: list[Fallback] = field(default_factory=list)
+    scenes: list[dict] | None = None  # the scene plan and its choices, recorded in job_scenes with the stage
 
 
 @dataclass(frozen=True)
@@ -271,10 +274,9 @@ def publish(ctx: StageContext) -> StageOutput:
     connected = youtube is not None and bool(youtube.accounts.accounts(ctx.channel["id"]))
     moved = None
     if not (connected and youtube.sent(ctx.job["id"])):
-        # YouTube has not been sent this body yet, so a publishAt gone by can still move. The
-        # schedule is read (never written) through the publisher's database: ctx carries no other.
-        db = getattr(youtube, "db", None)
-        plan = channel_schedule(db, ctx.channel["id"]) if db is not None else None
+        # YouTube has not been sent this body yet, so a publishAt gone by can still move (the schedule is read here,
+        # never written).
+        plan = channel_schedule(ctx.db, ctx.channel["id"]) if ctx.db is not None else None
         body, moved = settle_publish_at(body, ctx.brief.get("privacy", "private"), plan)
     if connected:
         result = youtube.publish(ctx.job["id"], ctx.channel, ctx.artifacts["video"], ctx.artifacts["thumbnail"], body,

@@ -96,7 +96,8 @@ class Workbench:
         except BaseException:
             self.db.close()  # a workbench that cannot start leaves the file free
             raise
-        self.worker = Worker(self.settings, self.db, self.prices, lease=lease, youtube=self.youtube.publisher)
+        self.worker = Worker(self.settings, self.db, self.prices, lease=lease, youtube=self.youtube.publisher,
+                             embedder=lambda: self.trends.embedder("cpu"))
         self.snapshots = SnapshotWriter(self.db, self.settings.data_dir / "snapshots", snapshot_s)
         self.trends = TrendDesk(self.db, self.worker.lease)
         self._scheduler_stop = threading.Event()

@@ -67,7 +67,8 @@ def describe(exc: BaseException) -> str:
 class Worker:
     def __init__(self, settings: Settings, db: Database, prices: PriceTable, *,
                  pipeline: tuple[StageSpec, ...] = PIPELINE, lease: GpuLease | None = None,
-                 channel_lookup: Callable[[int], dict] | None = None, youtube: object | None = None):
+                 channel_lookup: Callable[[int], dict] | None = None, youtube: object | None = None,
+                 embedder: Callable[[], object] | None = None):
         self.settings = settings
         self.db = db
         self.prices = prices
@@ -75,6 +76,7 @@ class Worker:
         self.lease = lease or GpuLease(settings.gpu_slots)
         self._channel_lookup = channel_lookup
         self.youtube = youtube
+        self.embedder = embedder
         self._stop = threading.Event()
         self._paused = threading.Event()  # maintenance (a restore): claim nothing, park what runs
         self._wake = threading.Event()
@@ -234,7 +236,7 @@ class Worker:
                 priced = self._price(job_id, spec.name, output.usage)
                 jobs.complete_stage(self.db, job_id, spec.name, output.artifacts, priced, output.video, output.provider,
                                     output.fallbacks, hold=output.hold, skip=[r.name for r in order[index + 1:]],
-                                    uid=uid, attempt=self._attempt_no.get((job_id, spec.name)))
+                                    uid=uid, attempt=self._attempt_no.get((job_id, spec.name)), scenes=output.scenes)
                 have.update(output.artifacts)
                 current = None
                 if on_progress:
@@ -417,7 +419,7 @@ class Worker:
         with lease as device:
             self._attempt_no[(job_id, spec.name)] = jobs.start_stage(self.db, job_id, spec.name, provider, device)
             ctx = StageContext(job, channel, self.settings, job_dir, dict(have), device, progress, cancel, self._budget(job),
-                               self.youtube)
+                               self.youtube, self.db, self.embedder)
             try:
                 return spec.run(ctx)
             except Exception as exc:  # noqa: BLE001
@@ -429,4 +431,4 @@ class Worker:
         jobs.note(self.db, job_id, spec.name, "fallback", fallback_note)
         self._attempt_no[(job_id, spec.name)] = jobs.start_stage(self.db, job_id, spec.name, provider, "cpu")
         return spec.run(StageContext(job, channel, self.settings, job_dir, dict(have), "cpu", progress, cancel,
-                                     self._budget(job), self.youtube))
+                                     self._budget(job), self.youtube, self.db, self.embedder))

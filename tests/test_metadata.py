@@ -256,7 +256,7 @@ def stage_context(wb, tmp_path: Path, cid: int, brief: dict) -> StageContext:
     artifacts = {"script": hostile_script().save(job_dir / "script.json"), "video": job_dir / "video.mp4",
                  "thumbnail": job_dir / "thumbnail.jpg"}
     return StageContext(jobs.get_job(wb.db, job_id), get_channel(wb.db, cid), wb.settings, job_dir, artifacts,
-                        youtube=wb.youtube.publisher)
+                        youtube=wb.youtube.publisher, db=wb.db)
 
 
 def run_publish(ctx: StageContext) -> tuple[dict, set[str]]:
