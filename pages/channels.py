@@ -28,6 +28,10 @@ def channel_form(key: str, current: dict | None = None) -> ChannelInput | None:
                              help=f"Tried in order, e.g. '{EXAMPLES['voice']}'.")
         writer = d.text_input("Writer chain", c.get("writer", "local"), max_chars=MAX_CHAIN,
                               help=f"Tried in order, e.g. '{EXAMPLES['writer']}'.")
+        visuals = st.text_input("Visuals chain", c.get("visuals", ""), max_chars=MAX_CHAIN,
+                                placeholder=wb.settings.visuals,
+                                help="Where each scene's picture comes from, tried in order, e.g. 'library > pexels > "
+                                     "pixabay > slides'. Empty: the default from Settings. Slides always fit last.")
         a, b, d = st.columns(3)
         primary = a.color_picker("Primary colour", c.get("primary_color", "#1E2A44"))
         accent = b.color_picker("Accent colour", c.get("accent_color", "#F2B632"))
@@ -38,7 +42,8 @@ def channel_form(key: str, current: dict | None = None) -> ChannelInput | None:
         kids = d.checkbox("Made for kids", bool(c.get("made_for_kids", False)),
                           help="YouTube requires this declaration for every upload.")
         if st.form_submit_button("Save channel", type="primary"):
-            return ChannelInput(name, niche, language, voice, writer, primary, accent, text, fmt, int(duration), kids)
+            return ChannelInput(name, niche, language, voice, writer, primary, accent, text, fmt, int(duration), kids,
+                                visuals)
     return None
 
 

@@ -11,7 +11,7 @@ from pipeline.media.draw import ColorError, parse_color
 DEMO_CHANNEL = "Demo Channel"
 MAX_NAME, MAX_NICHE, MAX_CHAIN = 100, 200, 300  # characters
 FIELDS = ("name", "niche", "language", "voice", "writer", "primary_color", "accent_color", "text_color",
-          "default_format", "default_duration", "made_for_kids")
+          "default_format", "default_duration", "made_for_kids", "visuals")
 
 
 class ChannelError(ValueError):
@@ -31,6 +31,7 @@ class ChannelInput:
     default_format: str = "landscape"
     default_duration: int = 60
     made_for_kids: bool = False
+    visuals: str = ""  # the visuals chain; empty: the default from Settings
 
 
 def validate(data: ChannelInput) -> list[str]:
@@ -43,7 +44,7 @@ def validate(data: ChannelInput) -> list[str]:
         errors.append(f"Name must be at most {MAX_NAME} characters.")
     if len(data.niche or "") > MAX_NICHE:
         errors.append(f"Niche must be at most {MAX_NICHE} characters.")
-    for label, chain in (("Writer chain", data.writer), ("Voice chain", data.voice)):
+    for label, chain in (("Writer chain", data.writer), ("Voice chain", data.voice), ("Visuals chain", data.visuals)):
         if len(chain or "") > MAX_CHAIN:
             errors.append(f"{label} must be at most {MAX_CHAIN} characters.")
     if not data.language or len(data.language) > 12 or not data.language.replace("-", "").isalpha():
@@ -54,7 +55,10 @@ def validate(data: ChannelInput) -> list[str]:
             parse_color(value)
         except ColorError as exc:
             errors.append(f"{label}: {exc}")
-    for label, kind, chain in (("Writer chain", "writer", data.writer), ("Voice chain", "voice", data.voice)):
+    chains = [("Writer chain", "writer", data.writer), ("Voice chain", "voice", data.voice)]
+    if (data.visuals or "").strip():
+        chains.append(("Visuals chain", "visuals", data.visuals))
+    for label, kind, chain in chains:
         try:
             from pipeline.providers import chain_items, parse_item
             for item in chain_items(chain):

@@ -99,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
                       help=f"a text file of bullets or paragraphs, at most {MAX_OUTLINE_CHARS:,} characters: the script's substance")
     make.add_argument("--writer", default=None, help="writer chain, e.g. gpt-4.1-mini,local (default: the channel's)")
     make.add_argument("--voice", default=None, help="voice chain, e.g. google-neural2,piper (default: the channel's)")
+    make.add_argument("--visuals", default=None,
+                      help="visuals chain per scene, e.g. pexels,slides or library,pixabay,slides (default: the channel's)")
     make.add_argument("--cap", type=_number(0, 1000, "dollars from 0 to 1000"), default=None,
                       help="spending cap for this video in USD, 0-1000 (default: settings)")
     make.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -160,7 +162,7 @@ def cmd_make(args: argparse.Namespace) -> int:
     resume = "job keeps what it finished; resume it with `python -m pipeline work --until-empty`"
     try:
         req = VideoRequest(args.topic, channel=args.channel, duration_s=duration, format=args.format, outline=outline,
-                           writer=args.writer, voice=args.voice, cap_usd=args.cap)
+                           writer=args.writer, voice=args.voice, visuals=args.visuals, cap_usd=args.cap)
         job_id = wb.enqueue(req)
         bar = ProgressBar(list(jobs.STAGES))
         try:
@@ -200,6 +202,10 @@ def _report(wb, job_id: int, status: str, as_json: bool) -> int:
             " WHERE job_id = ? GROUP BY ALL ORDER BY min(id)", [job_id])]
     result["fallbacks"] = wb.db.query_dicts(
         "SELECT stage, from_provider, to_provider, reason FROM fallbacks WHERE job_id = ? ORDER BY id", [job_id])
+    result["scenes"] = [
+        {"start": r["start_s"], "end": r["end_s"], "narration": r["narration"], "query": r["query"],
+         "provider": r["provider"], "kind": r["kind"], "source": r["source_url"] or r["path"], "score": r["score"]}
+        for r in wb.db.query_dicts("SELECT * FROM job_scenes WHERE job_id = ? ORDER BY idx", [job_id])]
     if status == "failed":
         result["error"] = {"stage": job["error_stage"], "provider": job["error_provider"], "message": job["error_message"]}
     if as_json:
@@ -212,6 +218,10 @@ def _report(wb, job_id: int, status: str, as_json: bool) -> int:
         if result["quality_score"] is not None:
             print(f"quality:   {result['quality_score']:.0f}/100")
         print(f"cost:      ${result['cost_usd']:.4f}")
+        if result["scenes"]:
+            kinds = [r["kind"] for r in result["scenes"]]
+            print(f"scenes:    {len(kinds)} ({kinds.count('video')} clips, {kinds.count('image')} pictures, "
+                  f"{kinds.count('slide')} slides)")
         for f in result["fallbacks"]:
             print(f"fallback:  {f['stage']}: {f['from_provider']} -> {f['to_provider'] or 'nothing'} ({f['reason']})")
         if status == "failed":

@@ -26,7 +26,7 @@ from pipeline.costs import PriceTable, Usage
 from pipeline.db import Database, open_database
 from pipeline.files import private_dir
 from pipeline.gpu import GpuLease
-from pipeline.providers import UnknownProvider, chain_items, first_in_chain, make
+from pipeline.providers import UnknownProvider, chain_items, first_in_chain, make, parse_item
 from pipeline.providers import status as provider_status
 from pipeline.providers.base import BriefError, check_text
 from pipeline.providers.local_writer import sized_words
@@ -50,6 +50,7 @@ class VideoRequest:
     tags: list[str] = field(default_factory=list)
     writer: str | None = None
     voice: str | None = None
+    visuals: str | None = None  # the visuals chain for this video (default: the channel's, then Settings')
     privacy: str = "private"
     cap_usd: float | None = None
     publish_at: str | None = None  # ISO time (UTC) YouTube should publish at; privacy becomes private until then
@@ -192,6 +193,11 @@ class Workbench:
         validate_duration(duration, fmt)
         for kind, chain in (("writer", req.writer or channel["writer"]), ("voice", req.voice or channel["voice"])):
             self.check_chain(kind, chain)
+        if req.visuals:
+            if len(req.visuals) > 300:
+                raise ConfigError("The visuals chain is at most 300 characters.")
+            for item in chain_items(req.visuals):
+                parse_item("visuals", item)
         if req.cap_usd is not None and not (isinstance(req.cap_usd, (int, float)) and 0 <= req.cap_usd <= 1000):
             raise ConfigError(f"The cap must be a number of dollars between 0 and 1000 a video; got {req.cap_usd!r}.")
         if req.playlist_id and not re.fullmatch(r"[A-Za-z0-9_-]{2,64}", req.playlist_id):
@@ -217,6 +223,8 @@ class Workbench:
             brief["writer"] = req.writer
         if req.voice:
             brief["voice"] = req.voice
+        if req.visuals:
+            brief["visuals"] = req.visuals
         return channel, duration, fmt, {**brief, "topic": topic}
 
     def check_chain(self, kind: str, chain: str) -> list[str]:

@@ -33,7 +33,7 @@ def test_make_prints_one_json_object(tmp_path):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert set(result) == {"job_id", "status", "video", "thumbnail", "duration_s", "quality_score", "cost_usd",
-                           "cost_breakdown", "fallbacks"}
+                           "cost_breakdown", "fallbacks", "scenes"}
     assert [b["stage"] for b in result["cost_breakdown"]][:3] == ["script", "voice", "visuals"]
     assert result["fallbacks"] == []
     assert result["status"] == "done" and Path(result["video"]).exists() and Path(result["thumbnail"]).exists()
