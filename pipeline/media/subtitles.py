@@ -30,6 +30,16 @@ def layout_for(size: tuple[int, int]) -> Layout:
     return Layout(w, h, 42, 2, 58, int(h * 0.06))
 
 
+# The box (ASS BorderStyle 3: OutlineColour fills a box padded by Outline): black at 30% transparency.
+# White text on it keeps at least 4.5:1 contrast over pure white footage.
+BOX_COLOUR = "&H4D000000"
+
+
+def _boxed_style(layout: Layout) -> str:
+    """BorderStyle, Outline (the box's padding) and Shadow for the boxed look."""
+    return f"3,{max(6, layout.font_size // 5)},0"
+
+
 def split_text(text: str, max_chars: int) -> list[str]:
     """Split text into lines of at most max_chars at word boundaries (a longer word stands alone)."""
     lines, current = [], ""
@@ -82,8 +92,13 @@ def ass_escape(text: str) -> str:
     return text.replace("\\", "\uff3c").replace("{", "(").replace("}", ")")
 
 
-def write_ass(cues: list[Cue], size: tuple[int, int], path: Path, font_name: str = "DejaVu Sans") -> Path:
+def write_ass(cues: list[Cue], size: tuple[int, int], path: Path, font_name: str = "DejaVu Sans", *,
+              boxed: bool = False) -> Path:
+    """Write the burned-in subtitles. ``boxed`` puts each line on a translucent dark box (for footage,
+    where white text with an outline can sit on white); without it, today's outlined text for slides,
+    which keep their subtitle band clear. Placement (size, margins, safe areas) is the same either way."""
     layout = layout_for(size)
+    style = _boxed_style(layout) if boxed else "1,4,2"  # BorderStyle, Outline, Shadow
     header = [
         "[Script Info]",
         "ScriptType: v4.00+",
@@ -96,7 +111,8 @@ def write_ass(cues: list[Cue], size: tuple[int, int], path: Path, font_name: str
         "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, "
         "Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, "
         "MarginR, MarginV, Encoding",
-        f"Style: Default,{font_name},{layout.font_size},&H00FFFFFF,&H000000FF,&H00101010,&H96000000,-1,0,0,0,100,100,0,0,1,4,2,2,"
+        f"Style: Default,{font_name},{layout.font_size},&H00FFFFFF,&H000000FF,{BOX_COLOUR if boxed else '&H00101010'},"
+        f"&H96000000,-1,0,0,0,100,100,0,0,{style},2,"
         f"60,60,{layout.margin_v},1",
         "",
         "[Events]",
