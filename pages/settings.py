@@ -7,6 +7,7 @@ import streamlit as st
 
 from pipeline.config import ConfigError
 from ui.backups import show_backups
+from ui.media import show_media_library
 from ui.state import get_workbench
 from ui.text import md
 
@@ -71,6 +72,9 @@ else:
 if st.button("Refresh snapshots now", icon=":material/sync:"):
     wb.snapshots.refresh(force=True)
     st.success("Snapshots written.")
+
+st.subheader("Media library")
+show_media_library(wb)
 
 st.subheader("Backup")
 show_backups(wb)

@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from pipeline.channels import ChannelError
+from pipeline.channels import MAX_CHAIN, ChannelError
 from pipeline.config import MAX_OUTLINE_CHARS, MAX_TOPIC_CHARS, ConfigError
 from pipeline.providers import UnknownProvider
 from pipeline.providers.base import BriefError
@@ -38,18 +38,24 @@ with one:
     outline = st.text_area("Outline (optional)", key="outline", height=120, max_chars=MAX_OUTLINE_CHARS,
                            help="Bullets or paragraphs: the script's substance, kept word for word. "
                                 f"At most {MAX_OUTLINE_CHARS:,} characters.")
-    req = VideoRequest(topic or "estimate", channel=channel, duration_s=int(duration), format=fmt, outline=outline)
+    visuals = st.text_input("Visuals chain (optional)", key="visuals", max_chars=MAX_CHAIN,
+                            placeholder=defaults.get("visuals") or wb.settings.visuals,
+                            help="Where each scene's picture comes from, best first, e.g. `library > pexels > slides`; "
+                                 "empty: the channel's chain. Sources without a key or folder are skipped; "
+                                 f"slides always work. At most {MAX_CHAIN} characters.").strip() or None
+    req = VideoRequest(topic or "estimate", channel=channel, duration_s=int(duration), format=fmt, outline=outline,
+                       visuals=visuals)
     try:
         rows, total = wb.estimate(req)
         st.caption(f"Provider chain and estimated cost: **{usd(float(total))}** (cap {usd(wb.settings.cap_usd, 2)})")
         st.dataframe(pl.DataFrame(rows).select("stage", "chain", "model", "unit", "quantity", "usd"), hide_index=True)
     except ERRORS as exc:
         st.warning(f"Cannot estimate yet: {md(exc)}")
-    key = request_key("studio", (topic, channel, int(duration), fmt, outline))
+    key = request_key("studio", (topic, channel, int(duration), fmt, outline, visuals))
     if st.button("Make video", type="primary", icon=":material/play_arrow:"):
         try:
             job_id, created = wb.submit(VideoRequest(topic, channel=channel, duration_s=int(duration), format=fmt,
-                                                     outline=outline, request_key=key))
+                                                     outline=outline, visuals=visuals, request_key=key))
             if created:
                 st.success(f"Queued job #{job_id}: follow it in the queue below.")
             else:

@@ -132,7 +132,7 @@ def _rotate(wb, args: argparse.Namespace) -> int:
 
 def _publish(wb, args: argparse.Namespace) -> int:
     from pipeline.script import Script
-    from pipeline.stages import youtube_body
+    from pipeline.stages import credit_lines, youtube_body
 
     from pipeline.stages import quality_passed
     from pipeline.youtube.schedule import channel_schedule, settle_publish_at
@@ -149,7 +149,8 @@ def _publish(wb, args: argparse.Namespace) -> int:
     if not quality_passed(files.get("quality")):
         raise AccountError(f"Job {args.job_id} did not pass the quality gate (or was not judged): it is not published. "
                            "Retry it to judge it again.")
-    body = youtube_body(Script.load(files["script"]), channel, job["brief"], job["topic"])
+    body = youtube_body(Script.load(files["script"]), channel, job["brief"], job["topic"],
+                        credit_lines(files.get("scenes")))
     if args.reupload:
         gone = wb.youtube.publisher.forget_upload(args.job_id)  # refuses while YouTube still has the video
         if gone:

@@ -16,7 +16,7 @@ from pathlib import Path
 from pipeline.costs import PricedUsage, insert_ledger
 from pipeline.db import Database, first
 
-STAGES = ("script", "voice", "visuals", "render", "thumbnail", "quality", "publish")
+STAGES = ("script", "voice", "scenes", "visuals", "render", "thumbnail", "quality", "publish")
 
 JOB_TRANSITIONS = {
     "queued": {"running", "cancelled"},
@@ -24,7 +24,7 @@ JOB_TRANSITIONS = {
     "failed": {"queued"},
     "cancelled": {"queued"},
     "held": {"queued"},
-    "done": set(),
+    "done": set(),  # rerun_from (the operator changed a scene) is the one way back, on purpose
 }
 STAGE_TRANSITIONS = {
     "pending": {"running", "skipped", "cancelled"},
@@ -321,6 +321,31 @@ def reset_stage(db: Database, job_id: int, stage: str) -> None:
             cur.execute("UPDATE job_stages SET status = 'pending', progress = 0 WHERE job_id = ? AND stage = ?",
                         [job_id, name])
         _event(cur, job_id, stage, "pending", "artifacts missing on disk: redoing this stage and those after it")
+
+
+def rerun_from(db: Database, job_id: int, stage: str, message: str, scenes: list[dict] | None = None) -> None:
+    """Queue a finished job again from ``stage`` on (its artifacts and those of every later stage are forgotten,
+    earlier ones kept), recording new scene rows with it, in one transaction. Refused while it is queued or running."""
+    with db.write() as cur:
+        row = first(cur.execute("SELECT status FROM jobs WHERE id = ?", [job_id]))
+        if row is None:
+            raise JobNotFound(f"There is no job {job_id}.")
+        if row[0] in ACTIVE:
+            raise InvalidTransition(f"Job {job_id} is {row[0]}: wait until it has finished.")
+        position = first(cur.execute("SELECT position FROM job_stages WHERE job_id = ? AND stage = ?", [job_id, stage]))
+        if position is None:
+            raise InvalidTransition(f"Job {job_id} has no {stage} stage.")
+        later = [r[0] for r in cur.execute("SELECT stage FROM job_stages WHERE job_id = ? AND position >= ?",
+                                           [job_id, position[0]]).fetchall()]
+        for name in later:
+            cur.execute("DELETE FROM artifacts WHERE job_id = ? AND stage = ?", [job_id, name])
+        cur.execute("UPDATE job_stages SET status = 'pending', progress = 0, error = NULL WHERE job_id = ?"
+                    f" AND stage IN ({', '.join('?' * len(later))})", [job_id, *later])
+        if scenes is not None:
+            store_scenes(cur, job_id, scenes)
+        cur.execute("UPDATE jobs SET status = 'queued', cancel_requested = false, error_stage = NULL,"
+                    " error_provider = NULL, error_message = NULL, finished_at = NULL WHERE id = ?", [job_id])
+        _event(cur, job_id, stage, "queued", message)
 
 
 def recover_orphans(db: Database) -> list[int]:

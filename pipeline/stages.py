@@ -8,14 +8,12 @@ never touch the database: the worker records their results.
 from __future__ import annotations
 
 import json
-import threading
+import logging
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipeline.config import FORMATS, Settings
 from pipeline.costs import Usage
 from pipeline.media import ffmpeg
 from pipeline.media.draw import FONTS_DIR
@@ -23,77 +21,20 @@ from pipeline.media.render import EncodeOptions, plan_segments, render_video
 from pipeline.media.subtitles import coverage, display_cues, layout_for, write_ass, write_srt
 from pipeline.media.thumbnail import make_thumbnail
 from pipeline import quality
-from pipeline.budget import BudgetGuard, Fallback, run_chain
+from pipeline.budget import run_chain
 from pipeline.providers import chain_items, first_in_chain, make
-from pipeline.providers.base import Brand, Brief, Cue, ProviderError, Slide
+from pipeline.providers.base import Brief, ProviderError, Slide
 from pipeline.providers.local_writer import sized_words
 from pipeline.script import Script, word_count
 from pipeline.youtube.metadata import clean_body
 from pipeline.youtube.schedule import channel_schedule, settle_publish_at
+from pipeline.stage_types import StageContext, StageOutput, StageSpec, _chain  # noqa: F401 - re-exported
+from pipeline import scene_stages
+
+log = logging.getLogger("ytempire.stages")
 
 # Local voices can be re-timed for free: aim for the target duration within this tolerance.
 RETIME_TOLERANCE = 0.04
-
-
-@dataclass
-class StageContext:
-    job: dict
-    channel: dict
-    settings: Settings
-    job_dir: Path
-    artifacts: dict[str, Path]
-    device: str = "cpu"
-    progress: Callable[[float], None] = lambda fraction: None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    guard: BudgetGuard | None = None
-    youtube: object | None = None  # the YouTube publisher, when the workbench has one
-    db: object | None = None  # for reads only (the media library, recently used clips): the worker writes
-    embedder: Callable[[], object] | None = None  # the process's one MiniLM model, loaded on first use
-
-    @property
-    def brief(self) -> dict:
-        return self.job["brief"]
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return FORMATS[self.job["format"]]
-
-    @property
-    def brand(self) -> Brand:
-        c = self.channel
-        return Brand(c["name"], c["primary_color"], c["accent_color"], c["text_color"])
-
-    def script(self) -> Script:
-        return Script.load(self.artifacts["script"])
-
-    def cues(self) -> tuple[list[Cue], float]:
-        data = json.loads(self.artifacts["timings"].read_text(encoding="utf-8"))
-        return [Cue(**c) for c in data["cues"]], data["duration_s"]
-
-
-@dataclass
-class StageOutput:
-    artifacts: dict[str, Path]
-    usage: list[Usage]
-    provider: str
-    video: dict | None = None
-    hold: str | None = None  # set by the quality gate when the video must not be published
-    fallbacks: list[Fallback] = field(default_factory=list)
-    scenes: list[dict] | None = None  # the scene plan and its choices, recorded in job_scenes with the stage
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    name: str
-    run: Callable[[StageContext], StageOutput]
-    gpu: bool = False
-    provider: Callable[[dict, dict, Settings], str] | None = None
-
-
-def _chain(kind: str) -> Callable[[dict, dict, Settings], str]:
-    def pick(brief: dict, channel: dict, settings: Settings) -> str:
-        return brief.get(kind) or channel.get(kind) or getattr(settings, kind)
-    return pick
 
 
 def _providers(kind: str, ctx: StageContext) -> list[tuple[str, object]]:
@@ -167,25 +108,45 @@ def draw_slides(ctx: StageContext) -> StageOutput:
     return StageOutput({"slides": index}, usage, visuals.name)
 
 
+def scene_visuals(ctx: StageContext) -> list:
+    """The chosen visual of every scene (scenes.json), or [] for a job made before scenes existed."""
+    from pipeline.media.scene_render import SceneVisual
+
+    if "scenes" not in ctx.artifacts:
+        return []
+    rows = json.loads(Path(ctx.artifacts["scenes"]).read_text(encoding="utf-8"))["scenes"]
+    return [SceneVisual(Path(r["path"]), r["kind"], r["start_s"], r["end_s"], r.get("block", "")) for r in rows]
+
+
 def render(ctx: StageContext) -> StageOutput:
+    from pipeline.media.scene_render import has_footage, render_scenes
+
     started = time.perf_counter()
     cues, duration = ctx.cues()
-    slides = [Slide(Path(s["path"]), s["block"]) for s in json.loads(ctx.artifacts["slides"].read_text(encoding="utf-8"))]
-    missing = [s.path for s in slides if not s.path.exists()]
-    if missing:
-        raise FileNotFoundError(f"Slide {missing[0]} is missing: retry the job to redraw the slides.")
-    ass = write_ass(cues, ctx.size, ctx.job_dir / "subtitles.ass")
-    srt = write_srt(cues, ctx.size, ctx.job_dir / "captions.srt")
     s = ctx.settings
-    opts = EncodeOptions(fps=s.fps, preset=s.x264_preset, crf=s.x264_crf, max_mbps=s.max_video_mbps, transition=s.transition)
-    segments = plan_segments(slides, cues, duration, s.fps)
-    out = render_video(segments, ctx.artifacts["narration"], ass, ctx.size, ctx.job_dir / "video.mp4", opts,
-                       device=ctx.device, fonts_dir=FONTS_DIR, progress=ctx.progress, cancel=ctx.cancel)
+    visuals = scene_visuals(ctx)
+    opts = EncodeOptions.from_settings(s, footage=has_footage(visuals))
+    # Over footage the subtitles sit on a translucent box; slides keep their clear band, and the outline.
+    ass = write_ass(cues, ctx.size, ctx.job_dir / "subtitles.ass", boxed=has_footage(visuals))
+    srt = write_srt(cues, ctx.size, ctx.job_dir / "captions.srt")
+    out = ctx.job_dir / "video.mp4"
+    if visuals:
+        out = render_scenes(visuals, ctx.artifacts["narration"], ass, ctx.size, out, opts, duration_s=duration,
+                            device=ctx.device, fonts_dir=FONTS_DIR, progress=ctx.progress, cancel=ctx.cancel)
+    else:  # a job made before scenes: its slides, as it was planned
+        slides = [Slide(Path(x["path"]), x["block"])
+                  for x in json.loads(ctx.artifacts["slides"].read_text(encoding="utf-8"))]
+        missing = [x.path for x in slides if not x.path.exists()]
+        if missing:
+            raise FileNotFoundError(f"Slide {missing[0]} is missing: retry the job to redraw the slides.")
+        segments = plan_segments(slides, cues, duration, s.fps)
+        out = render_video(segments, ctx.artifacts["narration"], ass, ctx.size, out, opts,
+                           device=ctx.device, fonts_dir=FONTS_DIR, progress=ctx.progress, cancel=ctx.cancel)
     info = ffmpeg.probe(out)
     script = ctx.script()
     encoder = "h264_nvenc" if ctx.device == "cuda" else "libx264"
     usage = [Usage("ffmpeg", encoder, "video_seconds", round(info.duration_s, 3), time.perf_counter() - started)]
-    snippet = youtube_body(script, ctx.channel, ctx.brief, ctx.job.get("topic"))["snippet"]  # as it will be published
+    snippet = youtube_body(script, ctx.channel, ctx.brief, ctx.job.get("topic"), credits(ctx))["snippet"]
     video = {"channel_id": ctx.job["channel_id"], "title": snippet["title"], "description": snippet["description"],
              "tags": snippet["tags"], "format": ctx.job["format"], "width": info.width, "height": info.height,
              "duration_s": info.duration_s, "video_path": str(out)}
@@ -193,10 +154,43 @@ def render(ctx: StageContext) -> StageOutput:
 
 
 def thumbnail(ctx: StageContext) -> StageOutput:
+    """The title over the strongest scene's frame (a clip or picture), else over the brand's card."""
+    from pipeline.media.scene_render import thumbnail_background
+
     started = time.perf_counter()
-    path = make_thumbnail(ctx.script().title, ctx.brand, ctx.job_dir / "thumbnail.jpg")
+    background = None
+    rows = json.loads(Path(ctx.artifacts["scenes"]).read_text(encoding="utf-8"))["scenes"] \
+        if "scenes" in ctx.artifacts else []
+    scored = [r for r in rows if r["kind"] in ("video", "image") and r.get("score") is not None]
+    if scored:
+        best = max(scored, key=lambda r: r["score"])
+        try:
+            from pipeline.media.scene_render import SceneVisual
+            background = thumbnail_background(SceneVisual(Path(best["path"]), best["kind"], best["start_s"],
+                                                          best["end_s"]), ctx.job_dir / "thumbnail-frame.jpg")
+        except Exception as exc:  # noqa: BLE001 - the brand's card is always there
+            log.warning("job %s: no frame for the thumbnail (%s): the brand's card instead", ctx.job["id"], exc)
+    path = make_thumbnail(ctx.script().title, ctx.brand, ctx.job_dir / "thumbnail.jpg", background=background)
     usage = [Usage("thumbnail", "pillow-v1", "images", 1.0, time.perf_counter() - started)]
     return StageOutput({"thumbnail": path}, usage, "thumbnail", video={"thumbnail_path": str(path)})
+
+
+def credits(ctx: StageContext) -> list[str]:
+    return credit_lines(ctx.artifacts.get("scenes"))
+
+
+def credit_lines(scenes_json: Path | None) -> list[str]:
+    """Credit lines for the scenes whose source asks for attribution (for the description)."""
+    if scenes_json is None or not Path(scenes_json).exists():
+        return []
+    rows = json.loads(Path(scenes_json).read_text(encoding="utf-8"))["scenes"]
+    lines = []
+    for r in rows:
+        if r.get("attribution_required") and r.get("author"):
+            line = f"{r['author']} ({r['provider']})" + (f": {r['source_url']}" if r.get("source_url") else "")
+            if line not in lines:
+                lines.append(line)
+    return lines
 
 
 def check_quality(ctx: StageContext) -> StageOutput:
@@ -228,7 +222,8 @@ def check_quality(ctx: StageContext) -> StageOutput:
     return StageOutput({"quality": path}, usage, "quality", video=fields, hold=hold)
 
 
-def youtube_body(script: Script, channel: dict, brief: dict, topic: str | None = None) -> dict:
+def youtube_body(script: Script, channel: dict, brief: dict, topic: str | None = None,
+                 credit_lines: list[str] | None = None) -> dict:
     """The ``videos.insert`` request body, with the AI disclosure YouTube asks for.
 
     Title, description and tags are cleaned to YouTube's rules (``pipeline.youtube.metadata``);
@@ -244,10 +239,13 @@ def youtube_body(script: Script, channel: dict, brief: dict, topic: str | None =
     if brief.get("publish_at"):
         status["publishAt"] = brief["publish_at"]
         status["privacyStatus"] = "private"  # YouTube requires private for scheduled videos
+    description = script.description
+    if credit_lines:  # sources that ask for attribution get it, in the description
+        description += "\n\nFootage and pictures: " + "; ".join(credit_lines)
     body = {
         "snippet": {
             "title": script.title,
-            "description": script.description,
+            "description": description,
             "tags": script.tags,
             "categoryId": str(brief.get("category_id", "27")),
             "defaultLanguage": channel.get("language", "en"),
@@ -269,7 +267,7 @@ def publish(ctx: StageContext) -> StageOutput:
     if "quality" in ctx.artifacts and not quality_passed(ctx.artifacts["quality"]):
         raise ProviderError("The quality gate held this video: it is not published. Retry the job to judge it again.",
                             provider="publish")
-    body = youtube_body(ctx.script(), ctx.channel, ctx.brief, ctx.job.get("topic"))
+    body = youtube_body(ctx.script(), ctx.channel, ctx.brief, ctx.job.get("topic"), credits(ctx))
     youtube = ctx.youtube
     connected = youtube is not None and bool(youtube.accounts.accounts(ctx.channel["id"]))
     moved = None
@@ -300,7 +298,8 @@ def publish(ctx: StageContext) -> StageOutput:
 PIPELINE: tuple[StageSpec, ...] = (
     StageSpec("script", write_script, provider=_chain("writer")),
     StageSpec("voice", speak, gpu=True, provider=_chain("voice")),
-    StageSpec("visuals", draw_slides, provider=_chain("visuals")),
+    StageSpec("scenes", scene_stages.plan, provider=lambda b, c, s: "scenes"),
+    StageSpec("visuals", scene_stages.choose, provider=_chain("visuals")),
     StageSpec("render", render, gpu=True, provider=lambda b, c, s: "ffmpeg"),
     StageSpec("thumbnail", thumbnail, provider=lambda b, c, s: "thumbnail"),
     StageSpec("quality", check_quality, provider=lambda b, c, s: "quality"),

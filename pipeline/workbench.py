@@ -21,10 +21,10 @@ from pydantic import ValidationError
 
 from pipeline import backup, channels, jobs
 from pipeline.budget import release_holds
-from pipeline.config import ConfigError, Settings, validate_duration
+from pipeline.config import FORMATS, ConfigError, Settings, validate_duration
 from pipeline.costs import PriceTable, Usage
 from pipeline.db import Database, open_database
-from pipeline.files import private_dir
+from pipeline.files import job_file, private_dir
 from pipeline.gpu import GpuLease
 from pipeline.providers import UnknownProvider, chain_items, first_in_chain, make, parse_item
 from pipeline.providers import status as provider_status
@@ -322,6 +322,7 @@ class Workbench:
         channel, duration, fmt, brief = self.validate_request(req)
         words = sized_words(duration, self.settings.speaking_rate_wpm, max(2, round(duration / 25)))
         rows = []
+        visuals = brief.get("visuals") or channel.get("visuals") or self.settings.visuals
         for stage, kind, chain in (("script", "writer", brief.get("writer") or channel["writer"]),
                                    ("voice", "voice", brief.get("voice") or channel["voice"]),
                                    ("visuals", "visuals", "slides"),
@@ -329,13 +330,26 @@ class Workbench:
             first = self.check_chain(kind, chain)[0] if kind in ("writer", "voice") else first_in_chain(chain)
             provider = make(kind, first, self.settings)
             for u in provider.estimate(duration, words):
-                rows.append(self._estimate_row(stage, chain, u))
+                rows.append(self._estimate_row(stage, visuals if stage == "visuals" else chain, u))
+        rows += self._image_estimate(visuals, duration, FORMATS[fmt])
         rows.append(self._estimate_row("render", "ffmpeg", Usage("ffmpeg", "libx264", "video_seconds", float(duration))))
         rows.append(self._estimate_row("thumbnail", "thumbnail", Usage("thumbnail", "pillow-v1", "images", 1.0)))
         rows.append(self._estimate_row("quality", "quality", Usage("quality", "checks-v1", "videos", 1.0)))
         order = list(jobs.STAGES)
         rows.sort(key=lambda r: order.index(r["stage"]))
         return rows, sum((Decimal(str(r["usd"])) for r in rows), Decimal(0))
+
+    def _image_estimate(self, chain: str, duration: int, size: tuple[int, int]) -> list[dict]:
+        """Generated images in the visuals chain: the most they can cost, one a scene (every scene at its
+        average length, none found in the library or stock first)."""
+        for item in chain_items(chain):
+            if parse_item("visuals", item)[0] == "openai-image":
+                source = make("visuals", item, self.settings)
+                if source.check(self.settings) is not None:
+                    return []
+                scenes = max(1, math.ceil(duration / ((self.settings.scene_min_s + self.settings.scene_max_s) / 2)))
+                return [self._estimate_row("visuals", chain, u) for u in source.estimate(scenes, size)]
+        return []
 
     def _estimate_row(self, stage: str, chain: str, usage: Usage) -> dict:
         priced = self.prices.price(usage)
@@ -411,8 +425,114 @@ class Workbench:
         return [{"provider": p, "model": m, "unit": u, "usd_per_unit": v}
                 for p, models in self.prices.prices.items() for m, units in models.items() for u, v in units.items()]
 
+    # -- scenes ------------------------------------------------------------------------------------
+    def scenes(self, job_id: int) -> list[dict]:
+        """The job's scenes as the Library shows them (the chosen visual, its source, score and narration)."""
+        return self.db.query_dicts("SELECT * FROM job_scenes WHERE job_id = ? ORDER BY idx", [job_id])
+
+    def swap_scene(self, job_id: int, index: int, candidate: dict | None = None,
+                   library_path: str | None = None) -> int:
+        """Show another visual in one scene (one of its ranked alternatives, or a file of the media library),
+        then render again: only the render and the stages after it run, and the ledger gets only what the new
+        visual cost (a generated picture). Returns the job id, queued."""
+        from pipeline.media.cache import MediaCache
+        from pipeline.media.library import LibrarySource
+        from pipeline.scene_stages import _still
+        from pipeline.visuals import candidate_from
+
+        job = jobs.get_job(self.db, job_id)
+        video = self.db.query_one("SELECT publish_state FROM videos WHERE job_id = ?", [job_id])
+        if video and video[0] in ("published", "scheduled"):
+            raise ConfigError(f"Job {job_id} is on YouTube already, and YouTube does not take a new file for a "
+                              "video: make a new video to change its pictures.")
+        found = jobs.artifacts(self.db, job_id).get("scenes")
+        scenes_json = job_file(found, self.settings.jobs_dir, job_id) if found else None
+        if scenes_json is None:
+            raise ConfigError(f"Job {job_id} has no scene plan to change (made before scenes, or not that far yet).")
+        data = json.loads(scenes_json.read_text(encoding="utf-8"))
+        rows = data["scenes"]
+        row = next((r for r in rows if r["idx"] == index), None)
+        if row is None:
+            raise ConfigError(f"Job {job_id} has no scene {index}.")
+        if (candidate is None) == (library_path is None):
+            raise ConfigError("Choose one new visual: an alternative of the scene, or a file of the media library.")
+        if library_path is not None:
+            hit = self.db.query_one("SELECT folder, path, kind, width, height, duration_s, caption FROM media_files"
+                                    " WHERE path = ?", [str(library_path)])
+            if hit is None:
+                raise ConfigError(f"{library_path} is not in the media library: add its folder in Settings.")
+            chosen = LibrarySource._candidate(*hit, similarity=0.0)
+            source = LibrarySource(self.db)
+            score = None
+        else:
+            wanted = (candidate.get("provider"), candidate.get("source_id"))
+            if wanted not in {(c.get("provider"), c.get("source_id")) for c in row.get("candidates") or []}:
+                raise ConfigError("That visual is not one of this scene's alternatives.")
+            chosen = candidate_from(candidate)
+            source = make("visuals", chosen.provider, self.settings)
+            score = candidate.get("score")
+        guard = self.worker._budget(job)
+        estimate = getattr(source, "estimate", None)
+        hold = None
+        if estimate is not None:
+            size = FORMATS[job["format"]]
+            hold, refusal = guard.reserve("visuals", estimate(1, size))
+            if refusal:
+                raise ConfigError(f"Not within this video's budget: {refusal}.")
+        try:
+            path, usage = source.fetch(chosen, MediaCache(self.settings.media_dir))
+        except BaseException as exc:
+            guard.settle(hold, "visuals", list(getattr(exc, "usage", None) or []))
+            raise
+        guard.settle(hold, "visuals", usage)
+        still = _still(chosen.kind, Path(path), scenes_json.parent / "scenes" / f"{index:03d}-{chosen.provider}.jpg")
+        row.update(provider=chosen.provider, source_id=chosen.source_id, kind=chosen.kind, path=str(path),
+                   source_url=chosen.page_url or chosen.url, score=score, licence=chosen.licence, author=chosen.author,
+                   author_url=chosen.author_url, attribution_required=chosen.attribution_required, still=str(still))
+        tmp = scenes_json.with_suffix(".partial")
+        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(scenes_json)
+        jobs.rerun_from(self.db, job_id, "render", f"scene {index} now shows {chosen.provider} "
+                        f"{chosen.source_id} (chosen by the operator): rendering again", scenes=rows)
+        self.worker.wake()
+        return job_id
+
+    # -- the media library -------------------------------------------------------------------------
+    def add_media_folder(self, folder: str | Path) -> str:
+        """Index a folder of the operator's pictures and clips (again: incrementally); returns the summary."""
+        from pipeline.media.library import LibraryError, index_folder
+        if not str(folder).strip() or len(str(folder)) > 1000:
+            raise ConfigError("Give the folder's path (at most 1,000 characters).")
+        if not Path(folder).expanduser().is_dir():  # before the model is loaded for nothing
+            raise ConfigError(f"{folder} is not a folder this workbench can read: give the path of a folder of "
+                              "pictures and clips on this machine.")
+        try:
+            embedder = self.trends.embedder("cpu")
+        except Exception as exc:  # noqa: BLE001 - indexed without embeddings; a later pass fills them in
+            log.warning("indexing without the embedding model: %s", exc)
+            embedder = None
+        try:
+            return index_folder(self.db, Path(folder), embedder).summary()
+        except LibraryError as exc:
+            raise ConfigError(str(exc)) from exc
+
+    def reindex_media(self) -> list[str]:
+        """Index every media folder again (only what changed is read)."""
+        from pipeline.media.library import library_folders
+        return [self.add_media_folder(f["path"]) for f in library_folders(self.db)]
+
+    def remove_media_folder(self, folder: str) -> int:
+        from pipeline.media.library import remove_folder
+        return remove_folder(self.db, folder)
+
     def providers(self) -> list[dict]:
-        return provider_status(self.settings)
+        rows = provider_status(self.settings)
+        from pipeline.media.library import LibrarySource
+        why = LibrarySource(self.db, embedder=True).check(self.settings)  # the model loads only when searching
+        for row in rows:
+            if row["capability"] == "visuals" and row["provider"] == "library":
+                row.update(usable=why is None, why_not=why or "")
+        return rows
 
     def export_backup(self, dest: Path | None = None, automatic: bool = False, at: float | None = None) -> Path:
         """Write a backup (into the data directory's backups/ unless dest is given); returns its path.

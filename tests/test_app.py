@@ -89,7 +89,10 @@ def test_library_shows_the_video_with_player_script_quality_and_downloads(tmp_pa
     at = open_app(data, monkeypatch, "library")
     assert at.dataframe[0].value["title"][0] == "Why Octopuses Are So Smart"
     assert at.subheader[0].value == "Why Octopuses Are So Smart"
-    assert len(at.get("video")) == 1 and len(at.get("image")) == 1
+    from ui.state import get_workbench
+    scenes = get_workbench().db.query_one("SELECT count(*) FROM job_scenes WHERE job_id = 1")[0]
+    assert scenes >= 2  # the Scenes tab: a still of each scene's visual, beside the thumbnail
+    assert len(at.get("video")) == 1 and len(at.get("image")) == 1 + scenes
     labels = [d.proto.label for d in at.get("download_button")]
     for label in ("Video", "Thumbnail", "Captions", "Script", "CSV", "Parquet"):
         assert label in labels
@@ -129,6 +132,24 @@ def test_studio_shows_the_chain_and_estimate_before_the_click(tmp_path, monkeypa
     estimate = at.dataframe[0].value
     assert list(estimate["stage"]) == ["script", "voice", "visuals", "render", "thumbnail", "quality", "publish"]
     assert any("estimated cost" in c.value and "$0.0000" in c.value for c in at.caption)
+
+
+def test_studio_takes_a_visuals_chain_for_one_video(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # never called: the estimate only prices it
+    at = open_app(tmp_path / "data", monkeypatch, "studio")
+    chain = at.text_input(key="visuals")
+    assert chain.max_chars == 300 and "library > pexels" in chain.placeholder
+    chain.input("nonsense > slides").run()
+    assert any("nonsense" in w.value for w in at.warning)  # the known sources are named
+    at.text_input(key="visuals").input("openai-image > slides").run()
+    estimate = at.dataframe[0].value
+    images = estimate[estimate["stage"] == "visuals"]
+    assert set(images["chain"]) == {"openai-image > slides"} and images["usd"].sum() > 0  # generated images priced
+    at.text_input(key="topic").input("Octopus arms").run()
+    at.button[0].click().run()
+    from ui.state import get_workbench
+    brief = get_workbench().db.query_one("SELECT brief FROM jobs WHERE id = 1")[0]
+    assert json.loads(brief)["visuals"] == "openai-image > slides"
 
 
 @pytest.mark.slow

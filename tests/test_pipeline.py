@@ -121,7 +121,7 @@ def test_a_killed_worker_resumes_the_same_job_without_redoing_finished_stages(tm
     before = dict(db.query("SELECT stage, count(*) FROM cost_ledger GROUP BY stage"))
     assert jobs.get_job(db, 1)["status"] == "running"  # what the crash left behind
     db.close()
-    assert set(before) == {"script", "voice", "visuals"}
+    assert set(before) == {"script", "voice", "scenes", "visuals"}
 
     resume = _cli("work", "--until-empty", data_dir=data)
     out, err = resume.communicate(timeout=300)
@@ -131,7 +131,7 @@ def test_a_killed_worker_resumes_the_same_job_without_redoing_finished_stages(tm
     try:
         assert jobs.get_job(db, 1)["status"] == "done", jobs.get_job(db, 1)["error_message"]
         attempts = dict(db.query("SELECT stage, attempts FROM job_stages WHERE job_id = 1"))
-        assert attempts["script"] == attempts["voice"] == attempts["visuals"] == 1
+        assert attempts["script"] == attempts["voice"] == attempts["scenes"] == attempts["visuals"] == 1
         assert attempts["render"] == 2
         after = dict(db.query("SELECT stage, count(*) FROM cost_ledger GROUP BY stage"))
         assert {k: after[k] for k in before} == before  # nothing finished was charged again

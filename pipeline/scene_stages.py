@@ -1,0 +1,195 @@
+"""The scene stages: split the narration into scenes with visual queries, then choose each scene's visual.
+
+``scenes`` (after the voice, from its timings): one to a few whole sentences per scene, 2-8 s, each
+with a query of 1-3 filmable words that keeps the video's subject in view (the writer's own, when an
+LLM gave them; else extracted from the text). ``visuals``: for every scene, the visuals chain is
+walked (``pipeline.visuals.Picker``) and the chosen visual's file, source, score, licence and author
+are recorded in ``scenes.json`` and ``job_scenes``; a still of each is kept for the Library. Slides are
+drawn for every block, as the last resort of every scene.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from pipeline.costs import Usage
+from pipeline.media.cache import MediaCache
+from pipeline.providers import chain_items, make, parse_item
+from pipeline.providers.base import Scene
+from pipeline.stage_types import StageContext, StageOutput, _chain
+from pipeline.visuals import Picker
+
+log = logging.getLogger("ytempire.scenes")
+STILL_WIDTH = 480  # the Library's scene thumbnails
+
+
+def _embedder(ctx: StageContext):
+    if ctx.embedder is None:
+        return None
+    try:
+        return ctx.embedder()
+    except Exception as exc:  # noqa: BLE001 - the model missing or broken: slides still work
+        log.warning("the embedding model is unavailable (%s): scenes fall back to slides", exc)
+        return None
+
+
+def given_queries(script, scenes: list[Scene], cues) -> dict[int, str]:
+    """Queries an LLM writer gave per sentence (``Section.visuals``), mapped to the scene holding the sentence.
+
+    A cue is matched to its section's sentence by position (the voice speaks them in order), checked
+    by its text; a cue that does not line up is looked up by its text within its section."""
+    per_cue: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    for n, cue in enumerate(cues):
+        k = seen.get(cue.block, 0)
+        seen[cue.block] = k + 1
+        if not cue.block.startswith("section-"):
+            continue
+        i = int(cue.block.split("-")[1]) - 1
+        if not 0 <= i < len(script.sections):
+            continue
+        section = script.sections[i]
+        text = cue.text.strip()
+        if k < len(section.visuals) and k < len(section.sentences) and section.sentences[k].strip() == text:
+            query = section.visuals[k].strip()
+        else:
+            query = section.visual_for().get(text, "")
+        if query:
+            per_cue[n] = query
+    given = {}
+    for scene in scenes:
+        for n, cue in enumerate(cues):
+            if scene.start <= cue.start < scene.end and n in per_cue:
+                given[scene.index] = per_cue[n]
+                break
+    return given
+
+
+def plan(ctx: StageContext) -> StageOutput:
+    """The ``scenes`` stage."""
+    from pipeline.scenes import MiniLMKeywords, PlainKeywords, plan_scenes, subject_of, visual_queries
+
+    started = time.perf_counter()
+    cues, duration = ctx.cues()
+    script = ctx.script()
+    s = ctx.settings
+    scenes = plan_scenes(cues, duration, s.scene_min_s, s.scene_max_s)
+    subject = subject_of(ctx.job["topic"], script.title, script.tags)
+    chain, _ = _sources(ctx)
+    # The model is loaded only when some source will be searched: the offline default (slides) needs none.
+    embedder = _embedder(ctx) if any(name != "slides" for name, _ in chain) else None
+    extractor = MiniLMKeywords(embedder) if embedder is not None else PlainKeywords()
+    headings = {b.key: b.heading for b in script.blocks()}
+    scenes = visual_queries(scenes, subject, given_queries(script, scenes, cues), extractor, headings)
+    path = ctx.job_dir / "scene_plan.json"
+    path.write_text(json.dumps({"subject": subject, "scenes": [asdict(x) for x in scenes]}, indent=1,
+                               ensure_ascii=False), encoding="utf-8")
+    usage = [Usage("scenes", "plan-v1", "scenes", float(len(scenes)), time.perf_counter() - started)]
+    return StageOutput({"scene_plan": path}, usage, "scenes")
+
+
+def _load_plan(ctx: StageContext) -> tuple[str, list[Scene]]:
+    if "scene_plan" not in ctx.artifacts:  # a job queued before scenes existed: plan now
+        ctx.artifacts["scene_plan"] = plan(ctx).artifacts["scene_plan"]
+    data = json.loads(Path(ctx.artifacts["scene_plan"]).read_text(encoding="utf-8"))
+    return data["subject"], [Scene(**x) for x in data["scenes"]]
+
+
+def _sources(ctx: StageContext) -> tuple[list[tuple[str, object]], list]:
+    """The chain's usable sources, in order, and a fallback for each that cannot run (checked without
+    loading the embedding model; :func:`choose` hands it to the library source once it is needed)."""
+    from pipeline.budget import Fallback
+    from pipeline.media.library import LibrarySource
+
+    items = chain_items(_chain("visuals")(ctx.brief, ctx.channel, ctx.settings))
+    explicit = bool(ctx.brief.get("visuals") or ctx.channel.get("visuals"))
+    if "slides" not in [parse_item("visuals", i)[0] for i in items]:
+        items = [*items, "slides"]  # the last resort is always there
+    chain, notes = [], []
+    for i, item in enumerate(items):
+        family = parse_item("visuals", item)[0]
+        if family == "slides":
+            chain.append(("slides", None))
+            continue
+        if family == "library":
+            source = LibrarySource(ctx.db, True) if ctx.db is not None else None
+            why = source.check(ctx.settings) if source is not None else "no database to search"
+        else:
+            source = make("visuals", item, ctx.settings)
+            why = source.check(ctx.settings) if hasattr(source, "check") else None
+        if why:
+            if explicit:  # the default chain names every source; one not set up is not news on every video
+                nxt = items[i + 1] if i + 1 < len(items) else None
+                notes.append(Fallback("visuals", item, nxt, f"unavailable: {why}"))
+            continue
+        chain.append((family, source))
+    return chain, notes
+
+
+def _slides(ctx: StageContext) -> tuple[dict[str, Path], Path, list[Usage]]:
+    visuals = make("visuals", "slides", ctx.settings)
+    slides, usage = visuals.render(ctx.script(), ctx.brand, ctx.size, ctx.job_dir / "slides")
+    index = ctx.job_dir / "slides.json"
+    index.write_text(json.dumps([{"path": str(x.path), "block": x.block} for x in slides], indent=1), encoding="utf-8")
+    return {x.block: x.path for x in slides}, index, usage
+
+
+def choose(ctx: StageContext) -> StageOutput:
+    """The ``visuals`` stage."""
+    from pipeline.ranking import rank, recent_sources
+
+    subject, scenes = _load_plan(ctx)
+    slides, slides_index, usage = _slides(ctx)
+    chain, notes = _sources(ctx)
+    embedder = _embedder(ctx) if any(name != "slides" for name, _ in chain) else None
+    if embedder is None and any(name != "slides" for name, _ in chain):
+        from pipeline.budget import Fallback
+        notes += [Fallback("visuals", name, "slides", "unavailable: the embedding model is unavailable, so "
+                                                      "candidates cannot be ranked") for name, _ in chain if name != "slides"]
+        chain = [("slides", None)]
+    for name, source in chain:
+        if name == "library":
+            source.embedder = embedder
+    used = recent_sources(ctx.db, ctx.job["channel_id"], ctx.settings.repeat_window, exclude_job=ctx.job["id"]) \
+        if ctx.db is not None else set()
+    picker = Picker(chain, slides, ctx.size, subject,
+                    lambda scene, subj, found, size, used_: rank(scene, subj, found, size, embedder, used_),
+                    MediaCache(ctx.settings.media_dir), ctx.settings.visual_threshold, used, ctx.guard)
+    picker.fallbacks.extend(notes)
+    choices = picker.choose_all(scenes, progress=lambda f: ctx.progress(f * 0.9), cancelled=ctx.cancel.is_set)
+    rows = []
+    stills = ctx.job_dir / "scenes"
+    for choice in choices:
+        row = choice.row()
+        row["still"] = str(_still(choice.kind, choice.path, stills / f"{choice.scene.index:03d}.jpg"))
+        rows.append(row)
+    path = ctx.job_dir / "scenes.json"
+    path.write_text(json.dumps({"subject": subject, "scenes": rows}, indent=1, ensure_ascii=False), encoding="utf-8")
+    providers = sorted({c.provider for c in choices})
+    return StageOutput({"slides": slides_index, "scenes": path}, usage + picker.usage, " + ".join(providers),
+                       fallbacks=picker.fallbacks, scenes=rows)
+
+
+def _still(kind: str, source: Path, out: Path) -> Path:
+    """A small JPEG of what a scene shows, inside the job's folder, for the Library."""
+    from PIL import Image
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if kind == "video":
+            from pipeline.media.scene_render import extract_frame
+            extract_frame(source, 0.5, out)
+            image = Image.open(out)
+        else:
+            image = Image.open(source)
+        image = image.convert("RGB")
+        image.thumbnail((STILL_WIDTH, STILL_WIDTH))
+        image.save(out, "JPEG", quality=80)
+    except Exception as exc:  # noqa: BLE001 - a still is a convenience: never fail the stage for it
+        log.warning("no still for %s: %s", source, exc)
+        Image.new("RGB", (STILL_WIDTH, STILL_WIDTH * 9 // 16), (30, 40, 60)).save(out, "JPEG")
+    return out
