@@ -225,7 +225,8 @@ class _Draft:
         self.sentences += 1
 
     def script(self, original: Script) -> Script:
-        sections = [Section(h, [s for s, _ in b], bullets)
+        queries = {k: v for section in original.sections for k, v in section.visual_for().items()}
+        sections = [Section(h, [s for s, _ in b], bullets, [queries.get(s.strip(), "") for s, _ in b] if queries else [])
                     for h, b, bullets in zip(self.headings, self.blocks[1:-1], self.bullets) if b]
         return replace(original, hook=" ".join(s for s, _ in self.blocks[0]), sections=sections,
                        call_to_action=" ".join(s for s, _ in self.blocks[-1]))

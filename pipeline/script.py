@@ -105,10 +105,16 @@ class Section:
     heading: str
     sentences: list[str]
     bullets: list[str] = field(default_factory=list)
+    # An LLM writer's visual query for each sentence (1-3 filmable words), in order; empty when none was given.
+    visuals: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
         return " ".join(self.sentences)
+
+    def visual_for(self) -> dict[str, str]:
+        """sentence -> its visual query, for the sentences that have one."""
+        return {s.strip(): q.strip() for s, q in zip(self.sentences, self.visuals) if q and q.strip()}
 
 
 @dataclass

@@ -158,7 +158,8 @@ class FakeOpenAI(FakeServer):
         per_section = max(1, round((target_words - 16) / 13 / 3))  # the hook and call to action say 16 words
         return {"title": "Why Octopuses Are So Smart", "hook": "Why are octopuses so smart? Let us look closely.",
                 "sections": [{"heading": f"Part {i}", "sentences": [sentence] * per_section,
-                              "bullets": ["Testing ideas", "Flexible arms"]} for i in range(1, 4)],
+                              "bullets": ["Testing ideas", "Flexible arms"],
+                              "visuals": [f"octopus part{i}"] * per_section} for i in range(1, 4)],
                 "call_to_action": "Subscribe for more questions like this one.",
                 "description": "A short look at octopus intelligence.", "tags": ["octopus", "animals", "science"]}
 

@@ -503,3 +503,18 @@ def test_a_sixty_second_video_is_narrated_for_51_to_69_seconds_whatever_the_mode
             assert len(billed) == 2  # the corrective call is in the ledger too
         finally:
             wb.close()
+
+
+@pytest.mark.parametrize("answer", ["ok", "long"])
+def test_the_writer_asks_for_a_visual_query_per_sentence_and_keeps_them_through_the_fit(tmp_path, openai_fake, answer):
+    openai_fake.queue(answer, answer)
+    writer = OpenAIWriter("gpt-4.1-mini", cloud_settings(tmp_path, openai=openai_fake))
+    script, _ = writer.write(Brief("Why octopuses are so smart", 60, words_per_minute=150))
+    schema = json.loads(openai_fake.requests[0]["body"])["response_format"]["json_schema"]["schema"]
+    section = schema["properties"]["sections"]["items"]
+    assert "visuals" in section["required"] and section["properties"]["visuals"]["type"] == "array"
+    given = {f"octopus part{i}" for i in range(1, 4)}
+    for i, s in enumerate(script.sections, start=1):  # trimmed or not, each sentence keeps a query
+        assert len(s.visuals) == len(s.sentences) and set(s.visuals) <= given
+        if answer == "ok":  # as the model wrote it (the fake repeats one sentence, so a fit maps them by text)
+            assert s.visuals == [f"octopus part{i}"] * len(s.sentences)

@@ -29,11 +29,15 @@ SCHEMA = {
         "title": {"type": "string", "description": "At most 100 characters."},
         "hook": {"type": "string", "description": "One to three sentences that open the video."},
         "sections": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["heading", "sentences", "bullets"],
+            "type": "object", "additionalProperties": False, "required": ["heading", "sentences", "bullets", "visuals"],
             "properties": {"heading": {"type": "string"},
                            "sentences": {"type": "array", "items": {"type": "string"}},
                            "bullets": {"type": "array", "items": {"type": "string"},
-                                       "description": "Two to four short lines for the slide."}}}},
+                                       "description": "Two to four short lines for the slide."},
+                           "visuals": {"type": "array", "items": {"type": "string"},
+                                       "description": "One stock-footage search per sentence, in the same order: "
+                                                      "1-3 concrete, filmable English words that keep the video's "
+                                                      "main subject in view (e.g. 'octopus jar', not 'intelligence')."}}}},
         "call_to_action": {"type": "string"},
         "description": {"type": "string", "description": "The YouTube description, at most 4,500 characters."},
         "tags": {"type": "array", "items": {"type": "string"}},
@@ -240,10 +244,19 @@ class OpenAIWriter:
     def _script(self, data: dict, brief: Brief, target: int) -> Script:
         sections = []
         for s in data["sections"]:
-            sentences = [x.strip() for raw in s["sentences"] if isinstance(raw, str) for x in split_sentences(raw)]
+            raw_visuals = s.get("visuals") if isinstance(s.get("visuals"), list) else []
+            sentences, visuals = [], []
+            for k, raw in enumerate(s["sentences"]):
+                if not isinstance(raw, str):
+                    continue
+                query = raw_visuals[k] if k < len(raw_visuals) and isinstance(raw_visuals[k], str) else ""
+                for x in split_sentences(raw):  # a sentence the model ran together keeps its query for each part
+                    sentences.append(x.strip())
+                    visuals.append(" ".join(query.split()[:3])[:60])
             if sentences:
                 bullets = [b.strip()[:80] for b in s.get("bullets", []) if isinstance(b, str) and b.strip()][:4]
-                sections.append(Section(s["heading"].strip()[:80], sentences, bullets))
+                sections.append(Section(s["heading"].strip()[:80], sentences, bullets,
+                                        visuals if any(visuals) else []))
         title = data["title"].strip()[:100] or title_case(brief.topic)[:100]
         if brief.format == "shorts" and "#shorts" not in title.lower():
             title = f"{title[:90]} #Shorts"
