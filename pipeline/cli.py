@@ -113,10 +113,11 @@ def _parser() -> argparse.ArgumentParser:
     work = sub.add_parser("work", parents=[common], help="run the worker: resume unfinished jobs and drain the queue")
     work.add_argument("--until-empty", action="store_true", help="exit when no job is queued or running")
 
-    from pipeline import cli_backup, cli_trends, cli_youtube
+    from pipeline import cli_backup, cli_media, cli_trends, cli_youtube
     cli_trends.add_parser(sub, common)
     cli_youtube.add_parsers(sub, common)
     cli_backup.add_parser(sub, common)
+    cli_media.add_parser(sub, common)
 
     for name, text in (("cancel", "cancel a queued or running job"), ("retry", "queue a failed, cancelled or held job again")):
         c = sub.add_parser(name, parents=[common], help=text)
@@ -337,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
                 return cli_backup.run(args, _workbench)
             except cli_backup.ERRORS as exc:
                 return _error(str(exc), 2)
+        if args.command == "media":
+            from pipeline import cli_media
+            return cli_media.run(args, _workbench)
         if args.command == "trends":
             from pipeline import cli_trends
             try:

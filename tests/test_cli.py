@@ -34,7 +34,7 @@ def test_make_prints_one_json_object(tmp_path):
     result = json.loads(proc.stdout)
     assert set(result) == {"job_id", "status", "video", "thumbnail", "duration_s", "quality_score", "cost_usd",
                            "cost_breakdown", "fallbacks", "scenes"}
-    assert [b["stage"] for b in result["cost_breakdown"]][:3] == ["script", "voice", "visuals"]
+    assert [b["stage"] for b in result["cost_breakdown"]][:4] == ["script", "voice", "scenes", "visuals"]
     assert result["fallbacks"] == []
     assert result["status"] == "done" and Path(result["video"]).exists() and Path(result["thumbnail"]).exists()
     assert 10 <= result["duration_s"] <= 14 and result["cost_usd"] == 0.0
@@ -188,3 +188,23 @@ def test_sigterm_stops_a_running_work_cleanly_and_the_job_resumes(tmp_path):
     assert proc.returncode == 0, err
     listing = json.loads(_pipeline("jobs", "--json", "--data-dir", str(data)).communicate(timeout=120)[0])
     assert [r["status"] for r in listing] == ["done"]
+
+
+def test_media_folders_from_the_terminal(capsys, data, tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "my media"
+    folder.mkdir()
+    Image.new("RGB", (640, 360), (20, 90, 140)).save(folder / "octopus-on-a-rock.jpg")
+    (folder / "octopus-on-a-rock.jpg.txt").write_text("An octopus resting on a rock")
+    code, out, err = run(capsys, "media", "add", "/no/such/folder", "--data-dir", str(data))
+    assert code == 2 and "is not a folder" in err
+    code, out, _ = run(capsys, "media", "add", str(folder), "--data-dir", str(data))
+    assert code == 0 and "1" in out
+    code, out, _ = run(capsys, "media", "list", "--json", "--data-dir", str(data))
+    [row] = json.loads(out)
+    assert code == 0 and row["path"] == str(folder.resolve()) and row["images"] == 1 and row["clips"] == 0
+    code, out, _ = run(capsys, "media", "remove", str(folder.resolve()), "--data-dir", str(data))
+    assert code == 0 and "removed 1 files" in out and (folder / "octopus-on-a-rock.jpg").exists()
+    code, out, _ = run(capsys, "media", "list", "--data-dir", str(data))
+    assert "no media folders yet" in out
