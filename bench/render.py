@@ -4,6 +4,7 @@ Usage (from the project root)::
 
     .venv/bin/pip install --no-deps -r bench/requirements.txt   # moviepy, for the baseline only
     .venv/bin/python bench/render.py [--seconds 60] [--out bench/out/render] [--skip-baseline] [--keep]
+    .venv/bin/python bench/render.py --scenes stock [--seconds 60] ...
 
 What is measured
     The same slideshow -- 8 slides (a title card, 6 sections, a closing card),
@@ -29,6 +30,22 @@ What is measured
       ffmpeg gets RGB frames. It is about 3x faster than ``peers``, so the
       speedup it prints is the conservative figure.
 
+    ``--scenes stock`` renders footage instead: 8 stock-like clips made by
+    ffmpeg before the timers start (1920x1080 H.264, 5-8 s each, with sensor-like
+    grain: moving objects, camera pans over detail, zooms into busy detail, a
+    grainy sky and one clip of confetti-like motion, the worst case for an
+    encoder; 0.7-13 Mbps, about 8 on average, like stock sites' HD files), one
+    per block of the same narration, so some are shorter than their scene:
+
+    * ours: ``pipeline.media.scene_render.render_scenes`` (clips slowed or
+      looped to fit, scaled and cropped to fill, 0.3 s ``xfade`` crossfades,
+      boxed ASS subtitles, the encoder settings footage renders use:
+      ``--footage-preset`` / ``--footage-params`` compare others);
+    * baseline: moviepy the way the peers do footage: ``VideoFileClip``,
+      ``resized`` and ``cropped`` to fill, ``Loop`` when short, ``CrossFadeIn``
+      into ``concatenate_videoclips(method="compose", padding=-0.3)``, TextClip
+      subtitles, ``write_videofile`` libx264 veryfast, 2 threads.
+
     Only the render itself is timed (wall clock). Building the shared inputs
     (narration, slides, subtitles, segment plan) happens once, before either
     timer starts. Both renderers run the same ffmpeg binary (imageio-ffmpeg) on
@@ -39,7 +56,8 @@ Why
     the single ffmpeg filtergraph buys over the usual per-frame Python
     compositing, and checks that the speed does not come from a worse file:
     both outputs are probed (1920x1080, H.264, with audio, same duration) and
-    their size and video bitrate are printed side by side.
+    their size and video bitrate are printed side by side. The load average
+    before and after is printed too: on a shared machine it explains a slow run.
 
 Output
     A small table, then as the LAST line::
@@ -65,6 +83,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import itertools
+import os
+import resource
 import shutil
 import sys
 import time
@@ -74,9 +94,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from pipeline.config import Settings  # noqa: E402
 from pipeline.media import ffmpeg  # noqa: E402
 from pipeline.media.draw import BOLD, FONTS_DIR  # noqa: E402
 from pipeline.media.render import FADE_S, EncodeOptions, Segment, plan_segments, render_video  # noqa: E402
+from pipeline.media.scene_render import SCENE_XFADE_S, SceneVisual, Shot, plan_shots, render_scenes  # noqa: E402
 from pipeline.media.slides import render_slides  # noqa: E402
 from pipeline.media.subtitles import display_cues, layout_for, write_ass  # noqa: E402
 from pipeline.providers import audio as audio_mod  # noqa: E402
@@ -89,6 +111,22 @@ WPM = 160.0  # Piper's joe voice at its natural pace
 RETIME_TOLERANCE = 0.05
 DURATION_TOLERANCE_S = 0.5  # ours vs baseline vs narration
 INSTALL_HINT = "pip install -r bench/requirements.txt"
+# --scenes stock: one clip per block, lavfi sources with motion (scaled up, grain added), and seconds.
+# Some are shorter than their block, so the slow-down and the loop are part of what is measured.
+STOCK_CLIPS = [
+    ("testsrc2=s=1920x1080:r=30", 5.0),  # objects moving over a still background
+    ("mandelbrot=s=2880x1620:r=30:maxiter=200,trim=end_frame=1,loop=loop=-1:size=1,setpts=N/30/TB,"
+     "crop=1920:1080:x='t*55':y='t*25'", 6.0),  # a slow camera pan over a detailed still
+    ("mandelbrot=s=960x540:r=30:maxiter=256:end_scale=0.1:end_pts=300", 7.0),  # a zoom into busy detail
+    ("cellauto=s=960x540:r=30:rule=110:random_fill_ratio=0.5,trim=end_frame=1,loop=loop=-1:size=1,setpts=N/30/TB,"
+     "scale=3840:2160:flags=bicubic,crop=1920:1080:x='40+t*70':y='t*40'", 8.0),  # a pan across texture
+    ("gradients=s=1920x1080:r=30:speed=0.03:n=5", 5.5),  # a sky: smooth colour drifting, all grain
+    ("testsrc2=s=1920x1080:r=30,hue=H=t", 6.5),
+    ("mandelbrot=s=960x540:r=30:maxiter=256:start_x=-0.743643887:start_y=0.131825904:end_scale=0.01:end_pts=300", 7.5),
+    ("life=s=480x270:r=30:mold=10:ratio=0.2:life_color=#33cc66:death_color=#1a2a55", 8.0),  # confetti: the worst case
+]
+CPU_S: dict[str, float] = {}  # CPU seconds of each render (ours: ffmpeg; baseline: Python and its ffmpeg)
+BENCH_LOAD: list[str] = []  # the load average when the bench started (the machine may be shared)
 
 # -- the script: a title card, six sections, a closing card -------------------------------------------------
 # The first sentence of every block is short, so short runs still give each slide some speech.
@@ -236,10 +274,8 @@ def render_baseline(segments: list[Segment], narration: Path, display: list[tupl
     composites, ``method="compose"``); ``opaque`` gives the baseline every benefit of the doubt.
     """
     opaque = style == "opaque"
-    from moviepy import AudioFileClip, CompositeVideoClip, ImageClip, TextClip, concatenate_videoclips, vfx
+    from moviepy import AudioFileClip, CompositeVideoClip, ImageClip, concatenate_videoclips, vfx
 
-    w, h = size
-    layout = layout_for(size)
     total = sum(s.frames for s in segments) / fps
     scenes = []
     for seg in segments:
@@ -251,15 +287,7 @@ def render_baseline(segments: list[Segment], narration: Path, display: list[tupl
         scene = scene.with_duration(duration)
         scenes.append(scene.with_effects([vfx.FadeIn(FADE_S), vfx.FadeOut(FADE_S)]))
     video = concatenate_videoclips(scenes) if opaque else concatenate_videoclips(scenes, method="compose")
-    subtitles = []
-    for start, end, lines in display:
-        if start >= total:
-            continue
-        text = TextClip(font=str(BOLD), text="\n".join(lines), font_size=layout.font_size, color="white",
-                        stroke_color="black", stroke_width=4, method="label", text_align="center",
-                        margin=(8, 12))  # without a margin moviepy clips descenders under a stroke
-        subtitles.append(text.with_start(start).with_duration(min(end, total) - start)
-                         .with_position(("center", h - layout.margin_v - text.h)))
+    subtitles = subtitle_clips(display, size, total)
     voice = AudioFileClip(str(narration))
     final = (CompositeVideoClip([video, *subtitles], use_bgclip=True) if opaque  # no mask to build per frame
              else CompositeVideoClip([video, *subtitles])).with_duration(total)
@@ -271,6 +299,76 @@ def render_baseline(segments: list[Segment], narration: Path, display: list[tupl
         final.close()
         voice.close()
     return out
+
+
+def subtitle_clips(display: list[tuple[float, float, list[str]]], size: tuple[int, int], total: float) -> list:
+    """One TextClip per subtitle screen, placed where our ASS puts it (the peers' way of burning subtitles)."""
+    from moviepy import TextClip
+
+    layout = layout_for(size)
+    clips = []
+    for start, end, lines in display:
+        if start >= total:
+            continue
+        text = TextClip(font=str(BOLD), text="\n".join(lines), font_size=layout.font_size, color="white",
+                        stroke_color="black", stroke_width=4, method="label", text_align="center",
+                        margin=(8, 12))  # without a margin moviepy clips descenders under a stroke
+        clips.append(text.with_start(start).with_duration(min(end, total) - start)
+                     .with_position(("center", size[1] - layout.margin_v - text.h)))
+    return clips
+
+
+def make_stock_clips(folder: Path) -> list[Path]:
+    """Eight stock-like 1080p30 H.264 clips: moving pictures with grain, 0.7-13 Mbps like real footage."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, (source, seconds) in enumerate(STOCK_CLIPS):
+        path = folder / f"stock-{i}.mp4"
+        # Grain is added after the upscale, at full resolution, so the encoder cannot smooth it away.
+        ffmpeg.run(["-f", "lavfi", "-i", f"{source},scale=1920:1080:flags=bicubic,format=yuv420p,noise=alls=4:allf=t+u",
+                    "-t", f"{seconds}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "21", "-maxrate", "12M",
+                    "-bufsize", "24M", "-g", "60", "-pix_fmt", "yuv420p", str(path)], total_s=seconds)
+        paths.append(path)
+    return paths
+
+
+def render_stock_baseline(shots: list[Shot], narration: Path, display: list[tuple[float, float, list[str]]],
+                          size: tuple[int, int], fps: int, out: Path) -> Path:
+    """The moviepy way with footage: VideoFileClip, resized and cropped to fill, looped when short,
+    CrossFadeIn into a composed concatenation, TextClip subtitles, write_videofile."""
+    from moviepy import AudioFileClip, CompositeVideoClip, VideoFileClip, concatenate_videoclips, vfx
+
+    w, h = size
+    total = sum(s.frames for s in shots) / fps
+    sources, scenes = [], []
+    for i, shot in enumerate(shots):
+        seconds = shot.frames / fps + (SCENE_XFADE_S if i < len(shots) - 1 else 0.0)  # overlap the crossfade
+        source = VideoFileClip(str(shot.path), audio=False)
+        sources.append(source)
+        scale = max(w / source.w, h / source.h)  # cover the frame, then cut the middle out
+        clip = source.resized(scale).cropped(x_center=source.w * scale / 2, y_center=source.h * scale / 2,
+                                             width=w, height=h)
+        clip = clip.with_effects([vfx.Loop(duration=seconds)]) if source.duration < seconds else clip.subclipped(0, seconds)
+        scenes.append(clip.with_effects([vfx.CrossFadeIn(SCENE_XFADE_S)]) if i else clip)
+    video = concatenate_videoclips(scenes, method="compose", padding=-SCENE_XFADE_S)
+    voice = AudioFileClip(str(narration))
+    final = CompositeVideoClip([video, *subtitle_clips(display, size, total)]).with_duration(total)
+    final = final.with_audio(voice.with_duration(min(voice.duration, total)))
+    try:
+        final.write_videofile(str(out), fps=fps, codec="libx264", preset="veryfast", threads=2, audio_codec="aac",
+                              temp_audiofile_path=str(out.parent), logger=None)
+    finally:
+        final.close()
+        voice.close()
+        for source in sources:
+            source.close()
+    return out
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process and its finished children (ffmpeg runs as a child)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def mbps(info: ffmpeg.StreamInfo, path: Path) -> float:
@@ -304,6 +402,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="peers: moviepy defaults as popular projects use them; opaque: the fastest honest "
                              "moviepy variant (no alpha per frame)")
     parser.add_argument("--keep", action="store_true", help="keep the inputs and both videos in the work folder")
+    parser.add_argument("--scenes", choices=["slides", "stock"], default="slides",
+                        help="slides: the slideshow (default); stock: 8 stock-like 1080p clips, crossfaded")
+    footage = Settings.model_fields
+    parser.add_argument("--footage-preset", default=footage["x264_footage_preset"].default,
+                        help="--scenes stock: the libx264 preset (default: what footage renders use)")
+    parser.add_argument("--footage-params", default=footage["x264_footage_params"].default,
+                        help="--scenes stock: extra libx264 options (default: what footage renders use)")
     args = parser.parse_args(argv)
     if args.seconds <= 0:
         parser.error("--seconds must be positive")
@@ -312,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
               "project's Pillow, see that file), or run with --skip-baseline.", file=sys.stderr)
         return 2
 
+    BENCH_LOAD.append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
     work = args.out.resolve()  # render_video runs ffmpeg inside out.parent: keep every path absolute
     work_existed = work.exists()
     work.mkdir(parents=True, exist_ok=True)
@@ -340,49 +446,93 @@ def run(args: argparse.Namespace, work: Path, created: list[Path]) -> int:
     created.append(wav)
     narration = speak(blocks, wav, args.seconds)
     words = sum(word_count(s) for b in blocks for s in b.sentences)
-    slides_dir = work / "slides"
-    created.append(slides_dir)
-    paths = render_slides(blocks, bullets, Brand(), SIZE, slides_dir)
-    slides = [Slide(p, b.key) for p, b in zip(paths, blocks)]
-    ass = work / "subtitles.ass"
-    created.append(ass)
-    write_ass(narration.cues, SIZE, ass)
     display = display_cues(narration.cues, layout_for(SIZE))
-    segments = plan_segments(slides, narration.cues, narration.duration_s, FPS)
-    if len(segments) != len(slides):
-        raise SystemExit(f"plan_segments made {len(segments)} segments for {len(slides)} slides: every block needs speech.")
-    video_s = sum(s.frames for s in segments) / FPS
     print(f"  narration {narration.duration_s:.2f} s (target {args.seconds:g} s), {words} words, "
           f"{len(narration.cues)} sentences, {len(display)} subtitle screens", flush=True)
-    print(f"  {len(slides)} slides {SIZE[0]}x{SIZE[1]} at {FPS} fps, segments "
-          + " ".join(f"{s.frames / FPS:.1f}s:{s.motion}" for s in segments), flush=True)
+    ass = work / "subtitles.ass"
+    created.append(ass)
+    if args.scenes == "stock":
+        job = stock_job(args, work, created, blocks, narration, ass, display)
+    else:
+        job = slides_job(args, work, created, blocks, bullets, narration, ass, display)
     print(f"  inputs ready in {time.perf_counter() - started:.1f} s", flush=True)
 
-    # 2. Ours.
+    # 2. Ours, then 3. the baseline, one after the other.
     ours = work / "ours.mp4"
     created.append(ours)
-    print("Rendering ours (render_video, libx264 superfast) ...", flush=True)
-    t0 = time.perf_counter()
-    render_video(segments, wav, ass, SIZE, ours, EncodeOptions(), device="cpu", fonts_dir=FONTS_DIR)
+    print(f"Rendering ours ({job['ours_name']}) ...", flush=True)
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
+    job["ours"](ours)
     ours_s = time.perf_counter() - t0
+    CPU_S["ours"] = cpu_seconds() - cpu0
     print(f"  {ours_s:.1f} s", flush=True)
-
-    # 3. Baseline.
     base_s = None
     baseline = work / "baseline.mp4"
     if not args.skip_baseline:
         created.append(baseline)
         print("Rendering baseline (moviepy, libx264 veryfast, 2 threads) ...", flush=True)
-        t0 = time.perf_counter()
-        render_baseline(segments, wav, display, SIZE, FPS, baseline, args.baseline)
+        t0, cpu0 = time.perf_counter(), cpu_seconds()
+        job["baseline"](baseline)
         base_s = time.perf_counter() - t0
+        CPU_S["baseline"] = cpu_seconds() - cpu0
         print(f"  {base_s:.1f} s", flush=True)
+    return report(args, work, job["video_s"], [("ours", ours, ours_s)]
+                  + ([("baseline", baseline, base_s)] if base_s is not None else []))
 
-    # 4. Probe, check, report.
-    rows = [("ours", ours, ours_s)] + ([("baseline", baseline, base_s)] if base_s is not None else [])
+
+def slides_job(args, work: Path, created: list[Path], blocks: list[Block], bullets: dict[str, list[str]],
+               narration: Narration, ass: Path, display) -> dict:
+    """The slideshow: 8 slides with motion (today's default look)."""
+    slides_dir = work / "slides"
+    created.append(slides_dir)
+    paths = render_slides(blocks, bullets, Brand(), SIZE, slides_dir)
+    slides = [Slide(p, b.key) for p, b in zip(paths, blocks)]
+    write_ass(narration.cues, SIZE, ass)
+    segments = plan_segments(slides, narration.cues, narration.duration_s, FPS)
+    if len(segments) != len(slides):
+        raise SystemExit(f"plan_segments made {len(segments)} segments for {len(slides)} slides: every block needs speech.")
+    print(f"  {len(slides)} slides {SIZE[0]}x{SIZE[1]} at {FPS} fps, segments "
+          + " ".join(f"{s.frames / FPS:.1f}s:{s.motion}" for s in segments), flush=True)
+    wav = work / "narration.wav"
+    return {"ours_name": "render_video, libx264 superfast", "video_s": sum(s.frames for s in segments) / FPS,
+            "ours": lambda out: render_video(segments, wav, ass, SIZE, out, EncodeOptions(), device="cpu",
+                                             fonts_dir=FONTS_DIR),
+            "baseline": lambda out: render_baseline(segments, wav, display, SIZE, FPS, out, args.baseline)}
+
+
+def stock_job(args, work: Path, created: list[Path], blocks: list[Block], narration: Narration, ass: Path,
+              display) -> dict:
+    """Stock footage: one clip per block, crossfaded, boxed subtitles."""
+    clips_dir = work / "stock"
+    created.append(clips_dir)
+    t0 = time.perf_counter()
+    clips = make_stock_clips(clips_dir)
+    print(f"  {len(clips)} stock clips made in {time.perf_counter() - t0:.1f} s: "
+          + " ".join(f"{ffmpeg.probe(c).bitrate_kbps / 1000:.1f}Mbps" for c in clips), flush=True)
+    first_cue = {}
+    for cue in narration.cues:
+        first_cue.setdefault(cue.block, cue.start)
+    starts = [0.0] + [first_cue[b.key] for b in blocks[1:]]
+    ends = starts[1:] + [narration.duration_s]
+    visuals = [SceneVisual(c, "video", s, e, b.key) for c, s, e, b in zip(clips, starts, ends, blocks)]
+    write_ass(narration.cues, SIZE, ass, boxed=True)
+    shots = plan_shots(visuals, narration.duration_s, FPS)
+    print(f"  {len(shots)} scenes {SIZE[0]}x{SIZE[1]} at {FPS} fps: "
+          + " ".join(f"{s.frames / FPS:.1f}s/{s.clip_s:.1f}s" for s in shots) + " (scene/clip)", flush=True)
+    wav = work / "narration.wav"
+    opts = EncodeOptions(preset=args.footage_preset, x264_params=args.footage_params)  # what footage renders use
+    return {"video_s": sum(s.frames for s in shots) / FPS,
+            "ours_name": f"render_scenes, libx264 {opts.preset}" + (f" {opts.x264_params}" if opts.x264_params else ""),
+            "ours": lambda out: render_scenes(visuals, wav, ass, SIZE, out, opts,
+                                              duration_s=narration.duration_s, device="cpu", fonts_dir=FONTS_DIR),
+            "baseline": lambda out: render_stock_baseline(shots, wav, display, SIZE, FPS, out)}
+
+
+def report(args, work: Path, video_s: float, rows: list[tuple[str, Path, float]]) -> int:
+    """Probe and check both outputs, print the table and, last, the one-line summary."""
     infos = {name: ffmpeg.probe(path) for name, path, _ in rows}
     problems = [p for name, _, _ in rows for p in check(name, infos[name], video_s)]
-    if base_s is not None and abs(infos["ours"].duration_s - infos["baseline"].duration_s) > DURATION_TOLERANCE_S:
+    if "baseline" in infos and abs(infos["ours"].duration_s - infos["baseline"].duration_s) > DURATION_TOLERANCE_S:
         problems.append(f"durations differ: ours {infos['ours'].duration_s:.2f} s, "
                         f"baseline {infos['baseline'].duration_s:.2f} s")
     print()
@@ -396,12 +546,21 @@ def run(args: argparse.Namespace, work: Path, created: list[Path]) -> int:
         print(f"CHECK FAILED: {problem}")
     if args.keep:
         print(f"Kept inputs and videos in {work}")
+    print(f"load average before/after: {BENCH_LOAD[0]} / {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    # CPU time does not depend on what else the machine runs: it says what two idle cores would do.
+    cores = os.cpu_count() or 1
+    for name, _, _ in rows:
+        used = CPU_S[name]
+        print(f"{name} used {used:.1f} CPU-s ({used / infos[name].duration_s:.2f} per video second): at most "
+              f"{cores * infos[name].duration_s / used:.1f}x real time on {cores} idle cores")
     print()
+    ours_s = rows[0][2]
     realtime = infos["ours"].duration_s / ours_s
-    bitrate = mbps(infos["ours"], ours)
-    if base_s is None:
+    bitrate = mbps(infos["ours"], rows[0][1])
+    if len(rows) == 1:
         baseline_part, speedup_part = "baseline n/a", "speedup n/a"
     else:
+        base_s = rows[1][2]
         baseline_part, speedup_part = f"baseline {base_s:.1f} s", f"speedup {base_s / ours_s:.1f}x"
     print(f"render: ours {ours_s:.1f} s, {baseline_part}, {speedup_part}, ours {realtime:.1f}x real time, "
           f"{bitrate:.1f} Mbps", flush=True)
