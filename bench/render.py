@@ -274,7 +274,7 @@ def render_baseline(segments: list[Segment], narration: Path, display: list[tupl
     composites, ``method="compose"``); ``opaque`` gives the baseline every benefit of the doubt.
     """
     opaque = style == "opaque"
-    from moviepy import AudioFileClip, CompositeVideoClip, ImageClip, concatenate_videoclips, vfx
+    from moviepy import CompositeVideoClip, ImageClip, concatenate_videoclips, vfx
 
     total = sum(s.frames for s in segments) / fps
     scenes = []
@@ -288,9 +288,16 @@ def render_baseline(segments: list[Segment], narration: Path, display: list[tupl
         scenes.append(scene.with_effects([vfx.FadeIn(FADE_S), vfx.FadeOut(FADE_S)]))
     video = concatenate_videoclips(scenes) if opaque else concatenate_videoclips(scenes, method="compose")
     subtitles = subtitle_clips(display, size, total)
-    voice = AudioFileClip(str(narration))
     final = (CompositeVideoClip([video, *subtitles], use_bgclip=True) if opaque  # no mask to build per frame
              else CompositeVideoClip([video, *subtitles])).with_duration(total)
+    return write_with_voice(final, narration, total, fps, out)
+
+
+def write_with_voice(final, narration: Path, total: float, fps: int, out: Path, sources: list | None = None) -> Path:
+    """Add the narration and write the file the way the peers do (libx264 veryfast, 2 threads); close everything."""
+    from moviepy import AudioFileClip
+
+    voice = AudioFileClip(str(narration))
     final = final.with_audio(voice.with_duration(min(voice.duration, total)))
     try:
         final.write_videofile(str(out), fps=fps, codec="libx264", preset="veryfast", threads=2, audio_codec="aac",
@@ -298,6 +305,8 @@ def render_baseline(segments: list[Segment], narration: Path, display: list[tupl
     finally:
         final.close()
         voice.close()
+        for source in sources or []:
+            source.close()
     return out
 
 
@@ -336,7 +345,7 @@ def render_stock_baseline(shots: list[Shot], narration: Path, display: list[tupl
                           size: tuple[int, int], fps: int, out: Path) -> Path:
     """The moviepy way with footage: VideoFileClip, resized and cropped to fill, looped when short,
     CrossFadeIn into a composed concatenation, TextClip subtitles, write_videofile."""
-    from moviepy import AudioFileClip, CompositeVideoClip, VideoFileClip, concatenate_videoclips, vfx
+    from moviepy import CompositeVideoClip, VideoFileClip, concatenate_videoclips, vfx
 
     w, h = size
     total = sum(s.frames for s in shots) / fps
@@ -351,18 +360,8 @@ def render_stock_baseline(shots: list[Shot], narration: Path, display: list[tupl
         clip = clip.with_effects([vfx.Loop(duration=seconds)]) if source.duration < seconds else clip.subclipped(0, seconds)
         scenes.append(clip.with_effects([vfx.CrossFadeIn(SCENE_XFADE_S)]) if i else clip)
     video = concatenate_videoclips(scenes, method="compose", padding=-SCENE_XFADE_S)
-    voice = AudioFileClip(str(narration))
     final = CompositeVideoClip([video, *subtitle_clips(display, size, total)]).with_duration(total)
-    final = final.with_audio(voice.with_duration(min(voice.duration, total)))
-    try:
-        final.write_videofile(str(out), fps=fps, codec="libx264", preset="veryfast", threads=2, audio_codec="aac",
-                              temp_audiofile_path=str(out.parent), logger=None)
-    finally:
-        final.close()
-        voice.close()
-        for source in sources:
-            source.close()
-    return out
+    return write_with_voice(final, narration, total, fps, out, sources)
 
 
 def cpu_seconds() -> float:

@@ -17,6 +17,8 @@ os.environ["YTEMPIRE_BOOTSTRAP_TRENDS"] = "0"  # tests that need trend data load
 from pipeline.config import Settings  # noqa: E402
 from pipeline.db import open_database  # noqa: E402
 
+pytest_plugins = ["fakes_media"]  # the footage fakes' fixtures: media, pexels, pixabay
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

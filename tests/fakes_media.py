@@ -62,6 +62,20 @@ def media(tmp_path_factory) -> dict[str, bytes]:
     return make_media(tmp_path_factory.mktemp("fake-media"))
 
 
+@pytest.fixture
+def pexels(media):
+    """A FakePexels serving the session's media."""
+    with FakePexels(media) as fake:
+        yield fake
+
+
+@pytest.fixture
+def pixabay(media):
+    """A FakePixabay serving the session's media."""
+    with FakePixabay(media) as fake:
+        yield fake
+
+
 class MediaFake(LoopbackServer):
     """Base: GET and POST on 127.0.0.1, ``/files/<name>`` served from ``media``, an API answered by
     :meth:`respond` from a queue of behaviours; ``requests`` (API) and ``downloads`` (files) recorded."""

@@ -12,13 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fakes_media import FakePexels, media  # noqa: F401  (media: the session's generated files)
+from fakes_media import FakePexels
 from pipeline.media.cache import MediaCache, MediaTooLarge, download_into, store_bytes
 from pipeline.providers.base import MediaStore, ProviderError, TransientError
 
 
 @pytest.fixture
-def cdn(media):  # noqa: F811
+def cdn(media):
     with FakePexels(media) as fake:
         yield fake
 
@@ -88,7 +88,7 @@ def test_meta_never_keeps_a_credential(tmp_path):
     assert "SECRET" not in "".join(p.read_text() for p in files_under(tmp_path / "media" / "index"))
 
 
-def test_download_happens_once_across_sources_and_videos(tmp_path, cdn, media):  # noqa: F811
+def test_download_happens_once_across_sources_and_videos(tmp_path, cdn, media):
     url = cdn.file("land-1080.mp4")
     with httpx.Client() as http:
         first = MediaCache(tmp_path / "media").download("pexels", "video:1", url, http, 10**7, {"job": 1})
@@ -104,7 +104,7 @@ def test_download_happens_once_across_sources_and_videos(tmp_path, cdn, media): 
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["declared-length", "streamed-without-length"])
-def test_a_download_over_the_byte_limit_is_refused_and_leaves_nothing(tmp_path, cdn, media, chunked):  # noqa: F811
+def test_a_download_over_the_byte_limit_is_refused_and_leaves_nothing(tmp_path, cdn, media, chunked):
     cdn.chunked = chunked
     cache = MediaCache(tmp_path / "media")
     limit = len(media["land-1080.mp4"]) - 1

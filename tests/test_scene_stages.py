@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT
-from fakes_media import FakeOpenAIImages, FakePexels, FakePixabay, media  # noqa: F401 - the session fixture
+from fakes_media import FakeOpenAIImages, FakePexels
 from pipeline import jobs, scene_stages
 from pipeline.channels import ChannelInput, create_channel
 from pipeline.config import Settings
@@ -73,18 +73,6 @@ def scenes_of(wb: Workbench, job: int) -> list[dict]:
 
 def fallbacks_of(wb: Workbench, job: int) -> list[tuple]:
     return wb.db.query("SELECT from_provider, reason FROM fallbacks WHERE job_id = ? ORDER BY id", [job])
-
-
-@pytest.fixture
-def pexels(media):  # noqa: F811
-    with FakePexels(media) as fake:
-        yield fake
-
-
-@pytest.fixture
-def pixabay(media):  # noqa: F811
-    with FakePixabay(media) as fake:
-        yield fake
 
 
 def with_pexels(tmp_path, fake, **kw) -> Workbench:
@@ -173,7 +161,7 @@ def test_below_the_threshold_the_next_source_is_tried(tmp_path, pexels):
         wb.close()
 
 
-def test_generated_images_are_ledgered_and_held_under_the_cap(tmp_path, media):  # noqa: F811
+def test_generated_images_are_ledgered_and_held_under_the_cap(tmp_path, media):
     with FakeOpenAIImages(media) as fake:
         wb = bench(tmp_path, openai_api_key=fake.key, openai_base_url=fake.url + "/v1")
         try:
@@ -282,7 +270,7 @@ def test_the_operator_swaps_a_scene_and_only_the_render_and_later_stages_run_aga
 
 
 @pytest.mark.slow
-def test_make_with_pexels_footage_prints_the_scenes(tmp_path, media):  # noqa: F811
+def test_make_with_pexels_footage_prints_the_scenes(tmp_path, media):
     with FakePexels(media, per_query=6) as fake:  # a search finds footage of its words, as the real one does
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PEXELS_API_KEY": fake.key,
                "YTEMPIRE_PEXELS_API_ROOT": fake.url + "/"}

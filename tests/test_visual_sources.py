@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fakes_media import FakeOpenAIImages, FakePexels, FakePixabay, media  # noqa: F401  (the session's media)
+from fakes_media import FakeOpenAIImages
 from pipeline.config import Settings
 from pipeline.costs import PriceTable, Usage
 from pipeline.media.cache import MediaCache
@@ -49,19 +49,7 @@ def files_under(root: Path) -> list[Path]:
 
 
 @pytest.fixture
-def pexels(media):  # noqa: F811
-    with FakePexels(media) as fake:
-        yield fake
-
-
-@pytest.fixture
-def pixabay(media):  # noqa: F811
-    with FakePixabay(media) as fake:
-        yield fake
-
-
-@pytest.fixture
-def images(media):  # noqa: F811
+def images(media):
     with FakeOpenAIImages(media) as fake:
         yield fake
 
@@ -234,7 +222,7 @@ def test_pexels_empty_results_are_an_empty_list(tmp_path, pexels):
     assert PexelsSource(source_settings(tmp_path, pexels=pexels)).search("   ", LANDSCAPE) == ([], [])
 
 
-def test_pexels_fetches_once_for_two_videos_and_never_sends_the_key_to_the_cdn(tmp_path, pexels, media, caplog):  # noqa: F811
+def test_pexels_fetches_once_for_two_videos_and_never_sends_the_key_to_the_cdn(tmp_path, pexels, media, caplog):
     caplog.set_level(logging.DEBUG)
     settings = source_settings(tmp_path, pexels=pexels)
     cache = MediaCache(settings.media_dir)
@@ -355,7 +343,7 @@ def test_openai_image_search_offers_one_prompt_and_sends_nothing(tmp_path, image
     assert source.search("  ", LANDSCAPE) == ([], [])
 
 
-def test_openai_image_generates_once_and_returns_the_priced_usage(tmp_path, images, media, caplog):  # noqa: F811
+def test_openai_image_generates_once_and_returns_the_priced_usage(tmp_path, images, media, caplog):
     caplog.set_level(logging.DEBUG)
     settings = source_settings(tmp_path, openai=images)
     source = OpenAIImageSource(settings)
@@ -374,7 +362,7 @@ def test_openai_image_generates_once_and_returns_the_priced_usage(tmp_path, imag
     assert images.key not in caplog.text
 
 
-def test_openai_image_url_answers_are_downloaded_with_the_signature_redacted(tmp_path, images, media):  # noqa: F811
+def test_openai_image_url_answers_are_downloaded_with_the_signature_redacted(tmp_path, images, media):
     settings = source_settings(tmp_path, openai=images, openai_image_quality="low")
     source = OpenAIImageSource(settings)
     [candidate], _ = source.search("coral", SHORTS)
