@@ -39,6 +39,13 @@ from pipeline.worker import Worker
 log = logging.getLogger("ytempire")
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` aside and rename it over ``path``: a reader sees the old file or the new, never half."""
+    tmp = path.with_name(f"{path.name}.partial")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 @dataclass
 class VideoRequest:
     topic: str
@@ -85,6 +92,7 @@ class Workbench:
         Commands start only what they need; close() stops and joins every one before the database closes."""
         self._closed = False
         self._threads: list[threading.Thread] = []
+        self._swap_lock = threading.Lock()
         settings.prepare_data_dir()
         self.db: Database = open_database(settings.db_path)
         try:
@@ -434,22 +442,36 @@ class Workbench:
                    library_path: str | None = None) -> int:
         """Show another visual in one scene (one of its ranked alternatives, or a file of the media library),
         then render again: only the render and the stages after it run, and the ledger gets only what the new
-        visual cost (a generated picture). Returns the job id, queued."""
+        visual cost (a generated picture). Returns the job id, queued.
+
+        Refused, before anything is fetched or paid: while the job is queued or running, once any upload
+        to YouTube has begun (YouTube takes no new file for a video), for a visual another scene of this
+        video shows or (stock and generated visuals) one of the channel's last videos used (the repetition
+        guard; the operator's own library files may come back), and for anything
+        that is not one of the scene's own alternatives or an indexed library file."""
+        with self._swap_lock:  # two swaps at once: the second sees the job queued and is refused
+            return self._swap_scene(job_id, index, candidate, library_path)
+
+    def _swap_scene(self, job_id: int, index: int, candidate: dict | None, library_path: str | None) -> int:
         from pipeline.media.cache import MediaCache
         from pipeline.media.library import LibrarySource
+        from pipeline.ranking import recent_sources
         from pipeline.scene_stages import _still
         from pipeline.visuals import candidate_from
 
         job = jobs.get_job(self.db, job_id)
+        if job["status"] in jobs.ACTIVE:
+            raise ConfigError(f"Job {job_id} is {job['status']}: wait until it has finished, then swap the scene.")
         video = self.db.query_one("SELECT publish_state FROM videos WHERE job_id = ?", [job_id])
-        if video and video[0] in ("published", "scheduled"):
-            raise ConfigError(f"Job {job_id} is on YouTube already, and YouTube does not take a new file for a "
-                              "video: make a new video to change its pictures.")
+        if (video and video[0] in ("published", "scheduled")) or self.youtube.publisher.sent(job_id):
+            raise ConfigError(f"Job {job_id} has gone to YouTube already (or its upload has begun), and YouTube "
+                              "does not take a new file for a video: make a new video to change its pictures.")
         found = jobs.artifacts(self.db, job_id).get("scenes")
         scenes_json = job_file(found, self.settings.jobs_dir, job_id) if found else None
         if scenes_json is None:
             raise ConfigError(f"Job {job_id} has no scene plan to change (made before scenes, or not that far yet).")
-        data = json.loads(scenes_json.read_text(encoding="utf-8"))
+        before = scenes_json.read_text(encoding="utf-8")
+        data = json.loads(before)
         rows = data["scenes"]
         row = next((r for r in rows if r["idx"] == index), None)
         if row is None:
@@ -461,26 +483,34 @@ class Workbench:
                                     " WHERE path = ?", [str(library_path)])
             if hit is None:
                 raise ConfigError(f"{library_path} is not in the media library: add its folder in Settings.")
-            chosen = LibrarySource._candidate(*hit, similarity=0.0)
-            source = LibrarySource(self.db)
-            score = None
+            chosen, score = LibrarySource._candidate(*hit, similarity=0.0), None
         else:
             wanted = (candidate.get("provider"), candidate.get("source_id"))
-            if wanted not in {(c.get("provider"), c.get("source_id")) for c in row.get("candidates") or []}:
+            stored = next((c for c in row.get("candidates") or []
+                           if (c.get("provider"), c.get("source_id")) == wanted), None)
+            if stored is None:
                 raise ConfigError("That visual is not one of this scene's alternatives.")
-            chosen = candidate_from(candidate)
-            source = make("visuals", chosen.provider, self.settings)
-            score = candidate.get("score")
-        guard = self.worker._budget(job)
+            chosen, score = candidate_from(stored), stored.get("score")  # what was offered, not what was sent
+        key = (chosen.provider, chosen.source_id)
+        elsewhere = [r["idx"] for r in rows if r["idx"] != index and (r.get("provider"), r.get("source_id")) == key]
+        if elsewhere and chosen.provider != "slides":
+            raise ConfigError(f"Scene {elsewhere[0]} of this video shows that {chosen.kind} already: a video never "
+                              "shows the same footage twice.")
+        if chosen.provider != "library" and key in recent_sources(self.db, job["channel_id"],
+                                                                    self.settings.repeat_window, exclude_job=job_id):
+            raise ConfigError(f"One of this channel's last {self.settings.repeat_window} videos used that "
+                              f"{chosen.kind}: choose another so the channel does not repeat itself.")
+        source = LibrarySource(self.db) if chosen.provider == "library" else make("visuals", chosen.provider,
+                                                                                  self.settings)
+        cache = MediaCache(self.settings.media_dir)
         estimate = getattr(source, "estimate", None)
-        hold = None
-        if estimate is not None:
-            size = FORMATS[job["format"]]
-            hold, refusal = guard.reserve("visuals", estimate(1, size))
+        hold, guard = None, self.worker._budget(job)
+        if estimate is not None and cache.get(chosen.provider, chosen.source_id) is None:  # made before: free
+            hold, refusal = guard.reserve("visuals", estimate(1, FORMATS[job["format"]]))
             if refusal:
                 raise ConfigError(f"Not within this video's budget: {refusal}.")
         try:
-            path, usage = source.fetch(chosen, MediaCache(self.settings.media_dir))
+            path, usage = source.fetch(chosen, cache)
         except BaseException as exc:
             guard.settle(hold, "visuals", list(getattr(exc, "usage", None) or []))
             raise
@@ -489,11 +519,13 @@ class Workbench:
         row.update(provider=chosen.provider, source_id=chosen.source_id, kind=chosen.kind, path=str(path),
                    source_url=chosen.page_url or chosen.url, score=score, licence=chosen.licence, author=chosen.author,
                    author_url=chosen.author_url, attribution_required=chosen.attribution_required, still=str(still))
-        tmp = scenes_json.with_suffix(".partial")
-        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(scenes_json)
-        jobs.rerun_from(self.db, job_id, "render", f"scene {index} now shows {chosen.provider} "
-                        f"{chosen.source_id} (chosen by the operator): rendering again", scenes=rows)
+        write_atomically(scenes_json, json.dumps(data, indent=1, ensure_ascii=False))
+        try:
+            jobs.rerun_from(self.db, job_id, "render", f"scene {index} now shows {chosen.provider} "
+                            f"{chosen.source_id} (chosen by the operator): rendering again", scenes=rows)
+        except BaseException:
+            write_atomically(scenes_json, before)  # the job was not queued: it keeps the scenes it was made with
+            raise
         self.worker.wake()
         return job_id
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from pipeline.config import ConfigError
+from pipeline.jobs import InvalidTransition, JobNotFound
 from pipeline.files import job_file
 from pipeline.providers.base import ProviderError
 from ui.text import md
@@ -26,6 +27,8 @@ def show_scenes(wb, detail: dict) -> None:
     st.caption(f"{len(rows)} scenes: {footage} with footage or pictures, {len(rows) - footage} with slides. "
                "Swap a scene's visual and the video is rendered again (only the render and what follows it run).")
     library = [r[0] for r in wb.db.query("SELECT path FROM media_files ORDER BY path LIMIT ?", [MAX_LIBRARY_CHOICES])]
+    shown = {(r.get("provider"), r.get("source_id")) for r in rows}
+    paths = {r.get("path") for r in rows}
     for r in rows:
         with st.container(border=True):
             left, right = st.columns([1, 3])
@@ -38,11 +41,13 @@ def show_scenes(wb, detail: dict) -> None:
             right.caption(md(r["narration"]))
             if r.get("source_url") or r.get("author"):
                 right.text(" · ".join(x for x in (r.get("author"), r.get("licence"), r.get("source_url")) if x))
-            _swap(wb, job, r, library, right)
+            _swap(wb, job, r, library, right, shown, paths)
 
 
-def _swap(wb, job: int, row: dict, library: list[str], where) -> None:
-    alternatives = [c for c in row.get("candidates") or [] if c.get("source_id") != row.get("source_id")]
+def _swap(wb, job: int, row: dict, library: list[str], where, shown: set[tuple], paths: set[str]) -> None:
+    # Not what this scene or another scene of the video shows: a video never shows the same footage twice.
+    alternatives = [c for c in row.get("candidates") or [] if (c.get("provider"), c.get("source_id")) not in shown]
+    library = [p for p in library if p not in paths]
     if not alternatives and not library:
         return
     with where.expander("Swap this scene's visual"):
@@ -64,5 +69,5 @@ def _swap(wb, job: int, row: dict, library: list[str], where) -> None:
                 else:
                     wb.swap_scene(job, row["idx"], library_path=value)
                 st.success("Swapped: the video is being rendered again; follow it in Studio's queue.")
-            except (ConfigError, ProviderError) as exc:
+            except (ConfigError, ProviderError, InvalidTransition, JobNotFound) as exc:
                 st.error(md(exc))
