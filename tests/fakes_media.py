@@ -346,6 +346,8 @@ class FakeOpenAIImages(MediaFake):
             code = "insufficient_quota" if behaviour == "quota" else "rate_limit_exceeded"
             return self.json(429, {"error": {"message": "Rate limit reached for images", "type": "requests",
                                              "param": None, "code": code}}, **{"retry-after-ms": "10"})
+        if behaviour == "slow":  # the image takes longer than the client waits (it is made, and billed)
+            time.sleep(1.5)
         if behaviour == "503":
             return self.json(503, {"error": {"message": "The server is overloaded"}}, **{"retry-after-ms": "10"})
         if behaviour == "refuse":

@@ -23,6 +23,7 @@ from pipeline.providers.http import clean_query, client, credits, orientation, r
 
 SIZES = {"landscape": (1536, 1024), "portrait": (1024, 1536), "square": (1024, 1024)}
 QUALITIES = ("low", "medium", "high")
+GENERATE_TIMEOUT_S = 300.0  # high-quality images can take over a minute; the call is tried once (see _client)
 PROMPT_TOKENS = 60  # a prompt from a 1-3 word query is ~45 text tokens: what the guard allows for
 REFUSED = {"moderation_blocked", "content_policy_violation"}
 OUT_OF_CREDIT = {"insufficient_quota", "billing_hard_limit_reached"}
@@ -97,8 +98,13 @@ class OpenAIImageSource:
         import openai
 
         key = self.settings.openai_api_key.get_secret_value() if self.settings.openai_api_key else "not-needed"
+        # No retries inside the SDK: a generation that timed out may have been billed, and a resend would be
+        # billed again unseen. One try, with time for a slow high-quality image; the picker decides what next.
         return openai.OpenAI(api_key=key, base_url=self.settings.openai_base_url or None,
-                             timeout=self.settings.request_timeout_s, max_retries=self.settings.provider_retries)
+                             timeout=self._timeout(), max_retries=0)
+
+    def _timeout(self) -> float:
+        return max(self.settings.request_timeout_s, GENERATE_TIMEOUT_S)
 
     def fetch(self, candidate: Candidate, cache: MediaStore) -> tuple[Path, list[Usage]]:
         """The candidate's picture: from the media cache when this prompt was made before (free),
@@ -109,9 +115,16 @@ class OpenAIImageSource:
         if found is not None:
             return found, []
         started = time.perf_counter()
-        response = self._generate(candidate)
-        usage = [Usage("openai", self.model, f"image_{self.quality}_{candidate.width}x{candidate.height}", 1.0,
-                       time.perf_counter() - started)]
+        unit = f"image_{self.quality}_{candidate.width}x{candidate.height}"
+        try:
+            response = self._generate(candidate)
+        except ProviderError as exc:
+            import openai
+            if isinstance(exc.__cause__, openai.APITimeoutError):  # sent, maybe made and billed: counted as billed
+                exc.usage = [Usage("openai", self.model, unit, 1.0, time.perf_counter() - started),  # type: ignore[attr-defined]
+                             Usage("openai", self.model, "input_tokens", float(PROMPT_TOKENS))]
+            raise
+        usage = [Usage("openai", self.model, unit, 1.0, time.perf_counter() - started)]
         tokens = getattr(getattr(response, "usage", None), "input_tokens", None)
         if tokens:
             usage.append(Usage("openai", self.model, "input_tokens", float(tokens)))
@@ -135,10 +148,13 @@ class OpenAIImageSource:
         except openai.RateLimitError as exc:
             if exc.code in OUT_OF_CREDIT:
                 raise self._error(ProviderError, f"the OpenAI account is out of credit ({exc.code})") from exc
-            raise self._error(TransientError, f"RateLimit after {self.settings.provider_retries} retries") from exc
-        except (openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError) as exc:
+            raise self._error(TransientError, "rate limited (429)") from exc
+        except openai.APITimeoutError as exc:
+            raise self._error(TransientError, f"no image within {self._timeout():.0f} s (counted as billed: "
+                                              "OpenAI may have made it)") from exc
+        except (openai.InternalServerError, openai.APIConnectionError) as exc:
             kind = type(exc).__name__.replace("Error", "")
-            raise self._error(TransientError, f"{kind} after {self.settings.provider_retries} retries") from exc
+            raise self._error(TransientError, f"{kind}: {self._message(exc) if hasattr(exc, 'body') else exc}") from exc
         except openai.BadRequestError as exc:
             message = self._message(exc)
             if exc.code in REFUSED or "safety" in message.lower():

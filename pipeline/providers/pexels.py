@@ -47,7 +47,8 @@ def video_candidate(video: dict, size: tuple[int, int]) -> Candidate | None:
         width=int(best["width"]), height=int(best["height"]), duration_s=float(video.get("duration") or 0) or None,
         url=best["link"], page_url=video.get("url"),
         preview_url=video.get("image") or (pictures[0] if pictures else None),
-        author=user.get("name"), author_url=user.get("url"), licence=LICENCE)
+        author=user.get("name"), author_url=user.get("url"), licence=LICENCE,
+        attribution_required=True)
 
 
 def photo_candidate(photo: dict, size: tuple[int, int]) -> Candidate | None:
@@ -66,7 +67,8 @@ def photo_candidate(photo: dict, size: tuple[int, int]) -> Candidate | None:
         provider="pexels", source_id=f"photo:{photo['id']}", kind="image",
         text=describe(slug_words(photo.get("url")), photo.get("alt")), width=width, height=height,
         url=url, page_url=photo.get("url"), preview_url=src.get("medium") or src.get("tiny"),
-        author=photo.get("photographer"), author_url=photo.get("photographer_url"), licence=LICENCE)
+        author=photo.get("photographer"), author_url=photo.get("photographer_url"), licence=LICENCE,
+        attribution_required=True)
 
 
 class PexelsSource:
