@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from typing import Annotated
 
 from pydantic_settings import (BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict,
@@ -93,6 +93,9 @@ class Settings(BaseSettings):
                                                 "source in the chain is tried.")
     scene_min_s: float = Field(default=2.0, ge=1, le=10, description="Shortest scene, in seconds.")
     scene_max_s: float = Field(default=8.0, ge=2, le=30, description="Longest scene, in seconds.")
+    media_cache_gb: float = Field(default=20.0, ge=0, le=100_000,
+                                  description="Largest the media cache of downloaded and generated files may "
+                                              "grow, in GB (0: no limit); the least recently used go first.")
     repeat_window: int = Field(default=20, ge=0, le=1000,
                                description="A clip or picture is not used again in the channel's last N videos.")
     pexels_api_key: SecretStr | None = Field(
@@ -215,6 +218,13 @@ class Settings(BaseSettings):
         if value and not re.fullmatch(r"[a-z0-9-]+=[A-Za-z0-9.,+-]+(:[a-z0-9-]+=[A-Za-z0-9.,+-]+)*", value):
             raise ValueError("x264_footage_params must be key=value pairs joined by ':', like 'cabac=1:deblock=1'")
         return value
+
+    @model_validator(mode="after")
+    def _scene_lengths(self) -> Settings:
+        if self.scene_min_s > self.scene_max_s:
+            raise ValueError(f"the shortest scene ({self.scene_min_s:g} s, YTEMPIRE_SCENE_MIN_S) must not be longer "
+                             f"than the longest ({self.scene_max_s:g} s, YTEMPIRE_SCENE_MAX_S)")
+        return self
 
     @field_validator("transition")
     @classmethod

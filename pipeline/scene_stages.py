@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -130,6 +131,58 @@ def _sources(ctx: StageContext) -> tuple[list[tuple[str, object]], list]:
     return chain, notes
 
 
+# What this process's visuals stages picked, per channel and job, until the worker has recorded it in
+# job_scenes (where recent_sources finds it): a second video of the channel choosing at the same time
+# sees the first's picks. Only the channel's last ``repeat_window`` jobs are kept.
+_CLAIMS: dict[tuple[str, int], dict[int, set[tuple[str, str]]]] = {}  # (database, channel) -> job -> picks
+_CLAIMS_LOCK = threading.Lock()
+_CHANNEL_LOCKS: dict[tuple[str, int], threading.Lock] = {}
+
+
+def _channel_lock(channel_id: tuple[str, int]) -> threading.Lock:
+    with _CLAIMS_LOCK:
+        return _CHANNEL_LOCKS.setdefault(channel_id, threading.Lock())
+
+
+def _claimed(channel_id: tuple[str, int], job_id: int, window: int) -> set[tuple[str, str]]:
+    with _CLAIMS_LOCK:
+        jobs_ = _CLAIMS.get(channel_id, {})
+        others = sorted(k for k in jobs_ if k != job_id)[-window:] if window else []
+        return set().union(*(jobs_[k] for k in others))
+
+
+def _claim(channel_id: tuple[str, int], job_id: int, picks: set[tuple[str, str]]) -> None:
+    with _CLAIMS_LOCK:
+        jobs_ = _CLAIMS.setdefault(channel_id, {})
+        jobs_[job_id] = picks
+        for old in sorted(jobs_)[:-MAX_CLAIMED_JOBS]:
+            del jobs_[old]
+
+
+MAX_CLAIMED_JOBS = 50  # per channel; recent_sources covers anything older once recorded
+
+
+def _prune_cache(ctx: StageContext, mine: set[Path]) -> None:
+    """Keep the media cache within ``media_cache_gb``: the least recently used files go, never one this job
+    or another job not yet rendered shows."""
+    limit = ctx.settings.media_cache_gb
+    if limit <= 0:
+        return
+    keep = set(mine)
+    if ctx.db is not None:
+        keep |= {Path(p) for (p,) in ctx.db.query(
+            "SELECT DISTINCT s.path FROM job_scenes s JOIN job_stages g ON g.job_id = s.job_id AND g.stage = 'render'"
+            " WHERE g.status <> 'done'")}
+    try:
+        removed, freed = MediaCache(ctx.settings.media_dir).prune(int(limit * 2**30), keep)
+    except OSError as exc:  # a full or read-only disk: the next render may fail, this stage has its files
+        log.warning("media cache not pruned: %s", exc)
+        return
+    if removed:
+        log.info("media cache: %d files (%.0f MB) least recently used removed to stay within %g GB",
+                 removed, freed / 2**20, limit)
+
+
 def _slides(ctx: StageContext) -> tuple[dict[str, Path], Path, list[Usage]]:
     visuals = make("visuals", "slides", ctx.settings)
     slides, usage = visuals.render(ctx.script(), ctx.brand, ctx.size, ctx.job_dir / "slides")
@@ -154,13 +207,18 @@ def choose(ctx: StageContext) -> StageOutput:
     for name, source in chain:
         if name == "library":
             source.embedder = embedder
-    used = recent_sources(ctx.db, ctx.job["channel_id"], ctx.settings.repeat_window, exclude_job=ctx.job["id"]) \
-        if ctx.db is not None else set()
-    picker = Picker(chain, slides, ctx.size, subject,
-                    lambda scene, subj, found, size, used_: rank(scene, subj, found, size, embedder, used_),
-                    MediaCache(ctx.settings.media_dir), ctx.settings.visual_threshold, used, ctx.guard)
-    picker.fallbacks.extend(notes)
-    choices = picker.choose_all(scenes, progress=lambda f: ctx.progress(f * 0.9), cancelled=ctx.cancel.is_set)
+    channel, window = (str(ctx.settings.db_path), ctx.job["channel_id"]), ctx.settings.repeat_window
+    with _channel_lock(channel):  # two videos of one channel at once never pick the same clips
+        used = recent_sources(ctx.db, ctx.job["channel_id"], window, exclude_job=ctx.job["id"]) \
+            if ctx.db is not None else set()
+        used |= _claimed(channel, ctx.job["id"], window)
+        picker = Picker(chain, slides, ctx.size, subject,
+                        lambda scene, subj, found, size, used_: rank(scene, subj, found, size, embedder, used_),
+                        MediaCache(ctx.settings.media_dir), ctx.settings.visual_threshold, set(used), ctx.guard)
+        picker.fallbacks.extend(notes)
+        choices = picker.choose_all(scenes, progress=lambda f: ctx.progress(f * 0.9), cancelled=ctx.cancel.is_set)
+        _claim(channel, ctx.job["id"], {(c.provider, c.source_id) for c in choices if c.provider != "slides"})
+    _prune_cache(ctx, {Path(c.path) for c in choices})
     rows = []
     stills = ctx.job_dir / "scenes"
     for choice in choices:
@@ -186,7 +244,8 @@ def _still(kind: str, source: Path, out: Path) -> Path:
             image = Image.open(out)
         else:
             image = Image.open(source)
-        image = image.convert("RGB")
+        from PIL import ImageOps
+        image = ImageOps.exif_transpose(image).convert("RGB")  # a phone photo stands the way it was taken
         image.thumbnail((STILL_WIDTH, STILL_WIDTH))
         image.save(out, "JPEG", quality=80)
     except Exception as exc:  # noqa: BLE001 - a still is a convenience: never fail the stage for it

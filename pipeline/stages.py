@@ -118,13 +118,43 @@ def scene_visuals(ctx: StageContext) -> list:
     return [SceneVisual(Path(r["path"]), r["kind"], r["start_s"], r["end_s"], r.get("block", "")) for r in rows]
 
 
+def usable_visuals(ctx: StageContext, visuals: list) -> tuple[list, list]:
+    """The scene visuals with any that cannot be shown (a file deleted or moved since it was chosen, a clip
+    without a length) replaced by the scene's slide, and a fallback recorded for each: retrying would
+    only fail the same way, and the Library's swap can put a better one back."""
+    from dataclasses import replace as with_
+    from pipeline.budget import Fallback
+    from pipeline.media.scene_render import clip_info
+
+    if not visuals or "slides" not in ctx.artifacts:
+        return visuals, []
+    slides = {x["block"]: Path(x["path"]) for x in json.loads(ctx.artifacts["slides"].read_text(encoding="utf-8"))}
+    out, notes = [], []
+    for v in visuals:
+        why = None
+        if not Path(v.path).is_file():
+            why = f"{Path(v.path).name} is gone"
+        elif v.kind == "video":
+            try:
+                clip_info(Path(v.path))
+            except (ffmpeg.FFmpegError, OSError) as exc:
+                why = f"{Path(v.path).name} cannot be played ({exc})"
+        slide = slides.get(v.block) or next(iter(slides.values()), None)
+        if why and slide is not None and slide.exists():
+            log.warning("job %s: %s: its scene shows its slide instead", ctx.job["id"], why)
+            notes.append(Fallback("render", v.kind, "slides", f"{why}: the scene at {v.start_s:.1f} s shows its slide"))
+            v = with_(v, path=slide, kind="slide")
+        out.append(v)
+    return out, notes
+
+
 def render(ctx: StageContext) -> StageOutput:
     from pipeline.media.scene_render import has_footage, render_scenes
 
     started = time.perf_counter()
     cues, duration = ctx.cues()
     s = ctx.settings
-    visuals = scene_visuals(ctx)
+    visuals, swapped = usable_visuals(ctx, scene_visuals(ctx))
     opts = EncodeOptions.from_settings(s, footage=has_footage(visuals))
     # Over footage the subtitles sit on a translucent box; slides keep their clear band, and the outline.
     ass = write_ass(cues, ctx.size, ctx.job_dir / "subtitles.ass", boxed=has_footage(visuals))
@@ -150,7 +180,8 @@ def render(ctx: StageContext) -> StageOutput:
     video = {"channel_id": ctx.job["channel_id"], "title": snippet["title"], "description": snippet["description"],
              "tags": snippet["tags"], "format": ctx.job["format"], "width": info.width, "height": info.height,
              "duration_s": info.duration_s, "video_path": str(out)}
-    return StageOutput({"video": out, "subtitles": ass, "captions": srt}, usage, "ffmpeg", video=video)
+    return StageOutput({"video": out, "subtitles": ass, "captions": srt}, usage, "ffmpeg", video=video,
+                       fallbacks=swapped)
 
 
 def thumbnail(ctx: StageContext) -> StageOutput:
@@ -179,18 +210,30 @@ def credits(ctx: StageContext) -> list[str]:
     return credit_lines(ctx.artifacts.get("scenes"))
 
 
+SOURCE_NAMES = {"pexels": "Pexels", "pixabay": "Pixabay", "openai-image": "OpenAI"}
+
+
 def credit_lines(scenes_json: Path | None) -> list[str]:
-    """Credit lines for the scenes whose source asks for attribution (for the description)."""
+    """One credit line per source that asks for attribution (Pexels' API guidelines do): its authors, in
+    order of appearance, and the source, for the description ("Ana Diver and Leo Reef on Pexels")."""
     if scenes_json is None or not Path(scenes_json).exists():
         return []
     rows = json.loads(Path(scenes_json).read_text(encoding="utf-8"))["scenes"]
-    lines = []
+    authors: dict[str, list[str]] = {}
     for r in rows:
         if r.get("attribution_required") and r.get("author"):
-            line = f"{r['author']} ({r['provider']})" + (f": {r['source_url']}" if r.get("source_url") else "")
-            if line not in lines:
-                lines.append(line)
+            names = authors.setdefault(r["provider"], [])
+            if r["author"] not in names:
+                names.append(r["author"])
+    lines = []
+    for provider, names in authors.items():
+        shown = names if len(names) <= MAX_CREDITED else [*names[:MAX_CREDITED], f"{len(names) - MAX_CREDITED} more"]
+        who = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+        lines.append(f"{who} on {SOURCE_NAMES.get(provider, provider)}")
     return lines
+
+
+MAX_CREDITED = 12  # authors named per source; a long video's credits must not crowd out the description
 
 
 def check_quality(ctx: StageContext) -> StageOutput:
@@ -241,7 +284,7 @@ def youtube_body(script: Script, channel: dict, brief: dict, topic: str | None =
         status["privacyStatus"] = "private"  # YouTube requires private for scheduled videos
     description = script.description
     if credit_lines:  # sources that ask for attribution get it, in the description
-        description += "\n\nFootage and pictures: " + "; ".join(credit_lines)
+        description += "\n\nFootage and pictures: " + "; ".join(credit_lines) + "."
     body = {
         "snippet": {
             "title": script.title,

@@ -26,6 +26,7 @@ from pipeline.providers.base import Candidate, ProviderError, Scene, TransientEr
 
 log = logging.getLogger("ytempire.visuals")
 KEEP_ALTERNATIVES = 6  # ranked candidates kept per scene, for the Library to swap to
+SEARCH_LIMIT = 40  # candidates asked of a source per query: deep enough that the repetition guard leaves plenty
 FETCH_TRIES = 3  # good candidates tried per scene and source, and failed fetches before a source is dropped
 
 
@@ -73,13 +74,15 @@ def assign(scenes: list[Scene], ranked: dict[int, list[tuple[Candidate, float]]]
     if not keys:
         return plan
     weights = np.zeros((len(scenes), len(keys)))
+    real = np.zeros((len(scenes), len(keys)), dtype=bool)  # a pair the ranking offered (a threshold of 0 counts)
     for i, scene in enumerate(scenes):
         for c, score in ranked.get(scene.index, []):
             k = keys.get((c.provider, c.source_id))
             if k is not None and score >= threshold:
                 weights[i, k] = max(weights[i, k], score)
+                real[i, k] = True
     rows, cols = linear_sum_assignment(weights, maximize=True)
-    given = {int(i): int(k) for i, k in zip(rows, cols) if weights[i, k] >= threshold}
+    given = {int(i): int(k) for i, k in zip(rows, cols) if real[i, k]}
     taken = set(given.values())
     for i, scene in enumerate(scenes):
         good = [(c, s) for c, s in ranked.get(scene.index, []) if s >= threshold]
@@ -122,6 +125,7 @@ class Picker:
     _dead: dict[str, str] = field(default_factory=dict)  # source -> why it is out for this video
     _fails: dict[str, int] = field(default_factory=dict)  # fetches failed in a row, per source
     _searches: dict[tuple[str, str], list[Candidate]] = field(default_factory=dict)
+    cancelled: Callable[[], bool] | None = None  # checked before every search and fetch
 
     def choose(self, scene: Scene) -> Choice:
         return self.choose_all([scene])[0]
@@ -135,6 +139,7 @@ class Picker:
         of an octopus opening a jar goes to the scene about jars even when an earlier scene about arms
         would also take it. A scene whose assigned file cannot be fetched tries its next good ones.
         """
+        self.cancelled = cancelled
         choices: dict[int, Choice] = {}
         pooled: dict[int, list[tuple[Candidate, float]]] = {s.index: [] for s in scenes}
         pending = list(scenes)
@@ -161,7 +166,9 @@ class Picker:
                 continue
             plan = assign(pending, ranked, self.threshold)
             still = []
-            for scene in pending:
+            for n, scene in enumerate(pending):
+                if progress is not None:
+                    progress(min((done + n / 2) / steps, 1.0))
                 choice = None if name in self._dead else self._take(name, source, scene, plan.get(scene.index, []),
                                                                      pooled[scene.index])
                 if choice is None:
@@ -184,6 +191,8 @@ class Picker:
         """Fetch the scene's assigned candidate, or its next good ones when a file is gone or too large."""
         tries = 0
         for best in options:
+            if self.cancelled is not None and self.cancelled():
+                raise Cancelled("cancelled while choosing visuals")
             if (best[0].provider, best[0].source_id) in self.used:  # taken meanwhile by another scene's retry
                 continue
             if tries == FETCH_TRIES:
@@ -206,7 +215,7 @@ class Picker:
     def _ranked(self, name: str, source, scene: Scene) -> list[tuple[Candidate, float]]:
         key = (name, scene.query)
         if key not in self._searches:  # scenes often share a query: one search serves them all
-            found, usage = source.search(scene.query, self.size)
+            found, usage = source.search(scene.query, self.size, SEARCH_LIMIT)
             self._ledger(usage)
             self._searches[key] = found
         fresh = [c for c in self._searches[key] if (c.provider, c.source_id) not in self.used]
@@ -215,7 +224,8 @@ class Picker:
     def _fetch(self, name: str, source, candidate: Candidate) -> Path | None:
         estimate = getattr(source, "estimate", None)
         hold = None
-        if self.guard is not None and estimate is not None:
+        made = self.cache is not None and self.cache.get(candidate.provider, candidate.source_id) is not None
+        if self.guard is not None and estimate is not None and not made:  # a picture made before costs nothing
             wanted = estimate(1, self.size)
             try:
                 hold, refusal = self.guard.reserve(self.stage, wanted)
@@ -276,7 +286,9 @@ class Picker:
         """One fetch failed (a file gone, too large, a timeout); a source failing again and again is dropped."""
         self._fails[name] = self._fails.get(name, 0) + 1
         log.info("visuals: %s could not fetch a candidate: %s", name, exc)
-        if self._fails[name] >= FETCH_TRIES:
+        if getattr(exc, "usage", None):  # it cost money and gave nothing: no second try at this video's expense
+            self._drop(name, f"a billed fetch failed: {exc}")
+        elif self._fails[name] >= FETCH_TRIES:
             self._drop(name, f"{FETCH_TRIES} fetches in a row failed; the last: {exc}")
 
     def _note(self, scene: Scene, name: str, why: str) -> None:

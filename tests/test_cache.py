@@ -149,3 +149,23 @@ def test_search_answers_are_remembered_for_their_lifetime(tmp_path):
     later = time.time() + 61
     assert cache.recall("pexels", "https://api.test/?q=octopus&key=SECRET", 60, now=later) is None
     assert "SECRET" not in "".join(p.read_text() for p in files_under(tmp_path / "media" / "searches"))
+
+
+def test_prune_removes_the_least_recently_used_and_never_what_is_kept(tmp_path):
+    import os
+    import time as t
+
+    cache = MediaCache(tmp_path / "media")
+    paths = {}
+    for n, name in enumerate(("old", "kept", "used", "new")):
+        src = tmp_path / f"{name}.bin"
+        src.write_bytes(bytes([n]) * 1000)
+        paths[name] = cache.put_file("pexels", f"video:{name}", src)
+        os.utime(paths[name], (t.time() - 1000 + n * 100,) * 2)  # put in this order, oldest first
+    assert cache.get("pexels", "video:used") is not None  # a use makes it the most recent
+    removed, freed = cache.prune(2000, keep={paths["kept"]})
+    assert (removed, freed) == (2, 2000)
+    assert cache.get("pexels", "video:old") is None and cache.get("pexels", "video:new") is None  # the LRU two
+    assert cache.get("pexels", "video:kept") is not None and cache.get("pexels", "video:used") is not None
+    assert cache.prune(10**9) == (0, 0)
+    assert MediaCache(tmp_path / "nothing").prune(0) == (0, 0)

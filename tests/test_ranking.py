@@ -222,7 +222,7 @@ def test_the_picker_fetches_by_the_assignment_and_falls_back_when_a_file_is_gone
     class Source:
         fetched: list[str] = []
 
-        def search(self, query, size):
+        def search(self, query, size, limit=15):
             return [_cand("jar"), _cand("arm"), _cand("spare")], []
 
         def fetch(self, candidate, cache):

@@ -18,7 +18,7 @@ from conftest import ROOT
 from fakes_media import FakeOpenAIImages, FakePexels
 from pipeline import jobs, scene_stages
 from pipeline.channels import ChannelInput, create_channel
-from pipeline.config import Settings
+from pipeline.config import ConfigError, Settings
 from pipeline.providers.base import Brief
 from pipeline.providers.local_writer import LocalWriter
 from pipeline.stages import StageSpec
@@ -230,7 +230,12 @@ def test_the_offline_default_uses_the_library_where_it_matches_and_slides_elsewh
         wb.close()
 
 
-def test_the_operator_swaps_a_scene_and_only_the_render_and_later_stages_run_again(tmp_path, pexels):
+def test_the_operator_swaps_a_scene_and_only_the_render_and_later_stages_run_again(tmp_path, media):
+    with FakePexels(media, per_query=3) as pexels:  # more footage than scenes: some alternatives are unused
+        swap_scenario(tmp_path, pexels)
+
+
+def swap_scenario(tmp_path, pexels):
     from pipeline.stages import StageOutput
     renders = []
 
@@ -246,11 +251,20 @@ def test_the_operator_swaps_a_scene_and_only_the_render_and_later_stages_run_aga
         job = staged_job(wb, visuals="pexels > slides", stages=("scenes", "visuals", "render"))
         assert wb.worker.run_job(job) == "done"
         rows = scenes_of(wb, job)
-        scene = next(r for r in rows if len(json.loads(r["candidates"])) > 1)
-        other = next(c for c in json.loads(scene["candidates"]) if c["source_id"] != scene["source_id"])
+        shown = {(r["provider"], r["source_id"]) for r in rows}
+        scene = next(r for r in rows if r["provider"] == "pexels"
+                     and any((c["provider"], c["source_id"]) not in shown for c in json.loads(r["candidates"])))
+        other = next(c for c in json.loads(scene["candidates"]) if (c["provider"], c["source_id"]) not in shown)
+        taken = next(c for c in json.loads(scene["candidates"])
+                     if (c["provider"], c["source_id"]) in shown and c["source_id"] != scene["source_id"])
+        with pytest.raises(ConfigError, match="shows that .* already"):  # never the same footage twice
+            wb.swap_scene(job, scene["idx"], candidate=taken)
         ledger = wb.db.query("SELECT id FROM cost_ledger WHERE job_id = ? ORDER BY id", [job])
         plan = jobs.artifacts(wb.db, job)["scene_plan"].read_text()
-        wb.swap_scene(job, scene["idx"], candidate=other)
+        forged = {**other, "url": "http://127.0.0.1:9/elsewhere.mp4"}  # only the stored offer is fetched
+        wb.swap_scene(job, scene["idx"], candidate=forged)
+        with pytest.raises(ConfigError, match="is queued: wait"):  # queued again: a second swap waits for it
+            wb.swap_scene(job, scene["idx"], candidate=other)
         after = {r["idx"]: r for r in scenes_of(wb, job)}
         assert (after[scene["idx"]]["provider"], after[scene["idx"]]["source_id"]) == (other["provider"],
                                                                                    other["source_id"])
@@ -309,5 +323,100 @@ def test_a_writers_visual_queries_are_the_scenes_queries(tmp_path):
         sections = [b for b in by_block if b.startswith("section-")]
         assert sections and all(by_block[b] == f"octopus {PLACES[int(b.split('-')[1]) - 1]}" for b in sections)
         assert by_block["hook"] not in {f"octopus {p}" for p in PLACES}  # the hook had none given: extracted from its text
+    finally:
+        wb.close()
+
+
+def test_credits_name_each_sources_authors_once_in_the_description(tmp_path):
+    from pipeline.script import Script, Section
+    from pipeline.stages import credit_lines, youtube_body
+
+    rows = [{"provider": "pexels", "author": "Ana Diver", "attribution_required": True},
+            {"provider": "pexels", "author": "Leo Reef", "attribution_required": True},
+            {"provider": "pexels", "author": "Ana Diver", "attribution_required": True},
+            {"provider": "pixabay", "author": "someone", "attribution_required": False},
+            {"provider": "library", "author": None, "attribution_required": False}]
+    path = tmp_path / "scenes.json"
+    path.write_text(json.dumps({"scenes": rows}))
+    assert credit_lines(path) == ["Ana Diver and Leo Reef on Pexels"]
+    script = Script("Octopus", "Hook.", [Section("A", ["One."])], "Bye.", "About octopuses.", [], 10, 150)
+    body = youtube_body(script, {"name": "C", "language": "en"}, {}, "octopus", credit_lines(path))
+    assert body["snippet"]["description"].endswith("Footage and pictures: Ana Diver and Leo Reef on Pexels.")
+    many = [{"provider": "pexels", "author": f"Author {i}", "attribution_required": True} for i in range(30)]
+    path.write_text(json.dumps({"scenes": many}))
+    [line] = credit_lines(path)
+    assert line.endswith("and 18 more on Pexels") and "Author 11" in line and "Author 12" not in line
+    assert credit_lines(tmp_path / "missing.json") == []
+
+
+def test_a_swap_to_a_library_alternative_and_the_refusal_once_an_upload_has_begun(tmp_path, monkeypatch):
+    from pipeline.stages import StageOutput
+
+    def render(ctx):
+        out = ctx.job_dir / "video.mp4"
+        out.write_bytes(b"mp4")
+        return StageOutput({"video": out}, [], "ffmpeg")
+
+    make_library(tmp_path / "mine")
+    wb = bench(tmp_path)
+    try:
+        wb.add_media_folder(tmp_path / "mine")
+        wb.worker.pipeline = (*wb.worker.pipeline, StageSpec("render", render))
+        job = staged_job(wb, visuals="library > slides", stages=("scenes", "visuals", "render"))
+        assert wb.worker.run_job(job) == "done"
+        rows = scenes_of(wb, job)
+        slide = next(r for r in rows if r["provider"] == "slides")
+        city = next(c for c in json.loads(slide["candidates"]) if "city traffic" in c["text"])  # offered, below par
+        wb.swap_scene(job, slide["idx"], candidate=city)  # a library alternative, fetched from the library itself
+        assert Path({r["idx"]: r for r in scenes_of(wb, job)}[slide["idx"]]["path"]).name == "city-traffic-at-night.jpg"
+        assert wb.worker.run_job(job) == "done"
+        monkeypatch.setattr(wb.youtube.publisher, "sent", lambda job_id: True)  # an upload has begun
+        with pytest.raises(ConfigError, match="gone to YouTube"):
+            wb.swap_scene(job, slide["idx"], library_path=str(tmp_path / "mine" / "octopus-opening-a-jar.mp4"))
+    finally:
+        wb.close()
+
+
+def test_scene_lengths_that_contradict_each_other_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="shortest scene"):
+        Settings(data_dir=tmp_path, scene_min_s=9, scene_max_s=8)
+
+
+def test_a_visual_gone_since_it_was_chosen_shows_its_slide_and_says_so(tmp_path):
+    from pipeline.media.scene_render import SceneVisual
+    from pipeline.stage_types import StageContext
+    from pipeline.stages import usable_visuals
+
+    slide = tmp_path / "slide-1.png"
+    Image.new("RGB", (64, 36)).save(slide)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (64, 36)).save(photo)
+    index = tmp_path / "slides.json"
+    index.write_text(json.dumps([{"path": str(slide), "block": "section-1"}]))
+    ctx = StageContext({"id": 1}, {}, Settings(data_dir=tmp_path / "d"), tmp_path, {"slides": index})
+    visuals = [SceneVisual(tmp_path / "deleted.mp4", "video", 0, 3, "section-1"),
+               SceneVisual(broken, "video", 3, 6, "section-1"), SceneVisual(photo, "image", 6, 9, "section-1")]
+    shown, notes = usable_visuals(ctx, visuals)
+    assert [(v.kind, v.path) for v in shown] == [("slide", slide), ("slide", slide), ("image", photo)]
+    assert [n.to_provider for n in notes] == ["slides", "slides"] and "deleted.mp4 is gone" in notes[0].reason
+
+
+def test_two_videos_of_a_channel_choosing_at_once_never_pick_the_same_clip(tmp_path, pexels):
+    import threading as th
+
+    wb = with_pexels(tmp_path, pexels)
+    try:
+        first, second = staged_job(wb, visuals="pexels > slides"), staged_job(wb, visuals="pexels > slides")
+        results = []
+        runs = [th.Thread(target=lambda j=j: results.append(wb.worker.run_job(j))) for j in (first, second)]
+        for t in runs:
+            t.start()
+        for t in runs:
+            t.join(120)
+        assert results == ["done", "done"]
+        picks = [{r["source_id"] for r in scenes_of(wb, j) if r["provider"] == "pexels"} for j in (first, second)]
+        assert (picks[0] | picks[1]) and not picks[0] & picks[1]  # the later saw the earlier one's picks, unrecorded
     finally:
         wb.close()

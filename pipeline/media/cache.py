@@ -87,9 +87,42 @@ class MediaCache:
         return {**record, "path": str(blob)}
 
     def get(self, provider: str, source_id: str) -> Path | None:
-        """The cached file for (provider, source_id), or None."""
+        """The cached file for (provider, source_id), or None. A hit counts as a use (see :meth:`prune`)."""
         record = self.record(provider, source_id)
-        return Path(record["path"]) if record else None
+        if not record:
+            return None
+        try:
+            os.utime(record["path"])
+        except OSError:
+            pass
+        return Path(record["path"])
+
+    def prune(self, max_bytes: int, keep: set[Path] | frozenset = frozenset()) -> tuple[int, int]:
+        """Remove the least recently used blobs until the cache holds at most ``max_bytes``, never one in
+        ``keep`` (what unrendered jobs still need). Returns (files removed, bytes freed). A pointer to a
+        removed blob is a miss from then on: the file is fetched again if a video wants it."""
+        blobs = self.root / "blobs"
+        if not blobs.is_dir():
+            return 0, 0
+        found = []
+        for path in blobs.rglob("*"):
+            try:
+                if path.is_file() and not path.is_symlink():
+                    st = path.stat()
+                    found.append((st.st_mtime, st.st_size, path))
+            except OSError:
+                continue
+        total = sum(size for _, size, _ in found)
+        kept = {Path(k).resolve() for k in keep}
+        removed = freed = 0
+        for _, size, path in sorted(found):
+            if total <= max_bytes:
+                break
+            if path.resolve() in kept:
+                continue
+            path.unlink(missing_ok=True)
+            total, removed, freed = total - size, removed + 1, freed + size
+        return removed, freed
 
     def put_file(self, provider: str, source_id: str, path: Path, meta: dict | None = None) -> Path:
         """Store a finished file under (provider, source_id) and return its cached path. A file in
