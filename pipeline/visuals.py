@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +126,7 @@ class Picker:
     _fails: dict[str, int] = field(default_factory=dict)  # fetches failed in a row, per source
     _searches: dict[tuple[str, str], list[Candidate]] = field(default_factory=dict)
     cancelled: Callable[[], bool] | None = None  # checked before every search and fetch
+    _variants: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)  # generated: scene -> variant
 
     def choose(self, scene: Scene) -> Choice:
         return self.choose_all([scene])[0]
@@ -218,8 +219,23 @@ class Picker:
             found, usage = source.search(scene.query, self.size, SEARCH_LIMIT)
             self._ledger(usage)
             self._searches[key] = found
-        fresh = [c for c in self._searches[key] if (c.provider, c.source_id) not in self.used]
+        if getattr(source, "generative", False):
+            fresh = [self._variant(c, scene) for c in self._searches[key]]
+        else:
+            fresh = [c for c in self._searches[key] if (c.provider, c.source_id) not in self.used]
         return self.rank(scene, self.subject, fresh, self.size, self.used)
+
+    def _variant(self, candidate: Candidate, scene: Scene) -> Candidate:
+        """A generated picture of its own for this scene: scenes with the same prompt get variants 0, 1, 2...
+        of it, each a separate image, skipping those the channel's recent videos used. The same scene of the
+        same job gets the same variant again (a resumed job finds its picture in the cache and pays nothing)."""
+        taken = self._variants.setdefault((candidate.provider, candidate.source_id), {})
+        if scene.index not in taken:
+            k = 0
+            while (candidate.provider, f"{candidate.source_id}~{k}") in self.used or k in taken.values():
+                k += 1
+            taken[scene.index] = k
+        return replace(candidate, source_id=f"{candidate.source_id}~{taken[scene.index]}")
 
     def _fetch(self, name: str, source, candidate: Candidate) -> Path | None:
         estimate = getattr(source, "estimate", None)

@@ -420,3 +420,21 @@ def test_two_videos_of_a_channel_choosing_at_once_never_pick_the_same_clip(tmp_p
         assert (picks[0] | picks[1]) and not picks[0] & picks[1]  # the later saw the earlier one's picks, unrecorded
     finally:
         wb.close()
+
+
+def test_scenes_with_the_same_query_each_get_their_own_generated_picture(tmp_path, media):
+    with FakeOpenAIImages(media) as fake:
+        wb = bench(tmp_path, openai_api_key=fake.key, openai_base_url=fake.url + "/v1")
+        try:
+            first = staged_job(wb, visuals="openai-image > slides", outline="")  # no outline: one query for all
+            assert wb.worker.run_job(first) == "done"
+            rows = scenes_of(wb, first)
+            assert len({r["query"] for r in rows}) < len(rows)  # some scenes share their query
+            assert all(r["provider"] == "openai-image" for r in rows)  # yet every scene has a picture
+            assert len({r["source_id"] for r in rows}) == len(rows) == len(fake.requests)  # each its own, paid once
+            second = staged_job(wb, visuals="openai-image > slides", outline="")
+            assert wb.worker.run_job(second) == "done"
+            again = scenes_of(wb, second)
+            assert not {r["source_id"] for r in again} & {r["source_id"] for r in rows}  # new pictures, not repeats
+        finally:
+            wb.close()

@@ -52,6 +52,7 @@ class OpenAIImageSource:
     """SceneSource that generates one picture per scene with an OpenAI image model."""
 
     name = "openai-image"
+    generative = True  # every scene may have its own picture of the same prompt (see visuals.Picker._ranked)
 
     def __init__(self, settings: Settings, model: str | None = None, quality: str | None = None):
         self.settings = settings
