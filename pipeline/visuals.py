@@ -128,9 +128,6 @@ class Picker:
     cancelled: Callable[[], bool] | None = None  # checked before every search and fetch
     _variants: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)  # generated: scene -> variant
 
-    def choose(self, scene: Scene) -> Choice:
-        return self.choose_all([scene])[0]
-
     def choose_all(self, scenes: list[Scene], progress: Callable[[float], None] | None = None,
                    cancelled: Callable[[], bool] | None = None) -> list[Choice]:
         """A visual for every scene, the chain walked source by source for the scenes still without one.
