@@ -16,7 +16,7 @@ from pathlib import Path
 from pipeline.budget import BudgetGuard, Fallback
 from pipeline.config import FORMATS, Settings
 from pipeline.costs import Usage
-from pipeline.providers.base import Brand, Cue
+from pipeline.providers.base import Brand, Cue, Word
 from pipeline.script import Script
 
 
@@ -53,7 +53,13 @@ class StageContext:
 
     def cues(self) -> tuple[list[Cue], float]:
         data = json.loads(self.artifacts["timings"].read_text(encoding="utf-8"))
-        return [Cue(**c) for c in data["cues"]], data["duration_s"]
+        return [cue_from(c) for c in data["cues"]], data["duration_s"]
+
+
+def cue_from(data: dict) -> Cue:
+    """A cue as ``timings.json`` stores it (its words as dicts; none in files written before word timings)."""
+    words = [Word(w["start"], w["end"], w["text"]) for w in data.get("words") or []]
+    return Cue(data["start"], data["end"], data["text"], data["block"], words)
 
 
 @dataclass

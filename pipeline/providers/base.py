@@ -62,16 +62,32 @@ class Brief:
     niche: str = ""
     language: str = "en"
     words_per_minute: float = 150.0
+    # The operator's material (pipeline.sources.SourceDoc: pasted text, files, fetched pages), already
+    # loaded; the local writer takes every fact from these, an LLM writer is told to stay within them.
+    sources: list = field(default_factory=list)
+
+
+@dataclass
+class Word:
+    """One spoken word of a sentence with its exact place in the narration (seconds), as the voice reports
+    it (Piper's phoneme alignments, Google's SSML marks, ElevenLabs' character timestamps): never guessed
+    from a transcription. ``text`` is the word as written in the script, punctuation attached."""
+
+    start: float
+    end: float
+    text: str
 
 
 @dataclass
 class Cue:
-    """One spoken sentence with its exact place in the narration."""
+    """One spoken sentence with its exact place in the narration, and its words' places when the voice
+    reported them (empty for narrations made before word timings)."""
 
     start: float
     end: float
     text: str
     block: str
+    words: list[Word] = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +97,9 @@ class Narration:
     sample_rate: int
     cues: list[Cue]
     usage: list[Usage]
+    # Where the words' times come from: "alignments" (Piper), "ssml-marks" (Google), "character-alignment"
+    # (ElevenLabs), or "" when the voice gave none.
+    word_timing: str = ""
 
 
 @dataclass
