@@ -132,6 +132,8 @@ class FakeYouTube(LoopbackServer):
             if fault:
                 return self._error(h, fault)
             return self._json(h, 200, {"kind": "youtube#thumbnailSetResponse", "items": [{"default": {"url": "x"}}]})
+        if url.path == "/upload/youtube/v3/captions" and verb == "POST":
+            return self.insert_caption(h, q, body, channel)
         if url.path == "/youtube/v3/playlistItems":
             self.calls.append(("playlistItems.insert", channel))
             return self._json(h, 200, {"kind": "youtube#playlistItem", "id": "pli1", "snippet": json.loads(body)["snippet"]})
@@ -152,6 +154,32 @@ class FakeYouTube(LoopbackServer):
         if url.path == "/v2/reports":
             return self.report(h, q, channel)
         return self._json(h, 404, {"error": {"code": 404, "message": f"no route {verb} {url.path}"}})
+
+    def insert_caption(self, h, q, body: bytes, channel: str) -> None:
+        """captions.insert as a multipart upload: the snippet (JSON) and the caption file, in one body."""
+        self.calls.append(("captions.insert", channel))
+        fault = self._take_fault("captions.insert")
+        if fault:
+            return self._error(h, fault)
+        boundary = h.headers.get("content-type", "").split("boundary=")[-1].strip('"')
+        parts = [p for p in body.split(b"--" + boundary.encode()) if p.strip(b"-\r\n")]
+        snippet, track = {}, b""
+        for part in parts:
+            part = part.lstrip(b"\r\n")
+            sep = b"\r\n\r\n" if b"\r\n\r\n" in part else b"\n\n"
+            head, _, content = part.partition(sep)
+            content = content.rstrip(b"\r\n")
+            if b"application/json" in head:
+                snippet = json.loads(content)["snippet"]
+            else:
+                track = content
+        video = self.videos.get(snippet.get("videoId", ""))
+        if video is None or video["channel"] != channel:
+            return self._json(h, 404, {"error": {"code": 404, "message": "videoNotFound",
+                                                 "errors": [{"reason": "videoNotFound"}]}})
+        video.setdefault("captions", []).append({"language": snippet.get("language"), "track": track.decode()})
+        return self._json(h, 200, {"kind": "youtube#caption", "id": f"cap{len(video['captions'])}",
+                                   "snippet": {**snippet, "trackKind": "standard", "status": "serving"}})
 
     def token(self, h, body: bytes) -> None:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}

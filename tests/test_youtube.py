@@ -417,7 +417,7 @@ def test_the_worker_publishes_a_made_video_to_a_connected_channel(tmp_path, yt):
         assert uploaded["body"]["status"]["privacyStatus"] == "unlisted"
         assert uploaded["body"]["status"]["containsSyntheticMedia"] is True
         assert uploaded["bytes"] == Path(wb.db.query_one("SELECT video_path FROM videos WHERE job_id = ?", [job])[0]).read_bytes()
-        assert wb.db.query_one("SELECT quantity FROM cost_ledger WHERE job_id = ? AND provider = 'youtube'", [job])[0] == 51
+        assert wb.db.query_one("SELECT quantity FROM cost_ledger WHERE job_id = ? AND provider = 'youtube'", [job])[0] == 451  # videos.insert 1, thumbnails.set 50, captions.insert 400
         assert wb.db.query_one("SELECT status FROM uploads WHERE job_id = ?", [job])[0] == "done"
         # a held video is never published, even asked directly
         wb.settings.quality_threshold = 100.5  # nothing can pass
@@ -614,3 +614,33 @@ def test_a_session_that_expires_before_the_last_bytes_restarts_the_upload(wb, yt
         wb.youtube.publisher.publish(42, {"id": cid}, video, thumb, BODY)
     result = wb.youtube.publisher.publish(42, {"id": cid}, video, thumb, BODY)
     assert len(yt.uploads_of("gimel")) == 1 and yt.videos[result.ref]["bytes"] == video.read_bytes()
+
+
+SRT = "1\n00:00:00,400 --> 00:00:02,000\nOctopuses have three hearts.\n"
+
+
+def test_the_srt_goes_up_as_a_caption_track_ledgered_and_never_twice(wb, yt, tmp_path):
+    cid = connect(wb, "Kappa", "proj-k")
+    video, thumb = video_file(tmp_path)
+    srt = tmp_path / "captions.srt"
+    srt.write_text(SRT, encoding="utf-8")
+    body = {**BODY, "snippet": {**BODY["snippet"], "defaultLanguage": "de"}}
+    result = wb.youtube.publisher.publish(8, {"id": cid}, video, thumb, body, captions=srt)
+    assert [c[0] for c in yt.calls] == ["videos.insert", "thumbnails.set", "captions.insert"]
+    [track] = yt.videos[result.ref]["captions"]
+    assert track["language"] == "de" and "Octopuses have three hearts." in track["track"]
+    ledger = dict(wb.db.query("SELECT method, sum(units) FROM quota_ledger GROUP BY method"))
+    assert ledger["captions.insert"] == 400 and result.usage[0].quantity == 1 + 50 + 400
+    wb.youtube.publisher.publish(8, {"id": cid}, video, thumb, body, captions=srt)  # done: nothing more is sent
+    assert [c[0] for c in yt.calls].count("captions.insert") == 1
+
+
+def test_a_refused_caption_track_leaves_the_video_live(wb, yt, tmp_path):
+    cid = connect(wb, "Lambda", "proj-l")
+    video, thumb = video_file(tmp_path)
+    srt = tmp_path / "captions.srt"
+    srt.write_text(SRT, encoding="utf-8")
+    yt.fault("captions.insert", "forbidden")
+    result = wb.youtube.publisher.publish(9, {"id": cid}, video, thumb, BODY, captions=srt)
+    assert result.state == "published" and "captions" not in yt.videos[result.ref]
+    assert "captions not added" in wb.db.query_one("SELECT error FROM uploads WHERE job_id = 9")[0]

@@ -20,13 +20,15 @@ MODELS = {
         "limits": {"default": 10_000, "uploads": 100, "search": 100, "analytics": 50_000},
         "costs": {"videos.insert": ("uploads", 1), "search.list": ("search", 1), "videos.list": ("default", 1),
                   "channels.list": ("default", 1), "thumbnails.set": ("default", 50),
-                  "playlistItems.insert": ("default", 50), "reports.query": ("analytics", 1)},
+                  "playlistItems.insert": ("default", 50), "captions.insert": ("default", 400),
+                  "reports.query": ("analytics", 1)},
     },
     "legacy": {
         "limits": {"default": 10_000, "analytics": 50_000},
         "costs": {"videos.insert": ("default", 1600), "search.list": ("default", 100), "videos.list": ("default", 1),
                   "channels.list": ("default", 1), "thumbnails.set": ("default", 50),
-                  "playlistItems.insert": ("default", 50), "reports.query": ("analytics", 1)},
+                  "playlistItems.insert": ("default", 50), "captions.insert": ("default", 400),
+                  "reports.query": ("analytics", 1)},
     },
 }
 

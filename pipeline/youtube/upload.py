@@ -54,7 +54,10 @@ LOST = ("YouTube no longer knows job {job}'s upload session, and the whole file 
         "the channel already. Check YouTube Studio; to upload a new copy anyway, run "
         "`python -m pipeline publish {job} --reupload`.")
 # Statuses after which YouTube has the video (its id is recorded).
-HAS_VIDEO = ("uploaded", "thumbnail", "playlist", "done")
+HAS_VIDEO = ("uploaded", "thumbnail", "captions", "playlist", "done")
+# The follow-up calls after the upload, in order; a record's status is the last one done, so a restart
+# resumes after it and never repeats one.
+FOLLOW_UPS = ("uploaded", "thumbnail", "captions", "playlist", "done")
 # Answers on a chunk or a status query worth asking again about (the session stays).
 RETRYABLE = (408, 429, 500, 502, 503, 504)
 
@@ -165,7 +168,7 @@ class YouTubePublisher:
         """Upload (or resume, or adopt) the job's video. Every error carries the quota it charged as ``usage``."""
         charged = [0]  # quota units this call charged, whatever happens
         try:
-            return self._publish(job_id, channel, video, thumbnail, body, playlist_id, charged)
+            return self._publish(job_id, channel, video, thumbnail, body, playlist_id, charged, captions)
         except BaseException as exc:
             if charged[0]:
                 exc.usage = [*(getattr(exc, "usage", None) or []),  # type: ignore[attr-defined]
@@ -173,7 +176,7 @@ class YouTubePublisher:
             raise
 
     def _publish(self, job_id: int, channel: dict, video: Path, thumbnail: Path, body: dict,
-                 playlist_id: str | None, charged: list[int]) -> PublishResult:
+                 playlist_id: str | None, charged: list[int], captions: Path | None = None) -> PublishResult:
         uid = self._job_uid(job_id)
         existing = self.record(job_id)
         if existing and existing.job_uid and uid and existing.job_uid != uid:
@@ -193,16 +196,23 @@ class YouTubePublisher:
             raise self._deferred_or_error(channel["id"], exc) from exc
         record = self.record(job_id)
         video_id = record.video_id if record.status in HAS_VIDEO else None
+        has_captions = captions is not None and Path(captions).exists() and Path(captions).stat().st_size > 0
         if video_id is None:
-            for method in ["thumbnails.set"] + (["playlistItems.insert"] if playlist_id else []):
+            follow = ["thumbnails.set"] + (["captions.insert"] if has_captions else []) + \
+                (["playlistItems.insert"] if playlist_id else [])
+            for method in follow:
                 try:  # the follow-up calls must fit too: never leave a video without its thumbnail until tomorrow
                     self.quota.check(account.project_id, method)
                 except QuotaDeferred as exc:
                     raise PublishDeferred(str(exc), exc.until) from exc
             video_id = self._upload(job_id, account, video, body, record.session_uri, charged)
-        if record.status not in ("thumbnail", "playlist") and thumbnail.exists():
+        done = FOLLOW_UPS.index(record.status) if record.status in FOLLOW_UPS else 0
+        if done < FOLLOW_UPS.index("thumbnail") and thumbnail.exists():
             charged[0] += self._thumbnail(job_id, account, video_id, thumbnail)
-        if playlist_id and record.status != "playlist":
+        if done < FOLLOW_UPS.index("captions") and has_captions:
+            language = body.get("snippet", {}).get("defaultLanguage") or channel.get("language") or "en"
+            charged[0] += self._captions(job_id, account, video_id, Path(captions), language)
+        if playlist_id and done < FOLLOW_UPS.index("playlist"):
             charged[0] += self._playlist(job_id, account, video_id, playlist_id)
         self._save(job_id, status="done", finished_at=datetime.now(timezone.utc).replace(tzinfo=None))
         self.accounts.touch(channel["id"], account.project_id)
@@ -375,6 +385,27 @@ class YouTubePublisher:
             return self.quota.cost(account.project_id, "thumbnails.set").units
         self._save(job_id, status="thumbnail")
         return self.quota.cost(account.project_id, "thumbnails.set").units
+
+    def _captions(self, job_id: int, account: Account, video_id: str, srt: Path, language: str) -> int:
+        """The SRT as the video's caption track (``captions.insert``, 400 units). The words are already burned
+        in; the track is what viewers switch off, what search indexes and what YouTube translates. A refusal
+        (a channel that may not add captions) leaves the video live and says so; a transient error retries."""
+        from googleapiclient.http import MediaFileUpload
+
+        youtube = build_youtube(self.accounts.credentials(account.channel_id, account.project_id), self.settings)
+        media = MediaFileUpload(str(srt), mimetype="application/octet-stream", resumable=False)
+        body = {"snippet": {"videoId": video_id, "language": language, "name": "", "isDraft": False}}
+        try:
+            self._call(account, "captions.insert",
+                       lambda: youtube.captions().insert(part="snippet", body=body, media_body=media).execute(), job_id)
+        except ProviderError as exc:
+            if isinstance(exc, TransientError):
+                raise
+            log.warning("job %s: caption track not added to %s: %s", job_id, video_id, exc)
+            self._save(job_id, status="captions", error=f"captions not added: {exc}")
+            return self.quota.cost(account.project_id, "captions.insert").units
+        self._save(job_id, status="captions")
+        return self.quota.cost(account.project_id, "captions.insert").units
 
     def _playlist(self, job_id: int, account: Account, video_id: str, playlist_id: str) -> int:
         youtube = build_youtube(self.accounts.credentials(account.channel_id, account.project_id), self.settings)
