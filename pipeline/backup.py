@@ -44,7 +44,7 @@ TABLES = (*SNAPSHOT_TABLES, "youtube_projects", "youtube_accounts", "youtube_par
 FORMAT = "ytempire-backup-1"
 SEQUENCES = {"channels": "channel_ids", "jobs": "job_ids", "job_events": "event_ids", "cost_ledger": "ledger_ids",
              "trend_imports": "trend_import_ids", "fallbacks": "fallback_ids", "quota_ledger": "quota_ids",
-             "media_files": "media_file_ids"}
+             "media_files": "media_file_ids", "music_tracks": "music_track_ids"}
 # Stored paths to a job's files: each must resolve inside <data dir>/jobs/.
 PATH_COLUMNS = {"artifacts": ("job_id", "kind", ("path",)), "videos": ("job_id", None, ("video_path", "thumbnail_path"))}
 # Append-only records of what happened outside: rows written since the backup survive a restore.

@@ -384,7 +384,7 @@ def channels(db: Database) -> pl.DataFrame:
 TABLES = ("channels", "jobs", "job_stages", "job_events", "artifacts", "videos", "cost_ledger", "app_settings",
           "trend_videos", "trend_snapshots", "trend_imports", "trend_topics", "trend_video_topics", "trend_evaluations",
           "fallbacks", "quota_ledger", "uploads", "schedules", "schedule_slots", "channel_stats", "video_stats",
-          "job_scenes", "media_folders", "media_files")
+          "job_scenes", "media_folders", "media_files", "music_folders", "music_tracks")
 # What analysts get: tokens, client secrets and upload sessions (a bearer credential) never leave the database.
 SNAPSHOT_COLUMNS = {"uploads": "* EXCLUDE (session_uri)"}
 

@@ -107,7 +107,7 @@ def motion_filter(seg: Segment, size: tuple[int, int], fps: int) -> str:
 
 
 def build_filtergraph(segments: list[Segment], size: tuple[int, int], opts: EncodeOptions,
-                      subtitles: str | None, fonts_dir: Path | None, audio_input: int) -> str:
+                      subtitles: str | None, fonts_dir: Path | None, audio_input: int, sound=None) -> str:
     """The whole -filter_complex: per-slide motion, transitions, subtitles, and loudness-normalised audio."""
     fps = opts.fps
     fade = max(1, round(FADE_S * fps))
@@ -133,19 +133,25 @@ def build_filtergraph(segments: list[Segment], size: tuple[int, int], opts: Enco
     else:
         parts.append("".join(f"[v{i}]" for i in range(len(segments))) + f"concat=n={len(segments)}:v=1:a=0[vcat]")
         video = "vcat"
-    parts += finishing_chains(video, subtitles, fonts_dir, audio_input, opts)
+    parts += finishing_chains(video, subtitles, fonts_dir, audio_input, opts, sound)
     return ";".join(parts)
 
 
 def finishing_chains(video: str, subtitles: str | None, fonts_dir: Path | None, audio_input: int,
-                     opts: EncodeOptions) -> list[str]:
-    """Burn the subtitles into ``[video]`` as [vout]; loudness-normalise the narration input as [aout]."""
+                     opts: EncodeOptions, sound=None) -> list[str]:
+    """Burn the subtitles into ``[video]`` as [vout]; the narration input (with the music after it, when
+    ``sound`` has a track: :class:`pipeline.media.music.Sound`) mixed and loudness-normalised as [aout]."""
     if subtitles:
         fonts = f":fontsdir={escape(str(fonts_dir))}" if fonts_dir else ""
         chain = f"[{video}]subtitles=filename={escape(subtitles)}{fonts}[vout]"
     else:
         chain = f"[{video}]null[vout]"
-    return [chain, audio_chain(audio_input, opts)]
+    return [chain, *sound_chains(audio_input, opts, sound)]
+
+
+def sound_chains(audio_input: int, opts: EncodeOptions, sound=None) -> list[str]:
+    """[aout] from the narration input: the planned mix, or the narration alone as before."""
+    return sound.chains(audio_input) if sound is not None else [audio_chain(audio_input, opts)]
 
 
 def audio_chain(audio_input: int, opts: EncodeOptions) -> str:
@@ -206,8 +212,10 @@ def encode(inputs: list[str], graph: list[str], out: Path, opts: EncodeOptions, 
 
 def render_video(segments: list[Segment], narration: Path, subtitles: Path | None, size: tuple[int, int], out: Path,
                  opts: EncodeOptions, *, device: str = "cpu", fonts_dir: Path | None = None,
-                 progress: Callable[[float], None] | None = None, cancel: threading.Event | None = None) -> Path:
-    """Render slides to ``out`` (H.264 + AAC MP4, moov first). Raises GpuUnavailable when NVENC cannot run."""
+                 progress: Callable[[float], None] | None = None, cancel: threading.Event | None = None,
+                 sound=None) -> Path:
+    """Render slides to ``out`` (H.264 + AAC MP4, moov first), with the music of ``sound`` under the narration
+    when it has a track. Raises GpuUnavailable when NVENC cannot run."""
     # ffmpeg runs in the output's folder (so libass gets a plain relative name): make every path absolute.
     out, narration = out.resolve(), narration.resolve()
     subtitles = subtitles.resolve() if subtitles is not None else None
@@ -215,8 +223,9 @@ def render_video(segments: list[Segment], narration: Path, subtitles: Path | Non
     inputs: list[str] = []
     for seg in segments:
         inputs += ["-framerate", str(opts.fps), "-i", str(seg.image)]
-    inputs += ["-i", str(narration)]
+    inputs += ["-i", str(narration), *(sound.inputs() if sound is not None else [])]
     total_s = sum(s.frames for s in segments) / opts.fps
-    graph = build_filtergraph(segments, size, opts, subtitle_name(subtitles, out.parent), fonts_dir, len(segments))
+    graph = build_filtergraph(segments, size, opts, subtitle_name(subtitles, out.parent), fonts_dir, len(segments),
+                              sound)
     return encode(inputs, ["-filter_complex", graph], out, opts, total_s, device=device, progress=progress,
                   cancel=cancel)

@@ -35,7 +35,7 @@ from PIL import Image
 
 from pipeline.media import ffmpeg
 from pipeline.media.render import (
-    MOTIONS, EncodeOptions, Segment, audio_chain, encode, escape, finishing_chains, motion_filter, render_video,
+    MOTIONS, EncodeOptions, Segment, encode, escape, finishing_chains, motion_filter, render_video, sound_chains,
     subtitle_name,
 )
 from pipeline.media.slides import canvas_size
@@ -240,7 +240,7 @@ def crossfade_frames(shots: list[Shot], fps: int) -> int:
 
 def build_scene_graph(shots: list[Shot], size: tuple[int, int], opts: EncodeOptions, subtitles: str | None,
                       fonts_dir: Path | None, *, first: int = 0, stop: int | None = None,
-                      narration: str = "NARRATION") -> tuple[list[str], str]:
+                      narration: str = "NARRATION", sound=None) -> tuple[list[str], str]:
     """The input arguments and the filter graph for shots[first:stop] of the timeline.
 
     The whole timeline gives [vout] and [aout] (the narration is the last input). A window gives
@@ -283,7 +283,9 @@ def build_scene_graph(shots: list[Shot], size: tuple[int, int], opts: EncodeOpti
     video = _join(window, lengths, parts, xfade, fps)
     if first == 0 and stop == len(shots):
         inputs += ["-i", narration]
-        parts += finishing_chains(video, subtitles, fonts_dir, _count_inputs(inputs) - 1, opts)
+        voice = _count_inputs(inputs) - 1
+        inputs += sound.inputs() if sound is not None else []
+        parts += finishing_chains(video, subtitles, fonts_dir, voice, opts, sound)
     else:
         parts.append(_burn_subtitles(video, subtitles, fonts_dir, sum(s.frames for s in shots[:first]) / fps))
     return inputs, ";".join(parts)
@@ -354,7 +356,7 @@ def has_footage(visuals: list[SceneVisual]) -> bool:
 def render_scenes(visuals: list[SceneVisual], narration: Path, subtitles: Path | None, size: tuple[int, int],
                   out: Path, opts: EncodeOptions, *, duration_s: float, device: str = "cpu",
                   fonts_dir: Path | None = None, progress: Callable[[float], None] | None = None,
-                  cancel: threading.Event | None = None, chunk_bytes: float = CHUNK_BYTES) -> Path:
+                  cancel: threading.Event | None = None, chunk_bytes: float = CHUNK_BYTES, sound=None) -> Path:
     """Render scene visuals over the narration to ``out`` (H.264 + AAC MP4, moov first).
 
     ``duration_s`` is the narration's length: the video lasts exactly that, in whole frames. Slides
@@ -371,25 +373,26 @@ def render_scenes(visuals: list[SceneVisual], narration: Path, subtitles: Path |
     if all(s.kind == "slide" for s in shots):
         segments = [Segment(s.path, s.frames, s.motion) for s in shots]
         return render_video(segments, narration, subtitles, size, out, opts, device=device, fonts_dir=fonts_dir,
-                            progress=progress, cancel=cancel)
+                            progress=progress, cancel=cancel, sound=sound)
     for stale in [*out.parent.glob(f"{out.stem}.graph-*.txt"), *out.parent.glob(f"{out.stem}.chunks-*")]:
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     chunks = plan_chunks(shots, size, chunk_bytes)
     run = dict(device=device, cancel=cancel)
     if len(chunks) == 1:
         return _render_window(shots, (0, len(shots)), out, size, opts, subtitles, fonts_dir, narration,
-                              progress=progress, **run)
-    return _render_chunked(shots, chunks, out, size, opts, subtitles, fonts_dir, narration, progress=progress, **run)
+                              progress=progress, sound=sound, **run)
+    return _render_chunked(shots, chunks, out, size, opts, subtitles, fonts_dir, narration, progress=progress,
+                           sound=sound, **run)
 
 
 def _render_window(shots: list[Shot], window: tuple[int, int], out: Path, size: tuple[int, int],
                    opts: EncodeOptions, subtitles: Path | None, fonts_dir: Path | None, narration: Path,
-                   **run) -> Path:
+                   sound=None, **run) -> Path:
     """One ffmpeg run: the whole timeline with sound, or a window of it as silent video."""
     first, stop = window
     whole = window == (0, len(shots))
     inputs, graph = build_scene_graph(shots, size, opts, subtitle_name(subtitles, out.parent), fonts_dir,
-                                      first=first, stop=stop, narration=str(narration))
+                                      first=first, stop=stop, narration=str(narration), sound=sound)
     # A long video's graph is larger than one command-line argument may be: ffmpeg reads it from a file.
     script = out.with_name(f"{out.stem}.graph-{uuid.uuid4().hex[:8]}.txt")
     script.write_text(graph, encoding="utf-8")
@@ -402,7 +405,7 @@ def _render_window(shots: list[Shot], window: tuple[int, int], out: Path, size: 
 
 def _render_chunked(shots: list[Shot], chunks: list[tuple[int, int]], out: Path, size: tuple[int, int],
                     opts: EncodeOptions, subtitles: Path | None, fonts_dir: Path | None, narration: Path, *,
-                    progress: Callable[[float], None] | None, **run) -> Path:
+                    progress: Callable[[float], None] | None, sound=None, **run) -> Path:
     """Each chunk to a silent MP4, then one run that stream-copies them and adds the narration."""
     folder = out.with_name(f"{out.stem}.chunks-{uuid.uuid4().hex[:8]}")
     folder.mkdir()
@@ -418,8 +421,10 @@ def _render_chunked(shots: list[Shot], chunks: list[tuple[int, int]], out: Path,
             done += frames
         listing = folder / "chunks.txt"
         listing.write_text("".join(f"file '{p.name}'\n" for p in parts), encoding="utf-8")
-        inputs = ["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(narration)]
-        return encode(inputs, ["-filter_complex", audio_chain(1, opts)], out, opts, total / opts.fps, video="0:v",
+        inputs = ["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(narration),
+                  *(sound.inputs() if sound is not None else [])]
+        return encode(inputs, ["-filter_complex", ";".join(sound_chains(1, opts, sound))], out, opts, total / opts.fps,
+                      video="0:v",
                       copy_video=True, progress=_scaled(progress, 0.97, 0.03), **run)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
