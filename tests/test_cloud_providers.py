@@ -180,7 +180,8 @@ def test_google_tts_speaks_each_sentence_and_prices_by_tier(tmp_path, google_fak
     narration = voice.synthesize(blocks, tmp_path / "n.wav")
     assert [c.text for c in narration.cues] == ["One sentence here.", "Another one.", "Subscribe."]
     assert all(b.start > a.end for a, b in zip(narration.cues, narration.cues[1:]))
-    assert narration.usage[0].model == "neural2" and narration.usage[0].quantity == len("One sentence here.Another one.Subscribe.")
+    assert narration.usage[0].model == "neural2" and narration.usage[0].quantity == sum(  # SSML is billed, bar its marks
+        len(f"<speak>{s}</speak>") for s in ("One sentence here.", "Another one.", "Subscribe."))
     sent = json.loads(google_fake.requests[0]["body"])
     assert sent["voice"]["name"] == "en-US-Neural2-D" and sent["audioConfig"]["audioEncoding"] == "LINEAR16"
 
@@ -190,8 +191,15 @@ def test_google_tts_splits_an_overlong_sentence_under_the_byte_limit(tmp_path, g
     assert all(len(p.encode()) <= 5000 for p in split_bytes(long))
     voice = GoogleTTSVoice("standard", cloud_settings(tmp_path, google=google_fake))
     narration = voice.synthesize([("hook", [long.strip() + "."])], tmp_path / "n.wav")
+    # the limit applies to the SSML: marks and escapes make it ~16,000 bytes, so four requests
+    sizes = [len(json.loads(r["body"])["input"]["ssml"].encode()) for r in google_fake.requests]
+    assert len(sizes) == 4 and max(sizes) <= 5000 and len(narration.cues) == 1
+    assert len(narration.cues[0].words) == 200
+    plain = GoogleTTSVoice("chirp3-hd", cloud_settings(tmp_path, google=google_fake))  # no SSML: plain text
+    google_fake.requests.clear()
+    plain.synthesize([("hook", [long.strip() + "."])], tmp_path / "p.wav")
     sizes = [len(json.loads(r["body"])["input"]["text"].encode()) for r in google_fake.requests]
-    assert len(sizes) == 3 and max(sizes) <= 5000 and len(narration.cues) == 1
+    assert len(sizes) == 3 and max(sizes) <= 5000
 
 
 def test_google_tts_retries_then_succeeds_and_a_rejected_key_steps_down(tmp_path, google_fake):
@@ -518,3 +526,16 @@ def test_the_writer_asks_for_a_visual_query_per_sentence_and_keeps_them_through_
         assert len(s.visuals) == len(s.sentences) and set(s.visuals) <= given
         if answer == "ok":  # as the model wrote it (the fake repeats one sentence, so a fit maps them by text)
             assert s.visuals == [f"octopus part{i}"] * len(s.sentences)
+
+
+def test_google_speaks_the_channel_language_with_a_voice_it_lists_for_it(tmp_path, google_fake):
+    settings = cloud_settings(tmp_path, google=google_fake)
+    voice = GoogleTTSVoice("wavenet", settings).for_language("zh")
+    assert voice.language == "cmn-CN"
+    voice.synthesize([("hook", ["章鱼 有 三颗 心脏。"])], tmp_path / "zh.wav")
+    sent = json.loads(google_fake.requests[-1]["body"])["voice"]
+    assert sent == {"languageCode": "cmn-CN", "name": "cmn-CN-Wavenet-A"}  # the first the service listed
+    assert google_fake.voices_asked == ["cmn-CN"]
+    with pytest.raises(ProviderError, match="no Neural2 voice for cmn-CN"):  # a tier the language lacks: said
+        GoogleTTSVoice("neural2", settings).for_language("zh").synthesize([("hook", ["你好。"])], tmp_path / "x.wav")
+    assert GoogleTTSVoice("neural2", settings).for_language("en-US").language == "en-US"

@@ -3,10 +3,16 @@
 Audio comes back as raw 16-bit PCM (``pcm_22050``), so each sentence's length is exact.
 Characters are priced by model; the response's ``character-cost`` header, when present,
 is what was billed and is what the ledger records.
+
+Word timings: each sentence goes to the with-timestamps endpoint, which answers JSON with
+the audio (base64) and the start and end of every character of the text sent; the
+characters are grouped back into the script's words (``words.character_spans``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from pathlib import Path
 
@@ -16,6 +22,7 @@ from pipeline.config import Settings
 from pipeline.costs import Usage
 from pipeline.providers.audio import assemble
 from pipeline.providers.base import Narration, ProviderError, TransientError
+from pipeline.providers.words import character_spans, estimated_spans, script_words
 
 SAMPLE_RATE = 22050
 DEFAULT_MODEL = "eleven_multilingual_v2"
@@ -47,7 +54,8 @@ class ElevenLabsVoice:
         return ElevenLabs(api_key=key, base_url=self.settings.elevenlabs_base_url or None,
                           timeout=self.settings.request_timeout_s)
 
-    def _speak(self, client, text: str, previous: str | None, following: str | None) -> tuple[np.ndarray, float]:
+    def _speak(self, client, text: str, previous: str | None,
+               following: str | None) -> tuple[np.ndarray, float, list, bool]:
         """One sentence, retried by our own loop with backoff on 429, 5xx and timeouts."""
         delay = 0.25
         for attempt in range(self.settings.provider_retries + 1):
@@ -60,18 +68,25 @@ class ElevenLabsVoice:
                 delay = min(delay * 2, 8.0)
         raise AssertionError("unreachable")
 
-    def _speak_once(self, client, text: str, previous: str | None, following: str | None) -> tuple[np.ndarray, float]:
+    def _speak_once(self, client, text: str, previous: str | None,
+                    following: str | None) -> tuple[np.ndarray, float, list, bool]:
+        """One sentence: its samples, the characters billed, its words' (start, end, word) in samples, and whether
+        those came from the service's alignment."""
         import httpx
         from elevenlabs.core.api_error import ApiError
 
         try:
-            with client.text_to_speech.with_raw_response.convert(
+            response = client.text_to_speech.with_raw_response.convert_with_timestamps(
                 self.voice_id, text=text, model_id=self.model, output_format=f"pcm_{SAMPLE_RATE}",
                 previous_text=previous, next_text=following,
                 request_options={"max_retries": 0},  # retried above, where the backoff is ours
-            ) as response:
-                audio = b"".join(response.data)
-                cost = response.headers.get("character-cost")
+            )
+            cost = response.headers.get("character-cost")
+            try:
+                audio = base64.b64decode(response.data.audio_base_64)
+            except (binascii.Error, TypeError, ValueError) as exc:
+                raise ProviderError(f"ElevenLabs sent audio that is not base64: {exc}", provider=self.name) from exc
+            alignment = response.data.alignment
         except ApiError as exc:
             status = exc.status_code or 0
             if status in (401, 403):
@@ -86,7 +101,14 @@ class ElevenLabsVoice:
             audio = audio[:-1]
         samples = np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0
         billed = float(cost) if cost and cost.replace(".", "", 1).isdigit() else float(len(text))
-        return samples, billed
+        words = script_words(text)
+        aligned = alignment is not None and bool(alignment.characters)
+        if aligned:
+            spans = character_spans(text, list(alignment.characters), list(alignment.character_start_times_seconds),
+                                    list(alignment.character_end_times_seconds), SAMPLE_RATE, len(samples))
+        else:  # no alignment in the answer: estimate, and say so rather than pretend
+            spans = estimated_spans(words, samples, SAMPLE_RATE)
+        return samples, billed, [(a, b, w) for (a, b), w in zip(spans, words)], aligned
 
     def synthesize(self, blocks: list[tuple[str, list[str]]], out_wav: Path, *, device: str = "cpu",
                    length_scale: float = 1.0) -> Narration:
@@ -94,13 +116,15 @@ class ElevenLabsVoice:
         client = self._client()
         flat = [(block, s) for block, sentences in blocks for s in sentences]
         pieces, billed = [], 0.0
+        timed = True  # every sentence came back with its character alignment
         try:
             for i, (block, sentence) in enumerate(flat):
                 previous = flat[i - 1][1] if i else None
                 following = flat[i + 1][1] if i + 1 < len(flat) else None
-                samples, cost = self._speak(client, sentence, previous, following)
+                samples, cost, spans, aligned = self._speak(client, sentence, previous, following)
                 billed += cost
-                pieces.append((block, sentence, samples))
+                timed = timed and aligned
+                pieces.append((block, sentence, samples, spans))
             if not pieces:
                 raise ProviderError("The script has no speakable text.", provider=self.name)
             cues, duration = assemble(pieces, SAMPLE_RATE, out_wav)
@@ -109,4 +133,5 @@ class ElevenLabsVoice:
                 exc.usage = [Usage(self.name, self.model, "characters", billed, time.perf_counter() - started)]  # type: ignore[attr-defined]
             raise
         usage = [Usage(self.name, self.model, "characters", billed, time.perf_counter() - started)]
-        return Narration(out_wav, duration, SAMPLE_RATE, cues, usage)
+        return Narration(out_wav, duration, SAMPLE_RATE, cues, usage,
+                         word_timing="character-alignment" if timed else "estimated")
