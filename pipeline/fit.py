@@ -59,6 +59,26 @@ def fits(seconds: float, duration_s: float) -> bool:
     return abs(seconds - duration_s) <= TOLERANCE * duration_s
 
 
+# The other lines writers frame a script with (the local writer's hook tail, the ends of its sections
+# and its calls to action); with framing() they are the vocabulary quality.check_substance reads as framing.
+HOOK_TAIL = "Let's take it apart, one piece at a time."
+OUTROS = ("Keep that in mind as we go.", "That is worth pausing on for a moment.", "Hold on to that for a moment.",
+          "That sets up the next part.", "It is worth letting that sink in.", "Remember that one.")
+SIGNPOSTS = ("First", "Next", "Then", "Finally", "Now")  # "First: <heading>."
+CTA_LONG = ("If this was useful, subscribe to {who} for more on {about}, and tell us in the comments what we "
+            "should look at next.")
+CTA_SHORT = "Subscribe for more."
+FRAMING_LINES = (HOOK_TAIL, *OUTROS, CTA_LONG.format(who="the channel", about="questions like this one"), CTA_SHORT,
+                 "Here is what the sources say.", "That is where we will stop for today.")
+
+
+def framing_vocabulary() -> set[str]:
+    """Every word the fixed framing uses (lowercased): sentences made only of these, the topic's own
+    words and stopwords assert nothing about the world."""
+    texts = [s for section in framing("") for s in (section.heading, *section.sentences)] + list(FRAMING_LINES)
+    return {w.lower() for text in texts for w in re.findall(r"[A-Za-z']+", text)}
+
+
 def framing(t: str) -> list[Section]:
     """Sections that assert nothing about the world, about topic phrase ``t``: what writers may pad with."""
     return [Section(heading, sentences) for heading, sentences in [
@@ -168,17 +188,19 @@ class _Draft:
         self.headings = [s.heading for s in script.sections]
         self.bullets = [list(s.bullets) for s in script.sections]
         # blocks[0] is the hook, blocks[-1] the call to action, the sections between them
+        # each entry is (sentence, words, cite): a section sentence keeps its source id through cuts
         self.blocks = [self._measured(split_sentences(script.hook)),
-                       *(self._measured(s.sentences) for s in script.sections),
+                       *(self._measured(s.sentences, s.cites) for s in script.sections),
                        self._measured(split_sentences(script.call_to_action))]
-        self.block_words = [sum(w for _, w in b) for b in self.blocks]
+        self.block_words = [sum(w for _, w, _ in b) for b in self.blocks]
         self.words = sum(self.block_words)
         self.sentences = sum(len(b) for b in self.blocks)
         self.spoken_blocks = sum(1 for b in self.blocks if b)
 
     @staticmethod
-    def _measured(sentences: list[str]) -> list[tuple[str, int]]:
-        return [(s, word_count(s)) for s in sentences if s.strip()]
+    def _measured(sentences: list[str], cites: Sequence[str] = ()) -> list[tuple[str, int, str]]:
+        cites = list(cites) + [""] * (len(sentences) - len(cites))
+        return [(s, word_count(s), c) for s, c in zip(sentences, cites) if s.strip()]
 
     def seconds(self, words: int = 0, sentences: int = 0, blocks: int = 0) -> float:
         """Narration now, or after a change of that many words, sentences and blocks."""
@@ -189,7 +211,7 @@ class _Draft:
         return self.seconds(-block[-1][1], -1, -1 if len(block) == 1 else 0)
 
     def drop_last(self, i: int) -> None:
-        _, words = self.blocks[i].pop()
+        _, words, _ = self.blocks[i].pop()
         self.words -= words
         self.block_words[i] -= words
         self.sentences -= 1
@@ -208,7 +230,7 @@ class _Draft:
         words = word_count(text)
         self.words += words - self.blocks[i][j][1]
         self.block_words[i] += words - self.blocks[i][j][1]
-        self.blocks[i][j] = (text, words)
+        self.blocks[i][j] = (text, words, self.blocks[i][j][2])
 
     def add_section(self, heading: str) -> None:
         self.blocks.insert(len(self.blocks) - 1, [])
@@ -219,17 +241,19 @@ class _Draft:
     def add_sentence(self, text: str, words: int) -> None:
         block = self.blocks[-2]
         self.spoken_blocks += 0 if block else 1
-        block.append((text, words))
+        block.append((text, words, ""))  # padding is framing: it cites nothing
         self.block_words[-2] += words
         self.words += words
         self.sentences += 1
 
     def script(self, original: Script) -> Script:
         queries = {k: v for section in original.sections for k, v in section.visual_for().items()}
-        sections = [Section(h, [s for s, _ in b], bullets, [queries.get(s.strip(), "") for s, _ in b] if queries else [])
+        cited = any(section.cites for section in original.sections)
+        sections = [Section(h, [s for s, *_ in b], bullets, [queries.get(s.strip(), "") for s, *_ in b] if queries else [],
+                            [c for *_, c in b] if cited else [])
                     for h, b, bullets in zip(self.headings, self.blocks[1:-1], self.bullets) if b]
-        return replace(original, hook=" ".join(s for s, _ in self.blocks[0]), sections=sections,
-                       call_to_action=" ".join(s for s, _ in self.blocks[-1]))
+        return replace(original, hook=" ".join(s for s, *_ in self.blocks[0]), sections=sections,
+                       call_to_action=" ".join(s for s, *_ in self.blocks[-1]))
 
 
 def _worth(now: float, after: float, duration_s: float) -> bool:

@@ -107,10 +107,17 @@ class Section:
     bullets: list[str] = field(default_factory=list)
     # An LLM writer's visual query for each sentence (1-3 filmable words), in order; empty when none was given.
     visuals: list[str] = field(default_factory=list)
+    # Where each sentence came from, in order: a source id ("S1", see pipeline.sources), "outline" for the
+    # operator's own points, '' for framing. Empty for writers that do not cite (and for older scripts).
+    cites: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
         return " ".join(self.sentences)
+
+    def cite_for(self, i: int) -> str:
+        """The source id of sentence ``i`` ('' when none was recorded)."""
+        return self.cites[i] if i < len(self.cites) else ""
 
     def visual_for(self) -> dict[str, str]:
         """sentence -> its visual query, for the sentences that have one."""
@@ -139,6 +146,8 @@ class Script:
     sources: list[str] = field(default_factory=list)  # what the writer was given, for provenance
     writer: str = "local"
     notes: list[str] = field(default_factory=list)  # what the writer had to leave out or could not fill
+    # The sources the sentences cite: {"id", "title", "kind", "location"} (pipeline.sources.SourceDoc.reference)
+    references: list[dict] = field(default_factory=list)
 
     def blocks(self) -> list[Block]:
         out = [Block("hook", self.title, split_sentences(self.hook))]

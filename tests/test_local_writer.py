@@ -1,12 +1,15 @@
 import time
+from pathlib import Path
 
 import pytest
 
+from pipeline import quality
 from pipeline.config import MAX_OUTLINE_CHARS
 from pipeline.fit import estimated_narration_s, fit_script, fits, framing
 from pipeline.providers.base import Brief, BriefError
-from pipeline.providers.local_writer import LocalWriter, keywords, parse_outline, topic_phrase
-from pipeline.script import split_sentences
+from pipeline.providers.local_writer import FRAMING_ONLY, LocalWriter, keywords, parse_outline, shared_embedder, topic_phrase
+from pipeline.script import split_sentences, word_count
+from pipeline.sources import SourceDoc, TextIndex, candidates, load_sources
 
 OUTLINE = """- Octopuses have around 500 million neurons
   - Two thirds of those neurons sit in the arms, not in the central brain.
@@ -98,11 +101,13 @@ def test_paragraph_outline_keeps_all_sentences():
     assert parts[0].substance == ["First paragraph about arms.", "It has two sentences."]
 
 
-def test_trending_titles_and_tags_feed_the_script():
+def test_trending_titles_feed_the_tags_but_are_never_told_as_facts():
     script, _ = write(60, related_titles=["Octopus escapes tank", "Octopus opens jar"], tags=["octopus", "cephalopod"])
-    assert "Octopus escapes tank" in script.spoken_text
-    assert "octopus" in script.tags and "cephalopod" in script.tags
-    assert any("trending title: Octopus opens jar" == s for s in script.sources)
+    assert "escapes tank" not in script.spoken_text and "opens jar" not in script.spoken_text
+    assert "titled" not in script.spoken_text
+    assert "octopus" in script.tags and "cephalopod" in script.tags and "escapes" in script.tags
+    assert any("trending title: Octopus opens jar" == s for s in script.sources)  # provenance still says what was given
+    assert any("can only frame the question" in n for n in script.notes)
 
 
 @pytest.mark.parametrize("topic", ["", "   ", "\n"])
@@ -143,6 +148,7 @@ def test_every_sentence_is_speakable():
 def test_shortfall_and_trimming_are_reported():
     long_bare, _ = write(900)
     assert any("add an outline" in n for n in long_bare.notes)
+    assert long_bare.notes[0].startswith("no outline or sources were given, so this script can only frame the question")
     trimmed, _ = write(60, outline=LONG_OUTLINE)
     assert any("outline points left out" in n for n in trimmed.notes)
     fine, _ = write(60, outline=OUTLINE)
@@ -197,3 +203,125 @@ def test_local_scripts_already_fit_so_fitting_them_again_changes_nothing(duratio
     script, _ = write(duration, outline=outline)
     assert fits(estimated_narration_s(script), duration)
     assert fit_script(script, duration, framing("why octopuses are so smart")) is script
+
+
+# -- writing from sources ------------------------------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLE = Path(__file__).parents[1] / "data" / "examples" / "octopus.md"
+BEES = "How honeybees communicate"
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return shared_embedder()  # the real MiniLM, loaded once for the module (and the process)
+
+
+@pytest.fixture(scope="module")
+def article():
+    return load_sources([str(FIXTURES / "article.html")])
+
+
+def bees(embedder, article, duration=90, **kw):
+    return LocalWriter(embedder).write(Brief(BEES, duration, words_per_minute=150, sources=article, **kw))
+
+
+@pytest.mark.parametrize("duration", [30, 60, 90])
+def test_every_sentence_with_substance_is_taken_from_the_source_and_cites_it(embedder, article, duration):
+    script, _ = bees(embedder, article, duration)
+    index = TextIndex(article[0].text)
+    given = {c.text for c in candidates(article[0])}
+    sourced = 0
+    for section in script.sections:
+        assert len(section.cites) == len(section.sentences)
+        for sentence, cite in zip(section.sentences, section.cites):
+            if cite:
+                assert cite == "S1" and sentence in given and index.containment(sentence) >= 0.75, sentence
+                sourced += word_count(sentence)
+            else:  # framing: fit.framing's padding, which asserts nothing
+                assert quality.is_framing(sentence, BEES), sentence
+    assert sourced >= 0.6 * script.word_count  # the rest: the hook and the call to action
+    assert script.references == [article[0].reference()]
+    assert fits(estimated_narration_s(script), duration)
+    assert quality.near_duplicates([s for b in script.blocks() for s in b.sentences]) == []
+
+
+def test_junk_in_the_page_is_never_said(embedder, article):
+    script, _ = bees(embedder, article, 180)
+    spoken = script.spoken_text
+    for junk in ("[1]", "[2]", "cookies", "Have you ever", "Sign in", "ISBN", "However,"):
+        assert junk not in spoken, junk
+    # a sentence that points back ("She runs forward...") is said right after the one it points to
+    for section in script.sections:
+        for i, sentence in enumerate(section.sentences):
+            if sentence.startswith(("She ", "These ", "They ", "It ")):
+                before = [c for c in candidates(article[0])]
+                j = [c.text for c in before].index(sentence)
+                assert i > 0 and section.sentences[i - 1] == before[j - 1].text
+
+
+def test_the_description_lists_the_sources(embedder, article, tmp_path):
+    (tmp_path / "notes.txt").write_text("Honeybees fan their wings at the entrance of the hive to cool it on hot "
+                                        "days, and they carry water back to spread over the comb.", encoding="utf-8")
+    docs = load_sources([str(FIXTURES / "article.html"), str(tmp_path / "notes.txt")],
+                        pasted="Honeybee workers perform different jobs as they age, from cleaning cells to "
+                               "guarding the entrance and finally foraging outside the hive.")
+    script, _ = LocalWriter(embedder).write(Brief(BEES, 300, sources=docs))
+    assert "Sources:" in script.description
+    cited = {c for s in script.sections for c in s.cites if c}
+    assert cited and {r["id"] for r in script.references} == cited
+    if "S2" in cited:
+        assert "How honeybees communicate — article.html" in script.description
+    assert any(line.startswith("source S3: ") for line in script.sources)
+    assert not any(FRAMING_ONLY in n for n in script.notes)
+
+
+def test_the_outline_comes_first_and_the_sources_fill(embedder, article):
+    outline = "- Honeybees dance to share where food is\n  - A forager dances on the comb when she comes home."
+    script, _ = bees(embedder, article, 90, outline=outline)
+    first = script.sections[0]
+    assert first.heading == "Honeybees dance to share where food is"
+    assert first.cites[first.sentences.index("A forager dances on the comb when she comes home.")] == "outline"
+    assert {c for s in script.sections[1:] for c in s.cites} >= {"S1"}
+
+
+def test_thin_sources_are_padded_with_framing_and_the_notes_say_so(embedder):
+    docs = [SourceDoc("S1", "Note", "text", "", "Honeybees communicate the direction of food with a dance on the comb.")]
+    script, _ = LocalWriter(embedder).write(Brief(BEES, 120, sources=docs))
+    assert "Honeybees communicate the direction of food with a dance on the comb." in script.spoken_text
+    assert any("the sources gave about" in n for n in script.notes)
+    assert fits(estimated_narration_s(script), 120) or any("even with framing" in n for n in script.notes)
+
+
+def test_without_the_model_sentences_are_ranked_by_tf_idf(article):
+    def broken():
+        raise RuntimeError("model files missing")
+
+    script, _ = LocalWriter(broken).write(Brief(BEES, 60, sources=article))
+    assert any("TF-IDF" in n and "model files missing" in n for n in script.notes)
+    assert {c for s in script.sections for c in s.cites if c} == {"S1"}
+
+
+def test_the_model_is_loaded_once_and_the_example_is_written_promptly(embedder):
+    assert shared_embedder() is embedder
+    docs = load_sources([str(EXAMPLE)])
+    started = time.perf_counter()
+    script, usage = LocalWriter().write(Brief("Why octopuses are so smart", 60, sources=docs))  # the shared model
+    elapsed = time.perf_counter() - started
+    assert elapsed < 5.0, elapsed  # ~0.2-1 s on 2 shared cores once the model is loaded
+    assert usage[0].compute_s == pytest.approx(elapsed, abs=0.5)
+    assert script.references[0]["location"] == str(EXAMPLE)
+    assert "octopus.md" in script.description
+
+
+@pytest.mark.timeout(60)
+def test_a_source_at_the_size_limit_is_ranked_within_a_bounded_time(embedder):
+    from pipeline.sources import MAX_SOURCE_CHARS
+
+    lines = [f"Honeybee colony {i} was observed visiting flower patch {i * 7} early in the morning." for i in range(2400)]
+    text = "\n".join(lines)[:MAX_SOURCE_CHARS]
+    started = time.perf_counter()
+    script, _ = LocalWriter(embedder).write(Brief(BEES, 60, sources=[SourceDoc("S1", "Log", "text", "", text)]))
+    assert time.perf_counter() - started < 30  # at most MAX_RANKED sentences are embedded (~6 s on 2 cores)
+    assert any("only the 400 sentences" in n for n in script.notes)
+    assert fits(estimated_narration_s(script), 60)

@@ -185,3 +185,37 @@ def test_padding_never_swings_a_script_past_the_other_edge_of_the_band():
     fitted = fit_script(script, 60, too_much)
     assert fitted.sections == script.sections  # 86 s would be further off than 45 s
     assert any("fills about" in n for n in fitted.notes)
+
+
+# -- provenance: cites per sentence, references per script ---------------------------------------
+
+def test_cites_and_references_round_trip_and_older_scripts_still_load(tmp_path):
+    script = Script("T", "Hook.", [Section("A", ["a1.", "a2."], cites=["S1", ""])], "Bye.", "", [], 10, 150,
+                    references=[{"id": "S1", "title": "Notes", "kind": "file", "location": "/tmp/notes.md"}])
+    loaded = Script.load(script.save(tmp_path / "s.json"))
+    assert loaded == script and loaded.sections[0].cite_for(0) == "S1" and loaded.sections[0].cite_for(5) == ""
+    old = script.to_dict()
+    del old["references"]
+    for section in old["sections"]:
+        del section["cites"]
+    again = Script.from_dict(old)
+    assert again.references == [] and again.sections[0].cites == []
+
+
+def test_fitting_keeps_each_sentence_with_its_cite():
+    numbered = [[f"Point {k} of part {i} is said in one plain sentence here." for k in range(n)] for i, n in ((1, 30), (2, 30))]
+    script = scripted("Why are octopuses so smart?", numbered)
+    for i, section in enumerate(script.sections):
+        section.cites = [f"S{i + 1}"] * len(section.sentences)
+    trimmed = fit_script(script, 60, framing("octopuses"))
+    for section in trimmed.sections:
+        assert len(section.cites) == len(section.sentences)
+        own = f"S{section.heading.split()[1]}" if section.heading.startswith("Part ") else ""  # else: padding
+        assert set(section.cites) == {own}
+    short = scripted("Why are octopuses so smart?", [[SENTENCE]])
+    short.sections[0].cites = ["S1"]
+    padded = fit_script(short, 60, framing("why octopuses are so smart"))
+    assert padded.sections[0].cites == ["S1"]
+    assert all(c == "" for section in padded.sections[1:] for c in section.cites) and len(padded.sections) > 1
+    uncited = fit_script(scripted("Why are octopuses so smart?", [[SENTENCE]]), 60, framing("x"))
+    assert all(section.cites == [] for section in uncited.sections)  # a writer that does not cite gets no cites

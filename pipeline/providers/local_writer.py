@@ -1,27 +1,36 @@
 """A script writer that needs no key and invents no facts.
 
-It works only from what it is given: the topic, related trending titles and
-tags, and an operator outline. The outline (bullets or paragraphs) is the
-script's substance; the writer adds only framing that asserts nothing about
-the world (signposts, questions to the viewer, a recap), and sizes the whole
-to the target duration at the brief's speaking rate (the same estimate as
-:mod:`pipeline.fit`, which then checks it). Without an outline the
-script is an honest framing of the question, which is why operators who want
-substance give an outline or use an LLM writer.
+It works only from what it is given: the topic, the operator's outline and sources
+(:mod:`pipeline.sources`: pasted text, files, web pages). The outline's points come first;
+sentences extracted from the sources fill the rest (:meth:`LocalWriter._from_sources`: ranked by
+relevance to the topic and centrality, LexRank-like, with MiniLM embeddings; near-duplicates and
+sentences that lean on missing context left out; kept verbatim or lightly trimmed; each one cites
+its source). The writer adds only framing that asserts nothing about the world (a hook that states
+the topic, signposts, a call to action) and sizes the whole to the target duration at the brief's
+speaking rate (the same estimate as :mod:`pipeline.fit`, which then checks it). Trending titles
+feed the tags only: a title is not a fact. Without an outline or sources the script is an honest
+framing of the question, and its notes say so (the quality gate holds it).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from pipeline.costs import Usage
 # sized_words lives in pipeline.fit now; stages and the workbench still import it from here
-from pipeline.fit import fit_script, framing, sized_words  # noqa: F401
+from pipeline.fit import CTA_LONG, CTA_SHORT, HOOK_TAIL, OUTROS, fit_script, framing, sized_words  # noqa: F401
 from pipeline.providers.base import Brief, check_text
 from pipeline.script import Script, Section, shorten, split_sentences, word_count, words
+from pipeline.sources import Candidate, SourceDoc, candidates
+
+log = logging.getLogger("ytempire.writer")
 
 MODEL = "template-writer-v1"
 
@@ -42,6 +51,7 @@ class _Part:
     bullets: list[str] = field(default_factory=list)
     intro: list[str] = field(default_factory=list)  # framing, used only to fill
     outro: list[str] = field(default_factory=list)
+    cites: list[str] = field(default_factory=list)  # per substance sentence: "outline" or a source id
 
 
 def topic_phrase(topic: str) -> str:
@@ -71,6 +81,18 @@ def keywords(texts: list[str], limit: int = 8) -> list[str]:
     counts = Counter(w for text in texts for w in words(text.lower())
                      if len(w) > 2 and w not in _STOPWORDS and not w.isdigit())
     return [w for w, _ in counts.most_common(limit)]  # a stable sort: first seen wins a tie, in O(n log n)
+
+
+def stem(word: str) -> str:
+    """A crude singular ("octopuses" -> "octopus", "species" stays): enough to match a topic's words."""
+    w = word.lower()
+    if w.endswith(("ses", "xes", "ches", "shes")) and len(w) > 4:
+        return w[:-2]
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith("s") and not w.endswith(("ss", "us", "is", "ies")) and len(w) > 3:
+        return w[:-1]
+    return w
 
 
 def _sentence(text: str) -> str:
@@ -147,11 +169,49 @@ def check_brief(brief: Brief) -> str:
     return check_text(brief.topic, brief.outline)
 
 
+FRAMING_ONLY = ("no outline or sources were given, so this script can only frame the question: it says nothing "
+                "about the topic itself. Add an outline or sources, or choose an LLM writer (the quality gate holds "
+                "scripts like this one)")
+
+# Extraction: how many sentences are embedded at most (~70 a second on 2 CPU cores), how relevance to the
+# topic and centrality among the sources weigh in a sentence's score, and how alike two sentences may be.
+MAX_RANKED = 400
+RELEVANCE_WEIGHT = 0.6
+DUPLICATE_COSINE = 0.85
+DUPLICATE_OVERLAP = 0.6  # share of a sentence's word trigrams already said: a near-duplicate without a model
+WORDS_PER_SECTION = 65  # about 25 s of narration under one heading
+
+_shared: object | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_embedder():
+    """The process's one MiniLM model for the writer, loaded on first use (pipeline.trends.topics.Embedder)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            from pipeline.trends.topics import Embedder, embedder_available
+
+            why = embedder_available()
+            if why:
+                raise RuntimeError(why)
+            _shared = Embedder("cpu")
+        return _shared
+
+
 class LocalWriter:
-    """Template writer over the brief's own material. Needs no key, no network, no model."""
+    """Template and extractive writer over the brief's own material. Needs no key and no network;
+    with sources it ranks their sentences with the MiniLM model (TF-IDF when the model is missing).
+
+    ``embedder``: an object with ``encode(list[str]) -> unit vectors`` or a zero-argument callable that
+    returns one (the worker's ``ctx.embedder``); by default :func:`shared_embedder`.
+    """
 
     name = "local"
     model = MODEL
+
+    def __init__(self, embedder: object | None = None):
+        self._embedder = embedder
 
     @staticmethod
     def check(settings: object) -> str | None:
@@ -164,16 +224,17 @@ class LocalWriter:
         started = time.perf_counter()
         topic = check_brief(brief)
         t = topic_phrase(topic)
+        docs = [d if isinstance(d, SourceDoc) else SourceDoc.from_dict(d) for d in brief.sources or []]
 
         parts = parse_outline(brief.outline) if brief.outline.strip() else []
-        if not parts and brief.related_titles:
-            parts = self._from_trends(brief)
+        for part in parts:
+            part.cites = ["outline"] * len(part.substance)
         fillers = _angles(t)
         for i, part in enumerate(parts):
             if not part.intro:
                 part.intro = [f"{'First' if i == 0 else 'Next'}: {part.heading.rstrip('.').lower() if part.heading[:1].isupper() and part.heading[1:2].islower() else part.heading.rstrip('.')}."]
             if not part.outro and part.substance:
-                part.outro = ["Keep that in mind as we go." if i == 0 else "That is worth pausing on for a moment."]
+                part.outro = [OUTROS[i % len(OUTROS)]]  # a different one each time: a repeated line is noticed
 
         title = title_case(topic)[:100]
         question = t.split(" ")[0] in ("why", "how", "what", "when", "where", "who", "which")
@@ -181,64 +242,117 @@ class LocalWriter:
         about = brief.niche or "questions like this one"
 
         # A section needs ~15 s to say anything; points beyond that are left out, and said so.
-        notes = []
+        notes = [] if parts or docs else [FRAMING_ONLY]
         max_sections = max(1, min(40, round(brief.duration_s / 15)))
         if len(parts) > max_sections:
             notes.append(f"{len(parts) - max_sections} of {len(parts)} outline points left out to fit {brief.duration_s:g} s")
             parts = parts[:max_sections]
+        source_sections = 0
+        if docs:
+            free = max_sections - len(parts)
+            rough = sized_words(brief.duration_s, brief.words_per_minute, len(parts) + 2)
+            left = rough - sum(word_count(x) for p in parts for x in p.substance)
+            source_sections = max(0, min(free, round(left / WORDS_PER_SECTION))) or (1 if free and left > 25 else 0)
+            if not source_sections:
+                notes.append("the outline fills the video, so the sources were not drawn on")
         # Room for speech once the pauses are taken out, solved for the sentence count.
-        target_words = sized_words(brief.duration_s, brief.words_per_minute, len(parts))
+        target_words = sized_words(brief.duration_s, brief.words_per_minute, len(parts) + source_sections)
         hook = _sentence(topic).rstrip(".") + ("?" if question else ".")
         if target_words >= 60:
-            hook += " Let's take it apart, one piece at a time."
-        if target_words >= 100:
-            cta = f"If this was useful, subscribe to {who} for more on {about}, and tell us in the comments what we should look at next."
-        else:
-            cta = "Subscribe for more."
+            hook += " " + HOOK_TAIL
+        cta = CTA_LONG.format(who=who, about=about) if target_words >= 100 else CTA_SHORT
         remaining = target_words - word_count(hook) - word_count(cta)
 
-        chosen = self._fill(parts, fillers, remaining)
-        given = sum(len(p.substance) for p in parts)
-        said = sum(len(set(p.substance).intersection(sentences)) for p, sentences in chosen)
+        extracted: list[_Part] = []
+        if source_sections:
+            budget = remaining - sum(word_count(x) for p in parts for x in p.substance)
+            given_sentences = [x for p in parts for x in p.substance]
+            extracted = self._from_sources(docs, topic, budget, source_sections, notes, given_sentences)
+            parts += extracted
+
+        chosen = self._fill(parts, [] if extracted else fillers, remaining)
+        own = {id(p) for p in parts} - {id(p) for p in extracted}  # the outline's parts
+        given = sum(len(p.substance) for p in parts if id(p) in own)
+        said = sum(len(set(p.substance).intersection(sentences)) for p, sentences, _ in chosen if id(p) in own)
         if said < given:  # never drop the operator's material without saying so
             notes.append(f"{given - said} of {given} given sentences left out to fit {brief.duration_s:g} s"
                          + ("" if said else ": each is too long to say in that time, so split them into shorter ones"))
         sections = [
-            Section(p.heading, sentences, p.bullets[:4] or [shorten(s, 56) for s in p.substance[:3]] or [shorten(s, 56) for s in sentences[1:4]])
-            for p, sentences in chosen
+            Section(p.heading, sentences, p.bullets[:4] or [shorten(s, 56) for s in p.substance[:3]] or [shorten(s, 56) for s in sentences[1:4]],
+                    cites=cites)
+            for p, sentences, cites in chosen
         ]
-        sources = [f"topic: {topic}"] + ([f"outline: {len(parts)} sections"] if brief.outline.strip() else []) + [
-            f"trending title: {x}" for x in brief.related_titles[:10]
-        ]
-        tag_list = self._tags(brief, topic)
+        cited = {c for s in sections for c in s.cites}
+        references = [d.reference() for d in docs if d.id in cited]
+        provenance = [f"topic: {topic}"] + ([f"outline: {len(parts) - len(extracted)} sections"] if brief.outline.strip() else []) + [
+            f"source {d.id}: {d.title}" for d in docs] + [f"trending title: {x}" for x in brief.related_titles[:10]]
+        tag_list = self._tags(brief, topic, [x for p in extracted for x in p.substance])
         script = Script(title=title if brief.format != "shorts" else f"{title[:90]} #Shorts", hook=hook,
                         sections=sections, call_to_action=cta, description="", tags=tag_list,
-                        target_words=target_words, words_per_minute=brief.words_per_minute, sources=sources,
-                        writer=self.name, notes=notes)
+                        target_words=target_words, words_per_minute=brief.words_per_minute, sources=provenance,
+                        writer=self.name, notes=notes, references=references)
         # Sized above, so this is usually a no-op; it pads a short one with the framing not yet used
         # and notes a shortfall when the material runs out.
         script = fit_script(script, brief.duration_s, framing(t))
-        script.description = self._description(brief, title, hook, script.sections, tag_list)
+        script.description = self._description(brief, title, hook, script.sections, tag_list, script.references)
         usage = [Usage("local", MODEL, "words", float(script.word_count), time.perf_counter() - started)]
         return script, usage
 
-    @staticmethod
-    def _from_trends(brief: Brief) -> list[_Part]:
-        """Sections that report what is trending: the titles themselves are the given facts."""
-        titles = [x.strip() for x in brief.related_titles if x and x.strip()]
-        groups = [titles[i:i + 2] for i in range(0, min(len(titles), 8), 2)]
-        parts = []
-        for group in groups:
-            sentences = [f"One video people are watching right now is titled: {x.rstrip('.')}." for x in group]
-            parts.append(_Part(shorten(group[0], 48), sentences, [shorten(x) for x in group]))
-        if brief.tags:
-            shown = ", ".join(brief.tags[:5])
-            parts.append(_Part("What viewers search for", [f"Videos on this topic are tagged with words like {shown}."], [shorten(x, 40) for x in brief.tags[:4]]))
-        return parts
+    # -- extraction ------------------------------------------------------------------------------
+
+    def _encoder(self, notes: list[str]):
+        """The embedding model, or None (then TF-IDF ranks, and the notes say why)."""
+        try:
+            enc = self._embedder
+            if enc is None:
+                enc = shared_embedder()
+            elif not hasattr(enc, "encode") and callable(enc):
+                enc = enc()
+            if enc is None or not hasattr(enc, "encode"):
+                raise RuntimeError("no embedding model was given")
+            return enc
+        except Exception as exc:  # noqa: BLE001 - the model missing or broken: rank by words instead
+            log.warning("the embedding model is unavailable (%s): ranking source sentences by TF-IDF", exc)
+            notes.append(f"source sentences ranked by word overlap (TF-IDF): the embedding model is unavailable ({exc})")
+            return None
+
+    def _vectors(self, texts: list[str], notes: list[str]) -> np.ndarray:
+        enc = self._encoder(notes)
+        if enc is not None:
+            return np.asarray(enc.encode(texts), dtype=np.float32)
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        return TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(texts).toarray().astype(np.float32)
+
+    def _from_sources(self, docs: list[SourceDoc], topic: str, budget: int, n_sections: int,
+                      notes: list[str], given: list[str] = ()) -> list[_Part]:
+        """Sections of source sentences worth about ``budget`` words, in source order, none repeating the
+        ``given`` (outline) sentences. Appends to ``notes`` what the sources could not supply."""
+        unique: dict[str, Candidate] = {}
+        for c in (c for d in docs for c in candidates(d)):
+            unique.setdefault(c.text.lower(), c)  # a sentence two sources share is embedded (and said) once
+        pool = list(unique.values())
+        if not pool:
+            notes.append("the sources offer no sentence that can be said on its own (each was too short, too long, "
+                         "a question or navigation): add sources with plain prose")
+            return []
+        if len(pool) > MAX_RANKED:
+            pool = _prefilter(pool, topic, MAX_RANKED)
+            notes.append(f"only the {MAX_RANKED} sentences that share most words with the topic were ranked")
+        vectors = self._vectors([c.text for c in pool] + [topic], notes)
+        picked = _select(pool, vectors[:-1], vectors[-1], budget, given)
+        words_found = sum(word_count(pool[i].text) for i in picked)
+        if words_found < 0.85 * budget:
+            notes.append(f"the sources gave about {words_found} words worth saying for the {budget} wanted: "
+                         "the rest is framing; add sources, or choose a shorter duration")
+        order = {d.id: k for k, d in enumerate(docs)}
+        chosen = sorted((pool[i] for i in picked), key=lambda c: (order[c.source], c.index))
+        return _sections(chosen, n_sections, topic)
 
     @staticmethod
-    def _fill(parts: list[_Part], fillers: list[_Part], budget: int) -> list[tuple[_Part, list[str]]]:
-        """Pick sentences by priority (given substance, then framing, then filler sections) up to the budget."""
+    def _fill(parts: list[_Part], fillers: list[_Part], budget: int) -> list[tuple[_Part, list[str], list[str]]]:
+        """Pick sentences by priority (given substance, then framing, then filler sections) up to the budget;
+        returns each part with its sentences and their cites ('' for framing)."""
         used = 0
         picked: dict[int, set[tuple[str, int]]] = {i: set() for i in range(len(parts))}
         pool = list(parts)
@@ -272,17 +386,21 @@ class LocalWriter:
         out = []
         for i, part in enumerate(pool):
             keys = picked.get(i) or set()
-            sentences = [s for kind in ("intro", "substance", "outro") for pos, s in enumerate(getattr(part, kind)) if (kind, pos) in keys]
-            if sentences:
-                out.append((part, sentences))
+            said = [(s, part.cites[pos] if kind == "substance" and pos < len(part.cites) else "")
+                    for kind in ("intro", "substance", "outro") for pos, s in enumerate(getattr(part, kind))
+                    if (kind, pos) in keys]
+            if said:
+                out.append((part, [s for s, _ in said], [c for _, c in said]))
         if not out:  # even a 10-second video says something about its topic
-            out.append((fillers[0], fillers[0].intro[:1]))
+            first = fillers[0] if fillers else _angles("the question")[0]
+            out.append((first, first.intro[:1], [""]))
         return out
 
     @staticmethod
-    def _tags(brief: Brief, topic: str) -> list[str]:
+    def _tags(brief: Brief, topic: str, extracted: list[str] | None = None) -> list[str]:
         tags, seen, total = [], set(), 0
-        for tag in [topic.lower(), *brief.tags, *keywords([topic, *brief.related_titles]), brief.niche]:
+        found = keywords(extracted, 5) if extracted else []
+        for tag in [topic.lower(), *brief.tags, *keywords([topic, *brief.related_titles]), *found, brief.niche]:
             tag = re.sub(r"[<>\"]", "", (tag or "").strip())[:100]
             if tag and tag.lower() not in seen and total + len(tag) + 1 <= 450:  # YouTube allows 500 characters
                 seen.add(tag.lower())
@@ -291,11 +409,157 @@ class LocalWriter:
         return tags[:20]
 
     @staticmethod
-    def _description(brief: Brief, title: str, hook: str, sections: list[Section], tags: list[str]) -> str:
+    def _description(brief: Brief, title: str, hook: str, sections: list[Section], tags: list[str],
+                     references: list[dict] | None = None) -> str:
         lines = [hook, "", "In this video:"]
         lines += [f"• {s.heading}" for s in sections]
+        if references:
+            lines += ["", "Sources:"]
+            lines += [f"• {source_line(r)}" for r in references]
         lines += ["", "Narration and visuals in this video were produced with automated tools (synthetic voice)."]
         hashtags = " ".join("#" + re.sub(r"\W+", "", t.title()) for t in tags[1:4] if re.sub(r"\W+", "", t))
         if hashtags:
             lines += ["", hashtags]
         return "\n".join(lines)[:4900]
+
+
+def source_line(reference: dict) -> str:
+    """'Title — https://...' / 'Title — notes.pdf' / 'Title (pasted text)' for a description."""
+    doc = SourceDoc.from_dict({**reference, "text": ""})
+    title = shorten(doc.title or doc.label, 90)
+    return f"{title} (pasted text)" if doc.kind == "text" else f"{title} — {doc.label}"
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    span = float(x.max() - x.min()) if len(x) else 0.0
+    return (x - x.min()) / span if span > 1e-9 else np.zeros_like(x)
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    tokens = [w.lower() for w in words(text)]
+    return {tuple(tokens[i:i + 3]) for i in range(max(len(tokens) - 2, 1))} if tokens else set()
+
+
+def _prefilter(pool: list[Candidate], topic: str, limit: int) -> list[Candidate]:
+    """The ``limit`` sentences sharing most content words with the topic and with the other sentences
+    (a cheap stand-in for the embedding ranking, for sources too long to embed whole), in source order."""
+    topic_words = {w.lower() for w in words(topic) if w.lower() not in _STOPWORDS}
+    bags = [{w.lower() for w in words(c.text) if len(w) > 2 and w.lower() not in _STOPWORDS} for c in pool]
+    df = Counter(w for bag in bags for w in bag)
+    scores = [2 * len(bag & topic_words) + (sum(np.log1p(df[w]) for w in bag) / max(len(bag), 1)) for bag in bags]
+    keep = sorted(sorted(range(len(pool)), key=lambda i: -scores[i])[:limit])
+    return [pool[i] for i in keep]
+
+
+def _select(pool: list[Candidate], vectors: np.ndarray, topic_vector: np.ndarray, budget: int,
+            given: list[str] = ()) -> list[int]:
+    """Indices of the sentences to say: best score first (relevance to the topic and centrality, both
+    scaled to 0-1), skipping near-duplicates of what was already taken; a sentence that points back
+    ("It...", "They...") comes only with the sentence before it. Stops at about ``budget`` words.
+    ``given``: sentences already in the script (the outline's), which a pick must not repeat."""
+    n = len(pool)
+    sims = vectors @ vectors.T
+    relevance = vectors @ topic_vector
+    centrality = (sims.sum(axis=1) - np.diag(sims)) / max(n - 1, 1)
+    score = RELEVANCE_WEIGHT * _minmax(relevance) + (1 - RELEVANCE_WEIGHT) * _minmax(centrality)
+    at = {(c.source, c.index): i for i, c in enumerate(pool)}
+    grams = [_trigrams(c.text) for c in pool]
+    chosen: list[int] = []
+    taken: set[int] = set()
+    said: set[tuple[str, ...]] = set()
+    for sentence in given:
+        said |= _trigrams(sentence)
+    used = 0
+
+    def duplicate(i: int) -> bool:
+        if chosen and float(sims[i, chosen].max()) > DUPLICATE_COSINE:
+            return True
+        return bool(grams[i]) and len(grams[i] & said) / len(grams[i]) >= DUPLICATE_OVERLAP
+
+    for i in np.argsort(-score, kind="stable"):
+        i = int(i)
+        if used >= budget - 3:
+            break
+        if i in taken:
+            continue
+        unit = [i]
+        c = pool[i]
+        if c.needs_previous:
+            prev = at.get((c.source, c.index - 1))
+            if prev is None or pool[prev].heading != c.heading:
+                continue  # its antecedent was left out as junk, or sits in another section
+            if prev not in taken:
+                before = at.get((c.source, c.index - 2))
+                if pool[prev].needs_previous and (before is None or before not in taken):
+                    continue
+                unit = [prev, i]
+        if any(duplicate(u) for u in unit):
+            continue
+        cost = sum(word_count(pool[u].text) for u in unit)
+        if used + cost > budget + 4:  # the overshoot _fill allows
+            continue  # too long for what is left: a shorter one may fit
+        for u in unit:
+            chosen.append(u)
+            taken.add(u)
+            said |= grams[u]
+        used += cost
+    return chosen
+
+
+_VAGUE = set("same other others many most some only about around also one two three four five six seven eight nine "
+             "ten hundred thousand million can like much well even each every any all part parts kind way ways "
+             "used uses called known often usually still than cannot people".split())
+
+
+def _heading_words(texts: list[str], topic_words: set[str]) -> list[str]:
+    """Two content words for a heading: the commonest in the texts, longer words first on a tie."""
+    counts = Counter(stem(w) for text in texts for w in words(text.lower())
+                     if len(w) > 3 and w not in _STOPWORDS and w not in _VAGUE and not w.isdigit())
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], -len(kv[0])))
+    return [w for w, _ in ranked if w not in topic_words][:2]
+
+
+def _sections(chosen: list[Candidate], n_sections: int, topic: str) -> list[_Part]:
+    """Chosen sentences (in source order) grouped into about ``n_sections`` sections: runs under one source
+    heading first; the smallest runs merged into a neighbour, the longest split where no sentence points
+    back. Headings: the source's own, else the run's two commonest content words."""
+    groups: list[list[Candidate]] = []
+    for c in chosen:
+        if groups and (groups[-1][-1].source, groups[-1][-1].heading) == (c.source, c.heading):
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    n_sections = max(1, n_sections)
+    while len(groups) > n_sections:
+        k = min(range(len(groups)), key=lambda j: len(groups[j]))
+        if k == 0:
+            j = 1
+        elif k == len(groups) - 1:
+            j = k - 1
+        else:  # the smaller neighbour, preferring one from the same source
+            j = min((k - 1, k + 1), key=lambda m: (groups[m][0].source != groups[k][0].source, len(groups[m])))
+        lo, hi = min(j, k), max(j, k)
+        groups[lo:hi + 1] = [groups[lo] + groups[hi]]
+    while len(groups) < n_sections:
+        k = max(range(len(groups)), key=lambda j: len(groups[j]))
+        g = groups[k]
+        cuts = [m for m in range(2, len(g) - 1) if not g[m].needs_previous]
+        if len(g) < 6 or not cuts:
+            break
+        m = min(cuts, key=lambda m: abs(m - len(g) / 2))
+        groups[k:k + 1] = [g[:m], g[m:]]
+    topic_words = {stem(w) for w in words(topic)}
+    parts, used_headings = [], set()
+    for g in groups:
+        hints = Counter(c.heading for c in g if c.heading)
+        top = hints.most_common(1)[0] if hints else ("", 0)
+        heading = top[0] if top[1] >= 0.6 * len(g) else ""  # a merged run keeps a heading only if it is mostly its
+        if not heading or heading.lower() in used_headings:
+            keys = _heading_words([c.text for c in g], topic_words)
+            heading = title_case(" and ".join(keys)) if keys else f"Part {len(parts) + 1}"
+        if heading.lower() in used_headings:
+            heading = f"{heading} ({len(parts) + 1})"
+        used_headings.add(heading.lower())
+        texts = [c.text for c in g]
+        parts.append(_Part(shorten(heading, 48), texts, [shorten(x, 56) for x in texts[:3]], cites=[c.source for c in g]))
+    return parts

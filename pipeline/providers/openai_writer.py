@@ -50,6 +50,32 @@ SYSTEM = ("You write narration scripts for faceless educational YouTube videos. 
           "Answer with JSON only, matching the schema.")
 
 
+# The operator's sources as sent in the prompt: about 6,000 tokens at most, shared between them, so a
+# long source never makes a prompt the budget guard did not allow for (grounding_words says how much).
+MAX_GROUNDING_CHARS = 24_000
+
+
+def grounding(sources: list) -> str:
+    """The sources as the prompt gives them: "[S1] title (where)" then the start of its text, cut at a
+    line; each gets an equal share of :data:`MAX_GROUNDING_CHARS`."""
+    from pipeline.sources import SourceDoc
+
+    docs = [d if isinstance(d, SourceDoc) else SourceDoc.from_dict(d) for d in sources or []]
+    if not docs:
+        return ""
+    share = MAX_GROUNDING_CHARS // len(docs)
+    blocks = []
+    for d in docs:
+        text = d.text if len(d.text) <= share else d.text[:share].rsplit("\n", 1)[0] + "\n[...]"
+        blocks.append(f"[{d.id}] {d.title} ({d.label})\n{text}")
+    return "\n\n".join(blocks)
+
+
+def grounding_words(sources: list) -> int:
+    """Words the sources add to the prompt (for ``estimate``'s ``outline_words``)."""
+    return word_count(grounding(sources))
+
+
 # Under this share of the words needed, an answer has nothing worth fitting: it is asked for again.
 MIN_WORDS_SHARE = 0.1
 CHARS_PER_TOKEN = 4  # English text and JSON, roughly; bounds what is resent to what the guard allowed for
@@ -128,6 +154,10 @@ class OpenAIWriter:
             parts.append("Tags viewers use: " + ", ".join(brief.tags[:15]))
         if brief.outline.strip():
             parts.append("Operator's outline (the substance; keep it):\n" + brief.outline.strip())
+        if brief.sources:
+            parts.append("Operator's sources. State only facts found in the outline or these sources; where they "
+                         "are silent, frame the question rather than fill the gap from memory:\n\n"
+                         + grounding(brief.sources))
         if brief.format == "shorts":
             parts.append("This is a YouTube Short: vertical, fast, one idea.")
         return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
