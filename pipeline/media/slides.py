@@ -11,7 +11,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from pipeline.media.draw import background, draw_lines, fit, font, legible_on, parse_color, shade, wrap
+from pipeline.media.draw import (background, base_direction, draw_lines, draw_text, fit, font, legible_on, parse_color,
+                                 shade, wrap)
 from pipeline.providers.base import Brand
 from pipeline.script import Block
 
@@ -66,8 +67,11 @@ def draw_slide(block: Block, index: int, total: int, brand: Brand, size: tuple[i
               font=badge_font, fill=legible_on(accent, (17, 17, 17)))
     y = top + bh + int(36 * unit)
     head_font, head_lines = fit(block.heading, width, 3 if portrait else 2, int(96 * unit), int(56 * unit))
-    y = draw_lines(draw, head_lines, head_font, (left, y), text)
-    draw.rectangle([left, y + int(10 * unit), left + int(width * 0.18), y + int(18 * unit)], fill=accent)
+    y = draw_lines(draw, head_lines, head_font, (left, y), text, width=width)  # width: RTL sets flush right
+    rtl = base_direction(block.heading) == "rtl"
+    rule = int(width * 0.18)
+    rule_x = right - rule if rtl else left  # the rule sits under where the heading starts
+    draw.rectangle([rule_x, y + int(10 * unit), rule_x + rule, y + int(18 * unit)], fill=accent)
     y += int(56 * unit)
     body_font = font(int(54 * unit))
     for bullet in bullets[:4]:
@@ -75,10 +79,15 @@ def draw_slide(block: Block, index: int, total: int, brand: Brand, size: tuple[i
         if y + len(lines) * body_font.size * 1.2 > bottom:
             break
         dot = int(14 * unit)
-        draw.ellipse([left, y + body_font.size // 2 - dot // 2, left + dot, y + body_font.size // 2 + dot // 2], fill=accent)
-        y = draw_lines(draw, lines, body_font, (left + int(44 * unit), y), text, spacing=1.2) + int(22 * unit)
+        rtl = base_direction(bullet) == "rtl"  # the dot goes where the reader starts
+        dx = right - dot if rtl else left
+        mid = y + body_font.size // 2
+        draw.ellipse([dx, mid - dot // 2, dx + dot, mid + dot // 2], fill=accent)
+        y = draw_lines(draw, lines, body_font, (left if rtl else left + int(44 * unit), y), text, spacing=1.2,
+                       width=width - int(44 * unit)) + int(22 * unit)
     small = font(int(30 * unit))
-    draw.text((left, bottom - small.size), f"{brand.name}  ·  {index}/{total}", font=small, fill=shade(text, 0.8) if text != (17, 17, 17) else text)
+    draw_text(draw, (left, bottom - small.size), f"{brand.name}  ·  {index}/{total}", small,
+              shade(text, 0.8) if text != (17, 17, 17) else text)
     return img
 
 

@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps, UnidentifiedImageError
 
 from pipeline.media.draw import background as brand_background
-from pipeline.media.draw import draw_lines, fit, font, legible_on, parse_color, shade
+from pipeline.media.draw import (base_direction, draw_lines, draw_text, fit, font, legible_on, parse_color, shade,
+                                 text_length)
 from pipeline.providers.base import Brand
 
 SIZE = (1280, 720)
@@ -43,11 +44,12 @@ def make_thumbnail(title: str, brand: Brand, out: Path, background: Path | None 
     block_h = len(lines) * int(fnt.size * 1.1)
     y = top + max(0, (SIZE[1] - 170 - block_h) // 2)
     draw.rectangle([left - 40, y, left - 24, y + block_h - int(fnt.size * 0.1)], fill=accent)
+    base = base_direction(title)
     for line in lines:  # a thick outline keeps the title readable on any frame of the feed
-        draw.text((left, y), line, font=fnt, fill=text, stroke_width=max(3, fnt.size // 18), stroke_fill=(0, 0, 0))
+        draw_text(draw, (left, y), line, fnt, text, base, stroke_width=max(3, fnt.size // 18), stroke_fill=(0, 0, 0))
         y += int(fnt.size * 1.1)
     name_font = font(40, bold=True)
-    tag_w = int(name_font.getlength(brand.name)) + 48
+    tag_w = int(text_length(brand.name, name_font)) + 48
     draw.rounded_rectangle([left, SIZE[1] - 120, left + tag_w, SIZE[1] - 56], radius=14, fill=accent)
     draw_lines(draw, [brand.name], name_font, (left + 24, SIZE[1] - 112), legible_on(accent, (17, 17, 17)), shadow=False)
     out.parent.mkdir(parents=True, exist_ok=True)
