@@ -11,7 +11,9 @@ from pipeline.media.draw import ColorError, parse_color
 DEMO_CHANNEL = "Demo Channel"
 MAX_NAME, MAX_NICHE, MAX_CHAIN = 100, 200, 300  # characters
 FIELDS = ("name", "niche", "language", "voice", "writer", "primary_color", "accent_color", "text_color",
-          "default_format", "default_duration", "made_for_kids", "visuals")
+          "default_format", "default_duration", "made_for_kids", "visuals", "caption_style", "caption_font",
+          "caption_size", "caption_outline", "caption_shadow")
+CAPTION_STYLES = ("sentence", "karaoke", "pop")  # pipeline.media.caption_style.STYLES, without loading the fonts
 
 
 class ChannelError(ValueError):
@@ -32,6 +34,11 @@ class ChannelInput:
     default_duration: int = 60
     made_for_kids: bool = False
     visuals: str = ""  # the visuals chain; empty: the default from Settings
+    caption_style: str = "sentence"  # sentence, karaoke (the spoken word lit in the accent) or pop (1-3 words)
+    caption_font: str = ""  # a font family the workbench ships; empty: the default for the script
+    caption_size: int = 100
+    caption_outline: int = 4
+    caption_shadow: int = 2
 
 
 def validate(data: ChannelInput) -> list[str]:
@@ -65,6 +72,7 @@ def validate(data: ChannelInput) -> list[str]:
                 parse_item(kind, item)
         except ValueError as exc:
             errors.append(f"{label}: {exc}")
+    errors += caption_errors(data)
     if data.default_format not in FORMATS:
         errors.append(f"Default format must be one of {', '.join(FORMATS)}.")
     else:
@@ -73,6 +81,13 @@ def validate(data: ChannelInput) -> list[str]:
         except (ConfigError, TypeError, ValueError) as exc:
             errors.append(f"Default duration: {exc}")
     return errors
+
+
+def caption_errors(data: ChannelInput) -> list[str]:
+    """What is wrong with a channel's caption options, each as an instruction (the limits live with the styles)."""
+    from pipeline.media.captions import validate_caption_options
+    return validate_caption_options(data.caption_style, (data.caption_font or "").strip(), data.caption_size,
+                                    data.caption_outline, data.caption_shadow)
 
 
 def list_channels(db: Database) -> list[dict]:

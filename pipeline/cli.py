@@ -101,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--voice", default=None, help="voice chain, e.g. google-neural2,piper (default: the channel's)")
     make.add_argument("--visuals", default=None,
                       help="visuals chain per scene, e.g. pexels,slides or library,pixabay,slides (default: the channel's)")
+    make.add_argument("--source", action="append", default=[], metavar="FILE_OR_URL",
+                      help="material the facts come from: a txt, md, html or pdf file, or a URL (repeat for more; "
+                           "at most 10)")
+    make.add_argument("--captions", choices=["sentence", "karaoke", "pop"], default=None,
+                      help="caption style for this video (default: the channel's)")
+    make.add_argument("--no-music", action="store_true", help="no background music, even if the channel has a folder")
     make.add_argument("--cap", type=_number(0, 1000, "dollars from 0 to 1000"), default=None,
                       help="spending cap for this video in USD, 0-1000 (default: settings)")
     make.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -113,11 +119,12 @@ def _parser() -> argparse.ArgumentParser:
     work = sub.add_parser("work", parents=[common], help="run the worker: resume unfinished jobs and drain the queue")
     work.add_argument("--until-empty", action="store_true", help="exit when no job is queued or running")
 
-    from pipeline import cli_backup, cli_media, cli_trends, cli_youtube
+    from pipeline import cli_backup, cli_media, cli_music, cli_trends, cli_youtube
     cli_trends.add_parser(sub, common)
     cli_youtube.add_parsers(sub, common)
     cli_backup.add_parser(sub, common)
     cli_media.add_parser(sub, common)
+    cli_music.add_parser(sub, common)
 
     for name, text in (("cancel", "cancel a queued or running job"), ("retry", "queue a failed, cancelled or held job again")):
         c = sub.add_parser(name, parents=[common], help=text)
@@ -163,7 +170,8 @@ def cmd_make(args: argparse.Namespace) -> int:
     resume = "job keeps what it finished; resume it with `python -m pipeline work --until-empty`"
     try:
         req = VideoRequest(args.topic, channel=args.channel, duration_s=duration, format=args.format, outline=outline,
-                           writer=args.writer, voice=args.voice, visuals=args.visuals, cap_usd=args.cap)
+                           writer=args.writer, voice=args.voice, visuals=args.visuals, cap_usd=args.cap,
+                           sources=[str(x) for x in args.source], captions=args.captions, music=not args.no_music)
         job_id = wb.enqueue(req)
         bar = ProgressBar(list(jobs.STAGES))
         try:
@@ -201,6 +209,10 @@ def _report(wb, job_id: int, status: str, as_json: bool) -> int:
          "usd": round(r["usd"], 6)} for r in wb.db.query_dicts(
             "SELECT stage, provider, model, unit, sum(quantity) AS quantity, sum(usd)::DOUBLE AS usd FROM cost_ledger"
             " WHERE job_id = ? GROUP BY ALL ORDER BY min(id)", [job_id])]
+    if status == "held":  # what the gate said, in words (the checks that failed are in the video's quality.json)
+        event = wb.db.query_one("SELECT message FROM job_events WHERE job_id = ? AND status = 'held' ORDER BY id DESC",
+                                [job_id])
+        result["held"] = event[0] if event else "below the quality threshold"
     result["fallbacks"] = wb.db.query_dicts(
         "SELECT stage, from_provider, to_provider, reason FROM fallbacks WHERE job_id = ? ORDER BY id", [job_id])
     result["scenes"] = [
@@ -228,8 +240,7 @@ def _report(wb, job_id: int, status: str, as_json: bool) -> int:
         if status == "failed":
             print(f"failed at {job['error_stage']}: {job['error_message']}", file=sys.stderr)
         if status == "held":
-            event = wb.db.query_one("SELECT message FROM job_events WHERE job_id = ? AND status = 'held' ORDER BY id DESC", [job_id])
-            print(f"held: {event[0] if event else 'below the quality threshold'}", file=sys.stderr)
+            print(f"held: {result['held']}", file=sys.stderr)
     return EXIT.get(status, 1)
 
 
@@ -341,6 +352,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "media":
             from pipeline import cli_media
             return cli_media.run(args, _workbench)
+        if args.command == "music":
+            from pipeline import cli_music
+            try:
+                return cli_music.run(args, _workbench)
+            except cli_music.ERRORS as exc:
+                return _error(str(exc), 2)
         if args.command == "trends":
             from pipeline import cli_trends
             try:

@@ -67,6 +67,11 @@ FROM videos WHERE video_path IS NOT NULL GROUP BY day ORDER BY day
 """
 
 
+def job_count(db: Database) -> int:
+    """How many jobs were ever queued (0: a fresh install, where the Studio offers the example)."""
+    return int(db.query_one("SELECT count(*) FROM jobs")[0])
+
+
 def videos_per_day(db: Database) -> pl.DataFrame:
     return frame(db, VIDEOS_PER_DAY_SQL)
 
@@ -370,7 +375,8 @@ CHANNELS_SQL = """
 WITH per AS (SELECT v.channel_id, count(*) AS videos, coalesce(sum(k.usd), 0)::DOUBLE AS spend_usd
              FROM videos v LEFT JOIN job_costs k USING (job_id) WHERE v.video_path IS NOT NULL GROUP BY v.channel_id)
 SELECT c.id, c.name, c.niche, c.language, c.voice, c.writer, c.primary_color, c.accent_color, c.text_color,
-       c.default_format, c.default_duration, c.made_for_kids, c.created_at,
+       c.default_format, c.default_duration, c.made_for_kids, c.visuals, c.caption_style, c.caption_font,
+       c.caption_size, c.caption_outline, c.caption_shadow, c.created_at,
        coalesce(per.videos, 0) AS videos, coalesce(per.spend_usd, 0) AS spend_usd
 FROM channels c LEFT JOIN per ON per.channel_id = c.id
 ORDER BY c.id

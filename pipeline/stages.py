@@ -16,9 +16,11 @@ from pathlib import Path
 
 from pipeline.costs import Usage
 from pipeline.media import ffmpeg
-from pipeline.media.draw import FONTS_DIR
+from pipeline.media import captions
+from pipeline.media.fonts import fonts_dir
+from pipeline.media.music import plan_sound
 from pipeline.media.render import EncodeOptions, plan_segments, render_video
-from pipeline.media.subtitles import coverage, display_cues, layout_for, write_ass, write_srt
+from pipeline.media.captions import coverage
 from pipeline.media.thumbnail import make_thumbnail
 from pipeline import quality
 from pipeline.budget import run_chain
@@ -30,6 +32,10 @@ from pipeline.youtube.metadata import clean_body
 from pipeline.youtube.schedule import channel_schedule, settle_publish_at
 from pipeline.stage_types import StageContext, StageOutput, StageSpec, _chain  # noqa: F401 - re-exported
 from pipeline import scene_stages
+from pipeline.languages import base as base_language
+from pipeline.languages import voice_problem
+from pipeline.providers.openai_writer import grounding_words
+from pipeline.quality_lang import check_glyphs, check_language
 
 log = logging.getLogger("ytempire.stages")
 
@@ -53,14 +59,25 @@ def write_script(ctx: StageContext) -> StageOutput:
         outline=ctx.brief.get("outline", ""), related_titles=ctx.brief.get("related_titles", []),
         tags=ctx.brief.get("tags", []), channel_name=ctx.channel["name"], niche=ctx.channel.get("niche", ""),
         language=ctx.channel.get("language", "en"), words_per_minute=ctx.settings.speaking_rate_wpm,
+        sources=job_sources(ctx),
     )
     words = sized_words(brief.duration_s, brief.words_per_minute, max(2, round(brief.duration_s / 25)))
-    outline_words = word_count(brief.outline)
-    result = run_chain("script", _providers("writer", ctx), ctx.guard,
+    outline_words = word_count(brief.outline) + grounding_words(brief.sources)  # an LLM reads the sources too
+    writers = _providers("writer", ctx)
+    for _, writer in writers:
+        if getattr(writer, "_embedder", False) is None and ctx.embedder is not None:
+            writer._embedder = ctx.embedder  # the process's one MiniLM, shared with scenes and trends
+    result = run_chain("script", writers, ctx.guard,
                        estimate=lambda p: p.estimate(brief.duration_s, words, outline_words),
                        call=lambda p: p.write(brief), check=lambda p: p.check(ctx.settings))
     path = result.value.save(ctx.job_dir / "script.json")
     return StageOutput({"script": path}, result.usage, _label(result.provider), fallbacks=result.fallbacks)
+
+
+def job_sources(ctx: StageContext) -> list:
+    """The operator's sources for this job (read at the edge when it was queued), as SourceDocs."""
+    from pipeline.sources import SourceDoc
+    return [SourceDoc.from_dict(d) for d in ctx.brief.get("sources") or []]
 
 
 def speak(ctx: StageContext) -> StageOutput:
@@ -90,12 +107,25 @@ def speak(ctx: StageContext) -> StageOutput:
         return narration, usage
 
     words = script.word_count
-    result = run_chain("voice", _providers("voice", ctx), ctx.guard, estimate=lambda v: v.estimate(target, words),
-                       call=narrate, check=lambda v: v.check(ctx.settings))
+    language = ctx.channel.get("language") or "en"
+    voices = []
+    for item, voice in _providers("voice", ctx):
+        if hasattr(voice, "for_language"):  # cloud voices speak the channel's language, asked by its code
+            voice = voice.for_language(language)
+        voices.append((item, voice))
+
+    def usable(item: str, voice) -> str | None:  # a voice that cannot speak the language is passed over
+        return voice_problem(item, language) or voice.check(ctx.settings)
+
+    names = {id(v): item for item, v in voices}
+    result = run_chain("voice", voices, ctx.guard, estimate=lambda v: v.estimate(target, words),
+                       call=narrate, check=lambda v: usable(names[id(v)], v))
     narration = result.value
     timings = ctx.job_dir / "timings.json"
     timings.write_text(json.dumps({"duration_s": narration.duration_s, "sample_rate": narration.sample_rate,
-                                   "cues": [asdict(c) for c in narration.cues]}, indent=1), encoding="utf-8")
+                                   "language": base_language(language), "word_timing": narration.word_timing,
+                                   "cues": [asdict(c) for c in narration.cues]}, indent=1, ensure_ascii=False),
+                       encoding="utf-8")
     return StageOutput({"narration": wav, "timings": timings}, result.usage, _label(result.provider),
                        fallbacks=result.fallbacks)
 
@@ -156,13 +186,17 @@ def render(ctx: StageContext) -> StageOutput:
     s = ctx.settings
     visuals, swapped = usable_visuals(ctx, scene_visuals(ctx))
     opts = EncodeOptions.from_settings(s, footage=has_footage(visuals))
-    # Over footage the subtitles sit on a translucent box; slides keep their clear band, and the outline.
-    ass = write_ass(cues, ctx.size, ctx.job_dir / "subtitles.ass", boxed=has_footage(visuals))
-    srt = write_srt(cues, ctx.size, ctx.job_dir / "captions.srt")
+    # Over footage the captions sit on a translucent box; slides keep their clear band, and the outline.
+    style = caption_style(ctx, boxed=has_footage(visuals))
+    ass = captions.write_ass(cues, ctx.size, style, ctx.job_dir / "subtitles.ass")
+    srt = captions.write_srt(cues, ctx.size, ctx.job_dir / "captions.srt")  # YouTube's caption track
+    vtt = captions.write_vtt(cues, ctx.size, ctx.job_dir / "captions.vtt")  # with word timing, for players and editors
     out = ctx.job_dir / "video.mp4"
+    sound = plan_sound(ctx.artifacts["narration"], background_track(ctx, duration), duration, cancel=ctx.cancel)
     if visuals:
         out = render_scenes(visuals, ctx.artifacts["narration"], ass, ctx.size, out, opts, duration_s=duration,
-                            device=ctx.device, fonts_dir=FONTS_DIR, progress=ctx.progress, cancel=ctx.cancel)
+                            device=ctx.device, fonts_dir=fonts_dir(), progress=ctx.progress, cancel=ctx.cancel,
+                            sound=sound)
     else:  # a job made before scenes: its slides, as it was planned
         slides = [Slide(Path(x["path"]), x["block"])
                   for x in json.loads(ctx.artifacts["slides"].read_text(encoding="utf-8"))]
@@ -171,7 +205,8 @@ def render(ctx: StageContext) -> StageOutput:
             raise FileNotFoundError(f"Slide {missing[0]} is missing: retry the job to redraw the slides.")
         segments = plan_segments(slides, cues, duration, s.fps)
         out = render_video(segments, ctx.artifacts["narration"], ass, ctx.size, out, opts,
-                           device=ctx.device, fonts_dir=FONTS_DIR, progress=ctx.progress, cancel=ctx.cancel)
+                           device=ctx.device, fonts_dir=fonts_dir(), progress=ctx.progress, cancel=ctx.cancel,
+                           sound=sound)
     info = ffmpeg.probe(out)
     script = ctx.script()
     encoder = "h264_nvenc" if ctx.device == "cuda" else "libx264"
@@ -179,9 +214,28 @@ def render(ctx: StageContext) -> StageOutput:
     snippet = youtube_body(script, ctx.channel, ctx.brief, ctx.job.get("topic"), credits(ctx))["snippet"]
     video = {"channel_id": ctx.job["channel_id"], "title": snippet["title"], "description": snippet["description"],
              "tags": snippet["tags"], "format": ctx.job["format"], "width": info.width, "height": info.height,
-             "duration_s": info.duration_s, "video_path": str(out)}
-    return StageOutput({"video": out, "subtitles": ass, "captions": srt}, usage, "ffmpeg", video=video,
+             "duration_s": info.duration_s, "video_path": str(out),
+             "music_path": str(sound.track.path) if sound.track else None,
+             "music_licence": (sound.track.licence or None) if sound.track else None}
+    return StageOutput({"video": out, "subtitles": ass, "captions": srt, "webvtt": vtt}, usage, "ffmpeg", video=video,
                        fallbacks=swapped)
+
+
+def caption_style(ctx: StageContext, boxed: bool) -> captions.CaptionStyle:
+    """The channel's caption style in its brand, with this video's style when the brief chose one."""
+    channel = dict(ctx.channel)
+    if ctx.brief.get("captions"):
+        channel["caption_style"] = ctx.brief["captions"]
+    return captions.CaptionStyle.from_channel(channel, ctx.brand, boxed=boxed)
+
+
+def background_track(ctx: StageContext, duration_s: float):
+    """The channel's music for this video (not heard in its last five), or None: no folder, no tracks, or the
+    brief said no music."""
+    if ctx.db is None or ctx.brief.get("music") is False:
+        return None
+    from pipeline.media.music import choose_track
+    return choose_track(ctx.db, ctx.channel["id"], duration_s, ctx.job["id"])
 
 
 def thumbnail(ctx: StageContext) -> StageOutput:
@@ -242,14 +296,22 @@ def check_quality(ctx: StageContext) -> StageOutput:
     info = ffmpeg.probe(video)
     stats = ffmpeg.audio_stats(video, duration_s=info.duration_s)  # its time limit, without probing again
     cues, _ = ctx.cues()
-    shown = display_cues(cues, layout_for(ctx.size))
+    shown = captions.display(cues, ctx.size, caption_style(ctx, boxed=False))
+    script = ctx.script()
+    spoken = json.loads(ctx.artifacts["timings"].read_text(encoding="utf-8")).get("language")
     checks = [
         quality.check_duration(info.duration_s, float(ctx.job["duration_s"])),
         quality.check_audio(info, stats),
         quality.check_subtitles(coverage(cues, shown)),
         quality.check_format(info, ctx.size),
-        quality.check_script(ctx.script()),
+        quality.check_script(script),
         quality.check_thumbnail(ctx.artifacts.get("thumbnail")),
+        quality.check_substance(script, ctx.job["topic"]),
+        quality.check_repetition(script),
+        quality.check_traceable(script, job_sources(ctx)),
+        check_language(script.spoken_text, spoken or voice_language(ctx), ctx.channel.get("language")),
+        check_glyphs({"title": script.title, "narration": script.spoken_text,
+                      "slides": " ".join(h for s in script.sections for h in [s.heading, *s.bullets])}),
     ]
     report = quality.evaluate(checks, ctx.settings.quality_threshold)
     path = ctx.job_dir / "quality.json"
@@ -257,12 +319,26 @@ def check_quality(ctx: StageContext) -> StageOutput:
     usage = [Usage("quality", "checks-v1", "videos", 1.0, time.perf_counter() - started)]
     hold = None
     if not report.passed:
-        worst = sorted((c for c in checks if not c.passed), key=lambda c: c.score * c.weight - c.weight)
-        hold = f"quality {report.score:.0f} < {report.threshold:.0f}: " + "; ".join(f"{c.name}: {c.message}" for c in worst[:3])
+        blocked = [c for c in checks if c.blocking and not c.passed]
+        worst = blocked + sorted((c for c in checks if not c.passed and c not in blocked),
+                                 key=lambda c: c.score * c.weight - c.weight)
+        head = (f"quality {report.score:.0f} < {report.threshold:.0f}" if report.score < report.threshold
+                else f"held by the {' and '.join(c.name for c in blocked)} check (score {report.score:.0f})")
+        hold = f"{head}: " + "; ".join(f"{c.name}: {c.message}" for c in worst[:3])
     fields = {"quality_score": report.score, "quality_detail": report.to_dict()}
     if hold:
         fields["publish_state"] = "held"
     return StageOutput({"quality": path}, usage, "quality", video=fields, hold=hold)
+
+
+def voice_language(ctx: StageContext) -> str:
+    """The language the narration was spoken in, for jobs voiced before timings.json said it: Piper speaks
+    English; a cloud voice speaks the channel's language."""
+    provider = ctx.db.query_one("SELECT provider FROM job_stages WHERE job_id = ? AND stage = 'voice'",
+                                [ctx.job["id"]]) if ctx.db is not None else None
+    if provider and str(provider[0]).startswith("piper"):
+        return "en"
+    return ctx.channel.get("language") or "en"
 
 
 def youtube_body(script: Script, channel: dict, brief: dict, topic: str | None = None,

@@ -63,6 +63,10 @@ class VideoRequest:
     publish_at: str | None = None  # ISO time (UTC) YouTube should publish at; privacy becomes private until then
     playlist_id: str | None = None
     request_key: str | None = None  # idempotency key: the same key never makes a second job
+    sources: list[str] = field(default_factory=list)  # files (txt, md, html, pdf) and URLs the facts come from
+    source_text: str = ""  # pasted source text
+    captions: str | None = None  # caption style for this video (default: the channel's)
+    music: bool = True  # background music from the channel's music folder, when it has one
 
 
 # Settings an operator may change from the Settings page (stored in app_settings).
@@ -200,7 +204,11 @@ class Workbench:
         duration = _seconds(req.duration_s if req.duration_s is not None else channel["default_duration"])
         validate_duration(duration, fmt)
         for kind, chain in (("writer", req.writer or channel["writer"]), ("voice", req.voice or channel["voice"])):
-            self.check_chain(kind, chain)
+            usable = self.check_chain(kind, chain)
+        from pipeline.languages import chain_problem
+        problem = chain_problem(" > ".join(usable), channel.get("language"))  # of the voices usable now
+        if problem:  # said before anything is queued or paid for
+            raise ConfigError(problem)
         if req.visuals:
             if len(req.visuals) > 300:
                 raise ConfigError("The visuals chain is at most 300 characters.")
@@ -233,6 +241,18 @@ class Workbench:
             brief["voice"] = req.voice
         if req.visuals:
             brief["visuals"] = req.visuals
+        if req.captions is not None:
+            if req.captions not in channels.CAPTION_STYLES:
+                raise ConfigError(f"Caption style must be one of {', '.join(channels.CAPTION_STYLES)} "
+                                  f"(not {str(req.captions)[:40]!r}).")
+            brief["captions"] = req.captions
+        if not req.music:
+            brief["music"] = False
+        if req.sources or (req.source_text or "").strip():
+            from pipeline.sources import load_sources
+            # Read (and fetched) now, at the edge: a bad file or an unreachable URL is said before anything is
+            # queued, and the job keeps the text even if the file moves or the page changes.
+            brief["sources"] = [d.to_dict() for d in load_sources(list(req.sources), req.source_text or None)]
         return channel, duration, fmt, {**brief, "topic": topic}
 
     def check_chain(self, kind: str, chain: str) -> list[str]:
@@ -530,6 +550,21 @@ class Workbench:
         return job_id
 
     # -- the media library -------------------------------------------------------------------------
+    def set_music_folder(self, channel_id: int, folder: str | Path | None) -> str:
+        """Make a folder the channel's background music (indexed, again only what changed), or none with None."""
+        from pipeline.media.music import MusicError, clear_music_folder, set_music_folder
+        channels.get_channel(self.db, channel_id)
+        if folder is None or not str(folder).strip():
+            clear_music_folder(self.db, channel_id)
+            return "No background music for this channel from now on (the files are untouched)."
+        if len(str(folder)) > 1000:
+            raise ConfigError("Give the folder's path (at most 1,000 characters).")
+        try:
+            report = set_music_folder(self.db, channel_id, Path(str(folder).strip()).expanduser())
+        except MusicError as exc:
+            raise ConfigError(str(exc)) from exc
+        return report.summary() if report else "No background music for this channel."
+
     def add_media_folder(self, folder: str | Path) -> str:
         """Index a folder of the operator's pictures and clips (again: incrementally); returns the summary."""
         from pipeline.media.library import LibraryError, index_folder

@@ -15,6 +15,7 @@ framing of the question, and its notes say so (the quality gate holds it).
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -241,9 +242,9 @@ class LocalWriter:
         who = brief.channel_name or "the channel"
         about = brief.niche or "questions like this one"
 
-        # A section needs ~15 s to say anything; points beyond that are left out, and said so.
+        # A point needs about 10 s to be said; points beyond that are left out, and said so.
         notes = [] if parts or docs else [FRAMING_ONLY]
-        max_sections = max(1, min(40, round(brief.duration_s / 15)))
+        max_sections = max(1, min(40, math.ceil(brief.duration_s / 10)))  # a point needs ~10 s: more says more
         if len(parts) > max_sections:
             notes.append(f"{len(parts) - max_sections} of {len(parts)} outline points left out to fit {brief.duration_s:g} s")
             parts = parts[:max_sections]
@@ -252,7 +253,8 @@ class LocalWriter:
             free = max_sections - len(parts)
             rough = sized_words(brief.duration_s, brief.words_per_minute, len(parts) + 2)
             left = rough - sum(word_count(x) for p in parts for x in p.substance)
-            source_sections = max(0, min(free, round(left / WORDS_PER_SECTION))) or (1 if free and left > 25 else 0)
+            # A short video still says what its sources hold: one section at least, when there is any room.
+            source_sections = max(0, min(free, round(left / WORDS_PER_SECTION))) or (1 if free and left > 0 else 0)
             if not source_sections:
                 notes.append("the outline fills the video, so the sources were not drawn on")
         # Room for speech once the pauses are taken out, solved for the sentence count.
@@ -367,13 +369,30 @@ class LocalWriter:
             return True
 
         def round_robin(kind: str, indices: list[int]) -> bool:
+            nonlocal used
             lists = {i: getattr(pool[i], kind) for i in indices}
             depth = max((len(v) for v in lists.values()), default=0)
+            if kind != "substance":
+                for pos in range(depth):
+                    for i in indices:
+                        if pos < len(lists[i]) and not take(i, kind, pos, lists[i][pos]):
+                            return False
+                return True
+            # The given material: a sentence too long for what is left is passed over for shorter ones, and a
+            # video a little too short for any still says its shortest one, rather than framing instead of facts.
+            fitted = True
             for pos in range(depth):
                 for i in indices:
                     if pos < len(lists[i]) and not take(i, kind, pos, lists[i][pos]):
-                        return False
-            return True
+                        fitted = False
+            if not any(picked.get(i) for i in indices):
+                given = [(word_count(lists[i][pos]), i, pos) for i in indices for pos in range(len(lists[i]))]
+                given = [g for g in given if g[0] <= budget * 1.5 + 8]  # a sentence far too long stays out, noted
+                if given:
+                    n, i, pos = min(given)
+                    picked.setdefault(i, set()).add((kind, pos))
+                    used += n
+            return fitted
 
         idx = list(range(len(pool)))
         if round_robin("substance", idx) and round_robin("intro", idx) and round_robin("outro", idx):
@@ -503,6 +522,10 @@ def _select(pool: list[Candidate], vectors: np.ndarray, topic_vector: np.ndarray
             taken.add(u)
             said |= grams[u]
         used += cost
+    if not chosen:  # too short a video for any whole sentence: the shortest of the ten best, rather than none
+        best = [int(i) for i in np.argsort(-score, kind="stable") if not pool[int(i)].needs_previous][:10]
+        if best:
+            chosen.append(min(best, key=lambda i: word_count(pool[i].text)))
     return chosen
 
 
