@@ -408,7 +408,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="--scenes stock: the libx264 preset (default: what footage renders use)")
     parser.add_argument("--footage-params", default=footage["x264_footage_params"].default,
                         help="--scenes stock: extra libx264 options (default: what footage renders use)")
+    parser.add_argument("--captions", choices=["sentence", "karaoke", "pop"], default=None,
+                        help="render ours with this caption style and compare it with ours with plain subtitles "
+                             "(instead of moviepy)")
+    parser.add_argument("--music", action="store_true",
+                        help="render ours with a ducked music bed (a generated 40 s track, looped) and compare it "
+                             "with ours with the narration alone (instead of moviepy)")
     args = parser.parse_args(argv)
+    if args.captions or args.music:
+        args.skip_baseline = True  # the baseline is our own plain render, in the same run
     if args.seconds <= 0:
         parser.error("--seconds must be positive")
     if not args.skip_baseline and importlib.util.find_spec("moviepy") is None:
@@ -456,6 +464,9 @@ def run(args: argparse.Namespace, work: Path, created: list[Path]) -> int:
         job = slides_job(args, work, created, blocks, bullets, narration, ass, display)
     print(f"  inputs ready in {time.perf_counter() - started:.1f} s", flush=True)
 
+    if args.captions or args.music:
+        return compare_extras(args, work, created, job, narration)
+
     # 2. Ours, then 3. the baseline, one after the other.
     ours = work / "ours.mp4"
     created.append(ours)
@@ -479,6 +490,58 @@ def run(args: argparse.Namespace, work: Path, created: list[Path]) -> int:
                   + ([("baseline", baseline, base_s)] if base_s is not None else []))
 
 
+def make_music(work: Path) -> Path:
+    """A 40 s music-like bed (two detuned chords over soft noise, a slow tremolo), louder than a bed should be."""
+    path = work / "bed.m4a"
+    ffmpeg.run(["-f", "lavfi", "-i", "sine=f=220:d=40", "-f", "lavfi", "-i", "sine=f=277:d=40", "-f", "lavfi",
+                "-i", "anoisesrc=d=40:a=0.05", "-filter_complex", "[0][1][2]amix=inputs=3,volume=4,tremolo=f=2:d=0.5",
+                "-c:a", "aac", "-b:a", "128k", str(path)])
+    return path
+
+
+def compare_extras(args, work: Path, created: list[Path], job: dict, narration: Narration) -> int:
+    """Ours with the chosen caption style and/or music against ours with plain subtitles and the narration
+    alone: the same scenes, encoder and machine, one after the other."""
+    from pipeline.media import captions
+    from pipeline.media.music import Track, measure_loudness, plan_sound
+
+    wav = work / "narration.wav"
+    styled = work / "styled.ass"
+    created.append(styled)
+    style = captions.CaptionStyle(args.captions or "sentence", boxed=args.scenes == "stock")
+    captions.write_ass(narration.cues, SIZE, style, styled)
+    track = None
+    if args.music:
+        bed = make_music(work)
+        created.append(bed)
+        loud = measure_loudness(bed)
+        track = Track(bed, "bed", 40.0, loud.integrated_lufs, loud.true_peak_db)
+    plain, extra = work / "plain.mp4", work / "extra.mp4"
+    created += [plain, extra]
+    name = " + ".join(x for x in [f"{args.captions} captions" if args.captions else "", "music" if args.music else ""] if x)
+    print("Rendering plain (sentence subtitles, narration only) ...", flush=True)
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
+    job["ours"](plain)
+    plain_s, CPU_S["plain"] = time.perf_counter() - t0, cpu_seconds() - cpu0
+    print(f"  {plain_s:.1f} s", flush=True)
+    print(f"Rendering with {name} (the sound measured first, as the render stage does) ...", flush=True)
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
+    sound = plan_sound(wav, track, narration.duration_s) if args.music else None
+    job["extra"](extra, styled, sound)
+    extra_s, CPU_S["extra"] = time.perf_counter() - t0, cpu_seconds() - cpu0
+    print(f"  {extra_s:.1f} s", flush=True)
+    problems = [p for label, path in (("plain", plain), ("extra", extra)) for p in check(label, ffmpeg.probe(path),
+                                                                                        job["video_s"])]
+    for problem in problems:
+        print(f"CHECK FAILED: {problem}")
+    for label in ("plain", "extra"):
+        print(f"{label} used {CPU_S[label]:.1f} CPU-s")
+    print(f"load average before/after: {BENCH_LOAD[0]} / {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"\nrender: plain {plain_s:.1f} s, with {name} {extra_s:.1f} s, cost {extra_s / plain_s:.2f}x "
+          f"({(extra_s / plain_s - 1) * 100:+.0f}%) wall, {CPU_S['extra'] / CPU_S['plain']:.2f}x CPU", flush=True)
+    return 1 if problems else 0
+
+
 def slides_job(args, work: Path, created: list[Path], blocks: list[Block], bullets: dict[str, list[str]],
                narration: Narration, ass: Path, display) -> dict:
     """The slideshow: 8 slides with motion (today's default look)."""
@@ -496,6 +559,8 @@ def slides_job(args, work: Path, created: list[Path], blocks: list[Block], bulle
     return {"ours_name": "render_video, libx264 superfast", "video_s": sum(s.frames for s in segments) / FPS,
             "ours": lambda out: render_video(segments, wav, ass, SIZE, out, EncodeOptions(), device="cpu",
                                              fonts_dir=FONTS_DIR),
+            "extra": lambda out, subs, sound: render_video(segments, wav, subs, SIZE, out, EncodeOptions(),
+                                                           device="cpu", fonts_dir=FONTS_DIR, sound=sound),
             "baseline": lambda out: render_baseline(segments, wav, display, SIZE, FPS, out, args.baseline)}
 
 
@@ -524,6 +589,9 @@ def stock_job(args, work: Path, created: list[Path], blocks: list[Block], narrat
             "ours_name": f"render_scenes, libx264 {opts.preset}" + (f" {opts.x264_params}" if opts.x264_params else ""),
             "ours": lambda out: render_scenes(visuals, wav, ass, SIZE, out, opts,
                                               duration_s=narration.duration_s, device="cpu", fonts_dir=FONTS_DIR),
+            "extra": lambda out, subs, sound: render_scenes(visuals, wav, subs, SIZE, out, opts,
+                                                            duration_s=narration.duration_s, device="cpu",
+                                                            fonts_dir=FONTS_DIR, sound=sound),
             "baseline": lambda out: render_stock_baseline(shots, wav, display, SIZE, FPS, out)}
 
 

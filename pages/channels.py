@@ -5,6 +5,8 @@ import streamlit as st
 from pipeline.channels import MAX_CHAIN, MAX_NAME, MAX_NICHE, ChannelError, ChannelInput, create_channel, update_channel
 from pipeline.providers import EXAMPLES
 from ui.cache import read
+from ui.captions import show_captions
+from ui.music import show_music
 from ui.state import get_workbench
 from ui.text import md
 from ui.widgets import table
@@ -42,12 +44,14 @@ def channel_form(key: str, current: dict | None = None) -> ChannelInput | None:
         kids = d.checkbox("Made for kids", bool(c.get("made_for_kids", False)),
                           help="YouTube requires this declaration for every upload.")
         if st.form_submit_button("Save channel", type="primary"):
+            captions = {k: c[k] for k in ("caption_style", "caption_font", "caption_size", "caption_outline",
+                                          "caption_shadow") if c.get(k) is not None}  # kept: set on their own tab
             return ChannelInput(name, niche, language, voice, writer, primary, accent, text, fmt, int(duration), kids,
-                                visuals)
+                                visuals, **captions)
     return None
 
 
-create, edit, youtube = st.tabs(["New channel", "Edit or delete", "YouTube"])
+create, edit, sound, youtube = st.tabs(["New channel", "Edit or delete", "Captions and music", "YouTube"])
 with create:
     data = channel_form("new-channel")
     if data:
@@ -78,6 +82,17 @@ with edit:
                 st.success(f"Deleted {md(chosen)}. Its finished videos stay in the Library.")
             except ChannelError as exc:
                 st.error(md(exc))
+
+with sound:
+    if channels.is_empty():
+        st.info("No channels yet: create one in the first tab.")
+    else:
+        chosen = st.selectbox("Channel", channels["name"].to_list(), key="sound-channel")
+        current = channels.filter(channels["name"] == chosen).row(0, named=True)
+        st.subheader("Captions")
+        show_captions(wb, current)
+        st.subheader("Background music")
+        show_music(wb, current)
 
 with youtube:
     show_youtube(channels)

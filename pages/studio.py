@@ -1,9 +1,11 @@
 """Studio: start one video or a batch, see what it will cost, and watch the queue."""
 
+from contextlib import nullcontext
+
 import polars as pl
 import streamlit as st
 
-from pipeline.channels import MAX_CHAIN, ChannelError
+from pipeline.channels import CAPTION_STYLES, MAX_CHAIN, ChannelError
 from pipeline.config import MAX_OUTLINE_CHARS, MAX_TOPIC_CHARS, ConfigError
 from pipeline.providers import UnknownProvider
 from pipeline.providers.base import BriefError
@@ -11,6 +13,7 @@ from pipeline.workbench import MAX_BATCH_LINES, VideoRequest
 from ui.cache import read
 from ui.queue import show_queue
 from ui.requests import another_copy, request_key
+from ui.sources import offer_example, source_inputs
 from ui.state import get_workbench
 from ui.text import md
 from ui.widgets import usd
@@ -27,6 +30,7 @@ if not names:
 
 one, batch = st.tabs(["One video", "Batch"])
 with one:
+    offer_example(read("job_count") == 0)
     topic = st.text_input("Topic", placeholder="Why octopuses are so smart", key="topic", max_chars=MAX_TOPIC_CHARS,
                           help=f"At most {MAX_TOPIC_CHARS} characters; put detail in the outline.")
     c = st.columns(3)
@@ -43,6 +47,21 @@ with one:
                             help="Where each scene's picture comes from, best first, e.g. `library > pexels > slides`; "
                                  "empty: the channel's chain. Sources without a key or folder are skipped; "
                                  f"slides always work. At most {MAX_CHAIN} characters.").strip() or None
+    specs, pasted = source_inputs(wb.settings.data_dir)
+    c = st.columns(2)
+    styles = ["channel's style", *CAPTION_STYLES]
+    captions = c[0].selectbox("Captions", styles, key="captions",
+                              help="sentence: clean subtitles; karaoke: the spoken word lit in the accent; pop: one to "
+                                   "three words at a time, large (the Shorts style). Set the default on Channels.")
+    captions = None if captions == styles[0] else captions
+    music = c[1].checkbox("Background music", True, key="music",
+                          help="A track from the channel's music folder (Channels page), ducked under the voice.")
+    writer = (defaults.get("writer") or "local").replace(">", ",").split(",")[0].strip()
+    if writer == "local" and not outline.strip() and not specs and not pasted.strip():
+        st.warning("Without an outline or sources the local writer can only frame the question: the video would say "
+                   "nothing about the topic, and the quality gate holds it. Add an outline or sources, or put an LLM "
+                   "writer first in the channel's writer chain.", icon=":material/info:")
+    # The estimate leaves the sources out: reading them (URLs are fetched) waits for "Make video".
     req = VideoRequest(topic or "estimate", channel=channel, duration_s=int(duration), format=fmt, outline=outline,
                        visuals=visuals)
     try:
@@ -51,11 +70,15 @@ with one:
         st.dataframe(pl.DataFrame(rows).select("stage", "chain", "model", "unit", "quantity", "usd"), hide_index=True)
     except ERRORS as exc:
         st.warning(f"Cannot estimate yet: {md(exc)}")
-    key = request_key("studio", (topic, channel, int(duration), fmt, outline, visuals))
+    key = request_key("studio", (topic, channel, int(duration), fmt, outline, visuals, tuple(specs), pasted,
+                                 captions, music))
     if st.button("Make video", type="primary", icon=":material/play_arrow:"):
         try:
-            job_id, created = wb.submit(VideoRequest(topic, channel=channel, duration_s=int(duration), format=fmt,
-                                                     outline=outline, visuals=visuals, request_key=key))
+            with st.spinner("Reading the sources…") if specs or pasted.strip() else nullcontext():
+                job_id, created = wb.submit(VideoRequest(topic, channel=channel, duration_s=int(duration), format=fmt,
+                                                         outline=outline, visuals=visuals, request_key=key,
+                                                         sources=specs, source_text=pasted, captions=captions,
+                                                         music=music))
             if created:
                 st.success(f"Queued job #{job_id}: follow it in the queue below.")
             else:

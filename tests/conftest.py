@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The example source that ships with the project: a local-writer video with it says something true and passes
+# the gate's substance check (one with no outline and no sources is held).
+EXAMPLE_SOURCE = str(ROOT / "data" / "examples" / "octopus.md")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

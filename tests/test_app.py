@@ -13,7 +13,7 @@ import pytest
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import EXAMPLE_SOURCE, ROOT
 from pipeline.config import Settings
 from pipeline.providers.base import BriefError
 from pipeline.workbench import VideoRequest, Workbench
@@ -27,7 +27,7 @@ def made(tmp_path_factory):
     """A data directory holding one real finished video (made once for the module)."""
     data = tmp_path_factory.mktemp("made") / "data"
     with Workbench(Settings(data_dir=data), start_worker=False) as wb:
-        job = wb.enqueue(VideoRequest("Why octopuses are so smart", duration_s=12))
+        job = wb.enqueue(VideoRequest("Why octopuses are so smart", duration_s=12, sources=[EXAMPLE_SOURCE]))
         assert wb.worker.run_job(job) == "done"
     return data
 
@@ -101,9 +101,13 @@ def test_library_shows_the_video_with_player_script_quality_and_downloads(tmp_pa
     assert any("No videos match" in i.value for i in at.info)
 
 
+def make_button(at: AppTest):
+    return next(b for b in at.button if b.proto.label == "Make video")
+
+
 def test_studio_validation_errors(tmp_path, monkeypatch):
     at = open_app(tmp_path / "data", monkeypatch, "studio")
-    at.button[0].click().run()  # Make video with no topic
+    make_button(at).click().run()  # Make video with no topic
     assert any("topic is empty" in e.value for e in at.error)
     at.text_input(key="topic").input("x" * 250).run()
     topic = at.text_input(key="topic")
@@ -116,14 +120,14 @@ def test_studio_validation_errors(tmp_path, monkeypatch):
 def test_a_double_clicked_make_video_queues_one_job(tmp_path, monkeypatch):
     at = open_app(tmp_path / "data", monkeypatch, "studio")
     at.text_input(key="topic").input("Octopus arms").run()
-    at.button[0].click().run()
-    at.button[0].click().run()  # the second click of a double click: same inputs, same request
+    make_button(at).click().run()
+    make_button(at).click().run()  # the second click of a double click: same inputs, same request
     from ui.state import get_workbench
     assert get_workbench().db.query_one("SELECT count(*) FROM jobs")[0] == 1
     assert any("Already queued as job #1" in i.value for i in at.info)
     [copy] = [b for b in at.button if b.proto.label == "Make another copy"]
     copy.click().run()
-    at.button[0].click().run()
+    make_button(at).click().run()
     assert get_workbench().db.query_one("SELECT count(*) FROM jobs")[0] == 2
 
 
@@ -146,7 +150,7 @@ def test_studio_takes_a_visuals_chain_for_one_video(tmp_path, monkeypatch):
     images = estimate[estimate["stage"] == "visuals"]
     assert set(images["chain"]) == {"openai-image > slides"} and images["usd"].sum() > 0  # generated images priced
     at.text_input(key="topic").input("Octopus arms").run()
-    at.button[0].click().run()
+    make_button(at).click().run()
     from ui.state import get_workbench
     brief = get_workbench().db.query_one("SELECT brief FROM jobs WHERE id = 1")[0]
     assert json.loads(brief)["visuals"] == "openai-image > slides"
@@ -156,9 +160,10 @@ def test_studio_takes_a_visuals_chain_for_one_video(tmp_path, monkeypatch):
 def test_a_video_started_in_studio_runs_to_done_and_appears_in_the_library(tmp_path, monkeypatch):
     data = tmp_path / "data"
     at = open_app(data, monkeypatch, "studio")
-    at.text_input(key="topic").input("Octopus arms").run()
+    next(b for b in at.button if b.proto.label == "Use the example").click().run()  # offered on a fresh install
+    assert at.text_input(key="topic").value == "Octopus intelligence"
     at.number_input(key="duration").set_value(12).run()
-    at.button[0].click().run()
+    make_button(at).click().run()
     assert any("Queued job #1" in s.value for s in at.success)
     from ui.state import get_workbench
     wb = get_workbench()
@@ -171,12 +176,13 @@ def test_a_video_started_in_studio_runs_to_done_and_appears_in_the_library(tmp_p
     assert status == "done"
     at.switch_page("pages/library.py").run()
     assert problems(at) == []
-    assert at.dataframe[0].value["title"][0] == "Octopus Arms"
+    assert at.dataframe[0].value["title"][0] == "Octopus Intelligence"
 
 
 def test_studio_batch_reports_bad_lines(tmp_path, monkeypatch):
     at = open_app(tmp_path / "data", monkeypatch, "studio")
-    at.text_area[1].input("First topic\n\n" + "y" * 300 + "\nSecond topic")  # submitted with the form
+    batch = next(t for t in at.text_area if t.label == "Topics, one a line")
+    batch.input("First topic\n\n" + "y" * 300 + "\nSecond topic")  # submitted with the form
     form_button = [b for b in at.button if b.proto.label == "Queue batch"][0]
     form_button.click().run()
     assert any("Queued 2 jobs" in s.value for s in at.success)

@@ -24,8 +24,8 @@ from processes import free_port, stop_group, wait_for_health
 
 pytestmark = pytest.mark.slow
 
-TOPIC = "Octopus arms"
-TITLE = "Octopus Arms"
+TOPIC = "Octopus intelligence"  # the example a fresh install offers, with its source
+TITLE = "Octopus Intelligence"
 CHANNEL_DIR = "demo-channel"  # outbox/<slug of "Demo Channel">/<job id>/
 START_TIMEOUT_S = 90
 RENDER_TIMEOUT_S = 240
@@ -172,7 +172,9 @@ def test_make_a_video_in_studio_and_play_it_in_the_library(browser_page, server,
         topic = page.locator(".st-key-topic input")
         duration = page.locator(".st-key-duration input")
         expect(page.locator(".st-key-channel input")).to_have_value("Demo Channel")
-        commit(topic, TOPIC)
+        page.get_by_role("button", name="Use the example").click()  # a fresh install offers a sourced first video
+        expect(topic).to_have_value(TOPIC)
+        expect(page.get_by_text("Example source: octopus.md")).to_be_visible()
         commit(duration, "12")
         assert_page_is_healthy(page, "Studio")
         page.get_by_role("button", name="Make video").click()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
+from conftest import EXAMPLE_SOURCE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,8 +29,8 @@ def data(tmp_path):
 def test_make_prints_one_json_object(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "pipeline", "make", "Why octopuses are so smart", "--duration", "12",
-                           "--json", "--data-dir", str(tmp_path / "d")], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+                           "--source", EXAMPLE_SOURCE, "--json", "--data-dir", str(tmp_path / "d")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert set(result) == {"job_id", "status", "video", "thumbnail", "duration_s", "quality_score", "cost_usd",
@@ -145,7 +146,7 @@ def test_work_until_empty_drains_the_queue_and_exits_0_with_the_trend_bootstrap_
     data = tmp_path / "data"
     with Workbench(Settings(data_dir=data), start_worker=False) as wb:  # trending data without topics yet
         wb.trends.import_csv(ROOT / "data" / "trends" / "youtube_trending_US_2017-11-14_to_11-28.csv", "US")
-        ids = [wb.enqueue(VideoRequest(t, duration_s=10)) for t in ("Octopus arms", "Octopus hearts")]
+        ids = [wb.enqueue(VideoRequest(t, duration_s=10, sources=[EXAMPLE_SOURCE])) for t in ("Octopus arms", "Octopus hearts")]
     proc = _pipeline("work", "--until-empty", "--data-dir", str(data), env_extra={"YTEMPIRE_BOOTSTRAP_TRENDS": None})
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
@@ -165,7 +166,7 @@ def test_sigterm_stops_a_running_work_cleanly_and_the_job_resumes(tmp_path):
     from pipeline.workbench import VideoRequest, Workbench
     data = tmp_path / "data"
     with Workbench(Settings(data_dir=data), start_worker=False) as wb:
-        job = wb.enqueue(VideoRequest("Why octopuses are so smart", duration_s=60))
+        job = wb.enqueue(VideoRequest("Why octopuses are so smart", duration_s=60, sources=[EXAMPLE_SOURCE]))
     proc = _pipeline("work", "--data-dir", str(data))
     folder = data / "jobs" / str(job)
     deadline = time.monotonic() + 300

@@ -13,6 +13,7 @@ import pytest
 from pipeline import jobs
 from pipeline.media import ffmpeg
 from pipeline.workbench import VideoRequest, Workbench
+from conftest import EXAMPLE_SOURCE
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -34,7 +35,8 @@ def test_a_topic_becomes_a_checked_published_video(settings):
         assert 18 <= info.duration_s <= 22
         assert video["quality_score"] >= 70 and video["publish_state"] == "outbox"
         detail = json.loads(video["quality_detail"])
-        assert {c["name"] for c in detail["checks"]} == {"duration", "audio", "subtitles", "format", "script", "thumbnail"}
+        assert {c["name"] for c in detail["checks"]} == {"duration", "audio", "subtitles", "format", "script", "thumbnail",
+                                                         "substance", "repetition", "traceable", "language", "glyphs"}
         script = json.loads((settings.jobs_dir / str(job) / "script.json").read_text())
         assert "Two pump blood through the gills and one through the body." in " ".join(
             s for sec in script["sections"] for s in sec["sentences"])
@@ -45,12 +47,12 @@ def test_a_topic_becomes_a_checked_published_video(settings):
         body = json.loads((outbox / "metadata.json").read_text())
         assert body["status"]["containsSyntheticMedia"] is True and body["status"]["selfDeclaredMadeForKids"] is False
         assert set(jobs.artifacts(wb.db, job)) >= {"script", "narration", "timings", "slides", "video", "subtitles",
-                                                   "captions", "thumbnail", "quality", "publish"}
+                                                   "captions", "webvtt", "thumbnail", "quality", "publish"}
 
 
 def test_shorts_are_vertical(settings):
     with Workbench(settings, start_worker=False) as wb:
-        job = wb.enqueue(VideoRequest("Octopus arms", duration_s=15, format="shorts"))
+        job = wb.enqueue(VideoRequest("Octopus arms", duration_s=15, format="shorts", sources=[EXAMPLE_SOURCE]))
         assert wb.worker.run_job(job) == "done"
         path = wb.db.query_one("SELECT video_path FROM videos WHERE job_id = ?", [job])[0]
         info = ffmpeg.probe(Path(path))
@@ -60,7 +62,7 @@ def test_shorts_are_vertical(settings):
 def test_below_the_threshold_the_video_is_held_not_published(settings):
     settings.quality_threshold = 100.5  # nothing can pass
     with Workbench(settings, start_worker=False) as wb:
-        job = wb.enqueue(VideoRequest("Why octopuses are so smart", duration_s=12))
+        job = wb.enqueue(VideoRequest("Why octopuses are so smart", duration_s=12, sources=[EXAMPLE_SOURCE]))
         assert wb.worker.run_job(job) == "held"
         stages = {s["stage"]: s["status"] for s in jobs.job_stages(wb.db, job)}
         assert stages["quality"] == "done" and stages["publish"] == "skipped"
@@ -72,7 +74,8 @@ def test_below_the_threshold_the_video_is_held_not_published(settings):
 
 def test_the_background_worker_makes_queued_videos(settings):
     with Workbench(settings, start_worker=True) as wb:
-        ids, errors = wb.enqueue_batch(["Octopus hearts", "", "   ", "Octopus blood"], duration_s=12)
+        ids, errors = wb.enqueue_batch(["Octopus hearts", "", "   ", "Octopus blood"], duration_s=12,
+                                       sources=[EXAMPLE_SOURCE])
         assert errors == [] and len(ids) == 2
         assert wb.worker.wait_idle(timeout=240)
         assert [jobs.get_job(wb.db, j)["status"] for j in ids] == ["done", "done"]
@@ -102,7 +105,7 @@ def _cli(*args, data_dir, **kw):
 
 def test_a_killed_worker_resumes_the_same_job_without_redoing_finished_stages(tmp_path):
     data = tmp_path / "data"
-    proc = _cli("make", "Why octopuses are so smart", "--duration", "40", data_dir=data)
+    proc = _cli("make", "Why octopuses are so smart", "--duration", "40", "--source", EXAMPLE_SOURCE, data_dir=data)
     job_dir = data / "jobs" / "1"
     partials = lambda: list(job_dir.glob("video.partial-*.mp4"))  # noqa: E731
     deadline = time.monotonic() + 120

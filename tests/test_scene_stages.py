@@ -14,7 +14,7 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image
 
-from conftest import ROOT
+from conftest import EXAMPLE_SOURCE, ROOT
 from fakes_media import FakeOpenAIImages, FakePexels
 from pipeline import jobs, scene_stages
 from pipeline.channels import ChannelInput, create_channel
@@ -289,7 +289,8 @@ def test_make_with_pexels_footage_prints_the_scenes(tmp_path, media):
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PEXELS_API_KEY": fake.key,
                "YTEMPIRE_PEXELS_API_ROOT": fake.url + "/"}
         proc = subprocess.run([sys.executable, "-m", "pipeline", "make", "Why octopuses are so smart", "--duration",
-                               "30", "--visuals", "pexels,slides", "--json", "--data-dir", str(tmp_path / "d")],
+                               "30", "--visuals", "pexels,slides", "--source", EXAMPLE_SOURCE, "--json", "--data-dir",
+                               str(tmp_path / "d")],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr
         out = json.loads(proc.stdout)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import EXAMPLE_SOURCE, ROOT
 from fakes_youtube import FakeYouTube
 from pipeline import jobs
 from pipeline.channels import ChannelInput, create_channel
@@ -298,7 +298,8 @@ def test_the_cli_connects_lists_and_publishes_and_a_killed_upload_resumes_withou
     (tmp_path / "secret.json").write_text(client_secret("proj-cli"))
     (tmp_path / "token.json").write_text(token("lambda"))
     # a video made before the channel is connected goes to the outbox
-    out, err = _cli(["make", "Octopus arms", "--duration", "12", "--json"], data, yt).communicate(timeout=300)
+    out, err = _cli(["make", "Octopus arms", "--duration", "12", "--source", EXAMPLE_SOURCE, "--json"], data,
+                    yt).communicate(timeout=300)
     made = json.loads(out)
     assert made["status"] == "done", err
     out, err = _cli(["channels", "add", "Demo Channel", "--client-secret", str(tmp_path / "secret.json"),
@@ -409,7 +410,8 @@ def test_the_worker_publishes_a_made_video_to_a_connected_channel(tmp_path, yt):
     wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
     try:
         cid = connect(wb, "Omicron", "proj-o")
-        job = wb.enqueue(VideoRequest("Octopus arms", channel=cid, duration_s=12, privacy="unlisted"))
+        job = wb.enqueue(VideoRequest("Octopus arms", channel=cid, duration_s=12, privacy="unlisted",
+                                      sources=[EXAMPLE_SOURCE]))
         assert wb.worker.run_job(job) == "done"
         video = wb.db.query_dicts("SELECT publish_state, publish_ref FROM videos WHERE job_id = ?", [job])[0]
         assert video["publish_state"] == "published" and video["publish_ref"] in yt.videos
