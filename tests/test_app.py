@@ -487,3 +487,44 @@ def test_settings_refuses_a_crafted_backup_naming_the_bad_row(tmp_path, monkeypa
     shown = [e.value.replace("\\", "") for e in at.error]  # shown as text: markdown escapes taken off
     assert any("videos row (job 1): video_path = '/etc/passwd'" in e and "Nothing was restored" in e for e in shown)
     assert wb.db.query_one("SELECT video_path FROM videos WHERE job_id = 1")[0] != "/etc/passwd"
+
+
+def test_channel_captions_preview_live_and_save_without_touching_the_rest(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "data", monkeypatch, "channels")
+    from ui.state import get_workbench
+    wb = get_workbench()
+    with wb.db.write() as cur:
+        cur.execute("UPDATE channels SET visuals = 'library > slides' WHERE id = 1")
+    at.run()
+    assert problems(at) == []
+    shown = len(at.get("image"))
+    assert shown >= 1  # the live preview: a real libass frame
+    at.radio(key="cap-style-1").set_value("pop").run()
+    at.slider(key="cap-size-1").set_value(140).run()
+    assert problems(at) == [] and len(at.get("image")) >= 1
+    next(b for b in at.button if b.proto.label == "Save captions").click().run()
+    assert any("Captions saved" in s.value for s in at.success)
+    row = wb.db.query_dicts("SELECT caption_style, caption_size, visuals FROM channels WHERE id = 1")[0]
+    assert row == {"caption_style": "pop", "caption_size": 140, "visuals": "library > slides"}
+    # saving the brand form afterwards keeps the captions and the visuals chain it does not show
+    at.run()
+    form_save = next(b for b in at.button if b.proto.label == "Save channel" and "edit" in str(b.proto.form_id))
+    form_save.click().run()
+    row = wb.db.query_dicts("SELECT caption_style, caption_size, visuals FROM channels WHERE id = 1")[0]
+    assert row == {"caption_style": "pop", "caption_size": 140, "visuals": "library > slides"}
+
+
+def test_studio_says_when_the_local_writer_has_nothing_to_say_and_takes_pasted_sources(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "data", monkeypatch, "studio")
+    at.text_input(key="topic").input("Octopus arms").run()
+    assert any("can only frame the question" in w.value for w in at.warning)
+    at.text_area(key="source-text").input("Each octopus arm has its own cluster of neurons. An arm can react to "
+                                          "touch even when it is cut off from the brain.").run()
+    assert not any("can only frame the question" in w.value for w in at.warning)
+    from ui.state import get_workbench
+    wb = get_workbench()
+    wb.worker.stop()  # only the brief is checked here
+    make_button(at).click().run()
+    assert any("Queued job #1" in s.value for s in at.success), [e.value for e in at.error]
+    brief = json.loads(wb.db.query_one("SELECT brief FROM jobs WHERE id = 1")[0])
+    assert brief["sources"][0]["kind"] == "text" and "own cluster of neurons" in brief["sources"][0]["text"]

@@ -144,3 +144,54 @@ def test_a_killed_worker_resumes_the_same_job_without_redoing_finished_stages(tm
     assert (data / "jobs" / "1" / "script.json").stat().st_mtime_ns == script_mtime
     assert (data / "jobs" / "1" / "narration.wav").stat().st_mtime_ns == wav_mtime
     assert partials() == []  # the crashed run's partial file was cleared
+
+
+def _music_folder(folder: Path) -> Path:
+    """A folder with one generated 30 s music-like track (chords over soft noise) and its licence note."""
+    folder.mkdir(parents=True, exist_ok=True)
+    track = folder / "bed.m4a"
+    ffmpeg.run(["-f", "lavfi", "-i", "sine=f=220:d=30", "-f", "lavfi", "-i", "sine=f=277:d=30", "-f", "lavfi",
+                "-i", "anoisesrc=d=30:a=0.05", "-filter_complex", "[0][1][2]amix=inputs=3,volume=4,tremolo=f=2:d=0.5",
+                "-c:a", "aac", "-b:a", "128k", str(track)])
+    (folder / "bed.m4a.txt").write_text("CC0, made for the test", encoding="utf-8")
+    return track
+
+
+def test_a_sourced_short_lights_its_words_over_ducked_music_and_a_bare_one_is_held(settings, tmp_path):
+    """The issue's done-when: a Short from a source with pop captions and the channel's music; the same topic
+    with nothing to say is held by the substance check."""
+    from pipeline.media.music import measure_loudness
+    from pipeline.sources import load_sources
+
+    track = _music_folder(tmp_path / "music")
+    with Workbench(settings, start_worker=False) as wb:
+        wb.set_music_folder(1, tmp_path / "music")
+        job = wb.enqueue(VideoRequest("Octopus intelligence", duration_s=45, format="shorts",
+                                      sources=[EXAMPLE_SOURCE], captions="pop"))
+        assert wb.worker.run_job(job) == "done"
+        folder = settings.jobs_dir / str(job)
+        video = wb.db.query_dicts("SELECT * FROM videos WHERE job_id = ?", [job])[0]
+        assert video["music_path"] == str(track.resolve()) and video["music_licence"] == "CC0, made for the test"
+        # every sentence that is not framing comes from the source, verbatim
+        source = " ".join(load_sources([EXAMPLE_SOURCE])[0].text.split())
+        script = json.loads((folder / "script.json").read_text())
+        cited = [(s, c) for sec in script["sections"] for s, c in zip(sec["sentences"], sec["cites"]) if c]
+        assert len(cited) >= 4 and all(c == "S1" and s in source for s, c in cited)
+        assert "Sources:" in video["description"] and "octopus" in video["description"].lower()
+        # the words light up as they are spoken: one lit event per spoken word, at the voice's own word times
+        timings = json.loads((folder / "timings.json").read_text())
+        words = [w for c in timings["cues"] for w in c["words"]]
+        assert timings["word_timing"] == "alignments" and len(words) >= 60
+        accent = "\\c&H32B6F2&"  # the demo channel's accent #F2B632 in ASS's BGR order
+        lit = [line for line in (folder / "subtitles.ass").read_text().splitlines()
+               if line.startswith("Dialogue:") and accent in line]
+        assert len(lit) >= len(words) * 0.95
+        assert "<00:00:" in (folder / "captions.vtt").read_text()
+        # the sound: -14 LUFS integrated and true peaks at or under -1 dBTP in the final AAC
+        loud = measure_loudness(Path(video["video_path"]))
+        assert abs(loud.integrated_lufs + 14) <= 1.0 and loud.true_peak_db <= -1.0, loud
+
+        bare = wb.enqueue(VideoRequest("Octopus intelligence", duration_s=45, format="shorts"))
+        assert wb.worker.run_job(bare) == "held"
+        said = wb.db.query_one("SELECT message FROM job_events WHERE job_id = ? AND status = 'held'", [bare])[0]
+        assert "substance" in said and "add an outline or sources" in said
