@@ -98,6 +98,9 @@ class Event:
     box: tuple[float, float, float, float]
 
 
+LIT_BRIDGE_S = 0.15  # karaoke and pop: a word stays lit across a gap this short to the next word
+
+
 def ass_escape(text: str) -> str:
     # Braces start override blocks: they become parentheses. A backslash starts an escape (\N, \h): a word
     # joiner after it (invisible, no glyph needed) keeps it a plain backslash.
@@ -206,8 +209,13 @@ def events(cues: list[Cue], size: tuple[int, int], style: CaptionStyle) -> list[
                 out.append(_event(start, end, lines, None, geo, style, prefix, texts, box))
                 continue
             cursor = start
-            for word in (t for line in lines for t in line):
-                w0, w1 = max(word.start, cursor), min(word.end, end)
+            words = [t for line in lines for t in line]
+            for k, word in enumerate(words):
+                following = words[k + 1].start if k + 1 < len(words) else None
+                # A gap shorter than LIT_BRIDGE_S (the stop before a consonant, a breath between words) keeps the
+                # word lit until the next one starts: unlit for a frame or two reads as a flicker, not a pause.
+                stop = following if following is not None and 0 <= following - word.end < LIT_BRIDGE_S else word.end
+                w0, w1 = max(word.start, cursor), min(stop, end)
                 if w0 - cursor >= 0.005:
                     out.append(_event(cursor, w0, lines, None, geo, style, prefix, texts, box))
                 if w1 - w0 >= 0.005:

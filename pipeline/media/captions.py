@@ -16,13 +16,13 @@ tokens), caption_layout (wrapping, timing, placement, ASS events) and caption_fi
 
 from pipeline.media.caption_files import (ass_time, preview_png, sample_cues, srt_time, vtt_time, write_ass,
                                           write_srt, write_vtt)
-from pipeline.media.caption_layout import (BOX_COLOUR, CLAUSE_END, HOLD_S, PAUSE_S, SHADOW_COLOUR, Event, Geometry,
+from pipeline.media.caption_layout import (BOX_COLOUR, CLAUSE_END, HOLD_S, LIT_BRIDGE_S, PAUSE_S, SHADOW_COLOUR, Event, Geometry,
                                            ass_colour, ass_escape, box_padding, coverage, display, events, geometry,
                                            measure, safe_area, screens)
 from pipeline.media.caption_style import (EDGE_RANGE, SIZE_RANGE, STYLES, CaptionStyle, available_fonts,
                                           validate_caption_options)
 
-__all__ = ["BOX_COLOUR", "CLAUSE_END", "EDGE_RANGE", "HOLD_S", "PAUSE_S", "SHADOW_COLOUR", "SIZE_RANGE", "STYLES",
+__all__ = ["BOX_COLOUR", "CLAUSE_END", "EDGE_RANGE", "HOLD_S", "LIT_BRIDGE_S", "PAUSE_S", "SHADOW_COLOUR", "SIZE_RANGE", "STYLES",
            "CaptionStyle", "Event", "Geometry", "ass_colour", "ass_escape", "ass_time", "available_fonts",
            "box_padding", "coverage", "display", "events", "geometry", "measure", "preview_png", "safe_area",
            "sample_cues", "screens", "srt_time", "validate_caption_options", "vtt_time", "write_ass", "write_srt",
