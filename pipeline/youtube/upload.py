@@ -371,20 +371,10 @@ class YouTubePublisher:
     def _thumbnail(self, job_id: int, account: Account, video_id: str, thumbnail: Path) -> int:
         from googleapiclient.http import MediaFileUpload
 
-        youtube = build_youtube(self.accounts.credentials(account.channel_id, account.project_id), self.settings)
         media = MediaFileUpload(str(thumbnail), mimetype="image/jpeg", resumable=False)
-        try:
-            self._call(account, "thumbnails.set",
-                       lambda: youtube.thumbnails().set(videoId=video_id, media_body=media).execute(), job_id)
-        except ProviderError as exc:
-            if isinstance(exc, TransientError):
-                raise
-            # e.g. 403: custom thumbnails need a verified channel. The video is live: say so, do not fail it.
-            log.warning("job %s: thumbnail not set on %s: %s", job_id, video_id, exc)
-            self._save(job_id, status="thumbnail", error=f"thumbnail not set: {exc}")
-            return self.quota.cost(account.project_id, "thumbnails.set").units
-        self._save(job_id, status="thumbnail")
-        return self.quota.cost(account.project_id, "thumbnails.set").units
+        # e.g. 403: custom thumbnails need a verified channel. The video is live: say so, do not fail it.
+        return self._follow_up(job_id, account, video_id, "thumbnails.set", "thumbnail", "thumbnail not set",
+                               lambda yt: yt.thumbnails().set(videoId=video_id, media_body=media))
 
     def _captions(self, job_id: int, account: Account, video_id: str, srt: Path, language: str) -> int:
         """The SRT as the video's caption track (``captions.insert``, 400 units). The words are already burned
@@ -392,20 +382,27 @@ class YouTubePublisher:
         (a channel that may not add captions) leaves the video live and says so; a transient error retries."""
         from googleapiclient.http import MediaFileUpload
 
-        youtube = build_youtube(self.accounts.credentials(account.channel_id, account.project_id), self.settings)
         media = MediaFileUpload(str(srt), mimetype="application/octet-stream", resumable=False)
         body = {"snippet": {"videoId": video_id, "language": language, "name": "", "isDraft": False}}
+        return self._follow_up(job_id, account, video_id, "captions.insert", "captions", "captions not added",
+                               lambda yt: yt.captions().insert(part="snippet", body=body, media_body=media))
+
+    def _follow_up(self, job_id: int, account: Account, video_id: str, method: str, status: str, failed: str,
+                   request) -> int:
+        """One call after the upload (``request(youtube)`` builds it), recorded as ``status`` so a restart does not
+        repeat it. A refusal leaves the video live with the reason stored; a transient error is raised to retry.
+        Returns the quota units charged (YouTube charges refused calls too)."""
+        youtube = build_youtube(self.accounts.credentials(account.channel_id, account.project_id), self.settings)
         try:
-            self._call(account, "captions.insert",
-                       lambda: youtube.captions().insert(part="snippet", body=body, media_body=media).execute(), job_id)
+            self._call(account, method, lambda: request(youtube).execute(), job_id)
         except ProviderError as exc:
             if isinstance(exc, TransientError):
                 raise
-            log.warning("job %s: caption track not added to %s: %s", job_id, video_id, exc)
-            self._save(job_id, status="captions", error=f"captions not added: {exc}")
-            return self.quota.cost(account.project_id, "captions.insert").units
-        self._save(job_id, status="captions")
-        return self.quota.cost(account.project_id, "captions.insert").units
+            log.warning("job %s: %s on %s: %s", job_id, failed, video_id, exc)
+            self._save(job_id, status=status, error=f"{failed}: {exc}")
+            return self.quota.cost(account.project_id, method).units
+        self._save(job_id, status=status)
+        return self.quota.cost(account.project_id, method).units
 
     def _playlist(self, job_id: int, account: Account, video_id: str, playlist_id: str) -> int:
         youtube = build_youtube(self.accounts.credentials(account.channel_id, account.project_id), self.settings)
