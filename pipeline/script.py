@@ -19,6 +19,7 @@ _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ0-9]+(?:['’][A-Za-z]+)?")
 _SENTENCE_END = re.compile(r"(?<![.!?…])([.!?…]++[\"'”’)\]]*+)(\s+)")
 _END_MARKS = ".!?…\"'”’)]"
 _SPACES = re.compile(r"\s+")
+_FULL_WIDTH_END = re.compile(r"(?<=[。！？])(?![。！？」』）])")
 
 
 def words(text: str) -> list[str]:
@@ -52,7 +53,8 @@ def split_sentences(text: str) -> list[str]:
     tail = text[start:].strip()
     if tail:
         sentences.append(tail)
-    return sentences
+    # Chinese and Japanese end a sentence with a full-width mark and no space after it.
+    return [part for sentence in sentences for part in _FULL_WIDTH_END.split(sentence) if part.strip()]
 
 
 def _word_before(text: str, start: int, end: int) -> str:

@@ -187,6 +187,8 @@ def test_a_sourced_short_lights_its_words_over_ducked_music_and_a_bare_one_is_he
                if line.startswith("Dialogue:") and accent in line]
         assert len(lit) >= len(words) * 0.95
         assert "<00:00:" in (folder / "captions.vtt").read_text()
+        outbox = Path(video["publish_ref"])  # both tracks ship beside the video
+        assert (outbox / "captions.srt").is_file() and (outbox / "captions.vtt").read_text().startswith("WEBVTT")
         # the sound: -14 LUFS integrated and true peaks at or under -1 dBTP in the final AAC
         loud = measure_loudness(Path(video["video_path"]))
         assert abs(loud.integrated_lufs + 14) <= 1.0 and loud.true_peak_db <= -1.0, loud

@@ -219,3 +219,9 @@ def test_fitting_keeps_each_sentence_with_its_cite():
     assert all(c == "" for section in padded.sections[1:] for c in section.cites) and len(padded.sections) > 1
     uncited = fit_script(scripted("Why are octopuses so smart?", [[SENTENCE]]), 60, framing("x"))
     assert all(section.cites == [] for section in uncited.sections)  # a writer that does not cite gets no cites
+
+
+def test_full_width_end_marks_end_a_sentence_without_a_space():
+    assert split_sentences("章鱼有三颗心脏。它们的血是蓝色的！真的吗？是的。") == [
+        "章鱼有三颗心脏。", "它们的血是蓝色的！", "真的吗？", "是的。"]
+    assert split_sentences("「你好。」他说。") == ["「你好。」他说。"]  # a closing quote stays with its sentence

@@ -45,9 +45,13 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
         with c[0]:
             _download("Video", v["video_path"], "video/mp4", f"dl-video-{job}")
             _download("Captions", detail["files"].get("captions"), "text/plain", f"dl-srt-{job}")
+            _download("WebVTT (word timing)", detail["files"].get("webvtt"), "text/vtt", f"dl-vtt-{job}")
         with c[1]:
             _download("Thumbnail", v["thumbnail_path"], "image/jpeg", f"dl-thumb-{job}")
             _download("Script", detail["files"].get("script"), "application/json", f"dl-script-{job}")
+        if v.get("music_path"):
+            st.caption(f"Music: {md(Path(v['music_path']).name)}"
+                       + (f" · licence: {md(v['music_licence'])}" if v.get("music_licence") else " · no licence note"))
         st.caption("This video's row:")
         exports(row, f"video-{job}", key=f"row-{job}")
 
@@ -63,6 +67,9 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
             st.markdown(f"**Call to action.** {md(s['call_to_action'])}")
             for note in s.get("notes", []):
                 st.caption(f"Writer's note: {md(note)}")
+            for ref in s.get("references") or []:  # where the sentences came from (each cites one in script.json)
+                where = f" · {md(ref['location'])}" if ref.get("location") else ""
+                st.caption(f"Source {md(ref['id'])}: {md(ref['title'])}{where}")
             with st.expander("Description and tags"):
                 st.text(s["description"])
                 st.markdown(md(", ".join(s["tags"])))

@@ -1,7 +1,7 @@
 """The local outbox: a folder per video with the files and the YouTube request body.
 
 Each published video lands in ``outbox/<channel>/<job_id>/`` as ``video.mp4``,
-``thumbnail.jpg``, ``captions.srt`` and ``metadata.json``, the body a
+``thumbnail.jpg``, ``captions.srt`` (and ``captions.vtt``, with word timing) and ``metadata.json``, the body a
 ``videos.insert`` call would send. Publishing the same job again rewrites the
 same folder, so a crash halfway never leaves two copies.
 """
@@ -64,6 +64,9 @@ class OutboxPublisher:
         _place(thumbnail, folder / "thumbnail.jpg")
         if captions is not None and captions.exists():
             _place(captions, folder / "captions.srt")
+            words = captions.with_suffix(".vtt")  # the WebVTT with word timing the render writes beside it
+            if words.exists():
+                _place(words, folder / "captions.vtt")
         tmp = folder / "metadata.json.partial"
         tmp.write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
         tmp.replace(folder / "metadata.json")  # the metadata appears last: its presence means complete
