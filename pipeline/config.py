@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     publisher: str = Field(default="outbox", description="Default publisher.")
 
     # -- backups --------------------------------------------------------------------------------
+    sources_allow_private: bool = Field(
+        default=False, description="Let source URLs reach loopback, private and link-local addresses (an intranet "
+                                   "wiki); off, so a shared workbench cannot be made to read what only it can reach.")
     backup_daily: bool = Field(default=True, description="Write an automatic backup of the database once a day.")
     backup_keep: int = Field(default=7, ge=1, le=365,
                              description="Automatic backups kept; older ones are deleted (your own never are).")

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import html as html_lib
 import io
+import ipaddress
 import re
+import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -89,11 +91,13 @@ class SourceDoc:
 # -- loading -------------------------------------------------------------------------------------
 
 def load_sources(specs: list[str], pasted: str | None = None, *, offline: bool = False,
-                 timeout_s: float = URL_TIMEOUT_S) -> list[SourceDoc]:
+                 timeout_s: float = URL_TIMEOUT_S, allow_private: bool = False) -> list[SourceDoc]:
     """Load the pasted text (first, as S1) and each spec (a file path or an http(s) URL), in order.
 
     ``offline``: URLs are refused with a SourceFetchError naming them instead of being fetched.
-    Identical specs are loaded once; empty ones are skipped.
+    ``allow_private``: URLs may reach loopback, private and link-local addresses (the machine itself, the
+    office network, a cloud's metadata service); refused by default, so a shared workbench cannot be made
+    to read what only it can reach. Identical specs are loaded once; empty ones are skipped.
     """
     cleaned = list(dict.fromkeys(s.strip() for s in specs if s and s.strip()))
     has_pasted = bool(pasted and pasted.strip())
@@ -105,17 +109,18 @@ def load_sources(specs: list[str], pasted: str | None = None, *, offline: bool =
     if has_pasted:
         docs.append(from_text(pasted or "", f"S{len(docs) + 1}"))
     for spec in cleaned:
-        docs.append(load_source(spec, f"S{len(docs) + 1}", offline=offline, timeout_s=timeout_s))
+        docs.append(load_source(spec, f"S{len(docs) + 1}", offline=offline, timeout_s=timeout_s,
+                                allow_private=allow_private))
     return docs
 
 
 def load_source(spec: str, source_id: str = "S1", *, offline: bool = False,
-                timeout_s: float = URL_TIMEOUT_S) -> SourceDoc:
+                timeout_s: float = URL_TIMEOUT_S, allow_private: bool = False) -> SourceDoc:
     """One source from a path or a URL."""
     spec = spec.strip()
     scheme = urlsplit(spec).scheme.lower() if "://" in spec else ""
     if scheme in ("http", "https"):
-        return from_url(spec, source_id, offline=offline, timeout_s=timeout_s)
+        return from_url(spec, source_id, offline=offline, timeout_s=timeout_s, allow_private=allow_private)
     if scheme:
         raise UnsupportedSource(f"{spec}: only http:// and https:// addresses are fetched. Download the file "
                                 "and give its path instead.")
@@ -152,12 +157,13 @@ def from_file(path: Path, source_id: str = "S1") -> SourceDoc:
     return _checked(SourceDoc(source_id, title or path.stem, "file", str(path), text), path.name)
 
 
-def from_url(url: str, source_id: str = "S1", *, offline: bool = False, timeout_s: float = URL_TIMEOUT_S) -> SourceDoc:
+def from_url(url: str, source_id: str = "S1", *, offline: bool = False, timeout_s: float = URL_TIMEOUT_S,
+             allow_private: bool = False) -> SourceDoc:
     """A web page (its main text, by trafilatura), or a .txt/.md/.pdf document served over http(s)."""
     if offline:
         raise SourceFetchError(f"{url}: this workbench is offline, so web pages are not fetched. Save the page and "
                                "add it as a file, or paste its text.")
-    data, content_type = _fetch(url, timeout_s)
+    data, content_type = _fetch(url, timeout_s, allow_private)
     path = urlsplit(url).path.lower()
     if "pdf" in content_type or path.endswith(".pdf"):
         suffix = ".pdf"
@@ -171,11 +177,28 @@ def from_url(url: str, source_id: str = "S1", *, offline: bool = False, timeout_
     return _checked(SourceDoc(source_id, title or urlsplit(url).netloc, "url", url, text), url)
 
 
-def _fetch(url: str, timeout_s: float) -> tuple[bytes, str]:
+def public_host(host: str, url: str) -> None:
+    """Refuse a host that resolves to an address only this machine can reach (loopback, private, link-local,
+    reserved): a SourceFetchError saying how to allow it. Checked for every request, redirects included."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        raise SourceFetchError(f"Could not fetch {url}: {host} does not resolve ({exc}). Check the address and that "
+                               "this machine is online, or save the page and add it as a file.") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global or address.is_multicast:
+            raise SourceFetchError(f"{url}: {host} is a private address ({address}), which sources may not reach "
+                                   "unless the owner allows it (YTEMPIRE_SOURCES_ALLOW_PRIVATE=1). Save the page "
+                                   "and add it as a file instead.")
+
+
+def _fetch(url: str, timeout_s: float, allow_private: bool = False) -> tuple[bytes, str]:
     import httpx
 
+    hooks = {} if allow_private else {"request": [lambda request: public_host(request.url.host, url)]}
     try:
-        with httpx.Client(timeout=timeout_s, follow_redirects=True, max_redirects=5,
+        with httpx.Client(timeout=timeout_s, follow_redirects=True, max_redirects=5, event_hooks=hooks,
                           headers={"User-Agent": USER_AGENT}) as client:
             with client.stream("GET", url) as response:
                 if response.status_code >= 400:

@@ -252,7 +252,8 @@ class Workbench:
             from pipeline.sources import load_sources
             # Read (and fetched) now, at the edge: a bad file or an unreachable URL is said before anything is
             # queued, and the job keeps the text even if the file moves or the page changes.
-            brief["sources"] = [d.to_dict() for d in load_sources(list(req.sources), req.source_text or None)]
+            brief["sources"] = [d.to_dict() for d in load_sources(list(req.sources), req.source_text or None,
+                                                                  allow_private=self.settings.sources_allow_private)]
         return channel, duration, fmt, {**brief, "topic": topic}
 
     def check_chain(self, kind: str, chain: str) -> list[str]:

@@ -196,7 +196,7 @@ def site():
 
 
 def test_a_url_is_fetched_and_its_main_text_extracted(site):
-    page, text = load_sources([f"{site}/article", f"{site}/notes.txt"])
+    page, text = load_sources([f"{site}/article", f"{site}/notes.txt"], allow_private=True)  # loopback, allowed
     assert (page.kind, page.location) == ("url", f"{site}/article")
     assert page.title.startswith("How honeybees communicate") and "waggle dance" in page.text
     assert "cookies" not in page.text
@@ -205,10 +205,10 @@ def test_a_url_is_fetched_and_its_main_text_extracted(site):
 
 def test_url_failures_name_the_url(site, monkeypatch):
     with pytest.raises(SourceFetchError, match=rf"{site}/missing answered HTTP 404"):
-        load_sources([f"{site}/missing"])
+        load_sources([f"{site}/missing"], allow_private=True)
     monkeypatch.setattr(sources, "MAX_URL_BYTES", 1_000_000)
     with pytest.raises(SourceLimitError, match=rf"{site}/huge sent more than"):
-        load_sources([f"{site}/huge"])
+        load_sources([f"{site}/huge"], allow_private=True)
 
 
 def test_an_offline_or_unreachable_url_is_a_clear_error():
@@ -217,9 +217,17 @@ def test_an_offline_or_unreachable_url_is_a_clear_error():
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}/page"
     with pytest.raises(SourceFetchError, match=rf"Could not fetch {url}.*online.*add it as a file"):
-        load_sources([url], timeout_s=2)
+        load_sources([url], timeout_s=2, allow_private=True)
     with pytest.raises(SourceFetchError, match=rf"{url}: this workbench is offline"):
         load_sources([url], offline=True)
+
+
+def test_a_url_on_a_private_address_is_refused_unless_the_owner_allows_it(site):
+    for url in (f"{site}/article", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.8/wiki"):
+        with pytest.raises(SourceFetchError, match=r"private address .*YTEMPIRE_SOURCES_ALLOW_PRIVATE=1"):
+            load_sources([url])  # refused before any connection is made
+    (page,) = load_sources([f"{site}/article"], allow_private=True)
+    assert "waggle dance" in page.text
 
 
 # -- candidate sentences and containment ---------------------------------------------------------
