@@ -325,3 +325,26 @@ def test_footage_renders_use_their_own_x264_settings_and_bad_ones_are_refused(tm
                 {"x264_footage_params": "cabac=1;rm -rf /"}, {"x264_footage_params": "x" * 201}):
         with pytest.raises(ValueError):
             Settings(data_dir=tmp_path, **bad)
+
+
+@pytest.mark.slow
+def test_music_is_mixed_the_same_in_one_run_and_in_chunks(media, tmp_path):
+    from pipeline.media.music import Track, measure_loudness, plan_sound
+
+    slides, cues, duration = three_slides(tmp_path)
+    wav = tone_wav(tmp_path / "narration.wav", duration)
+    bed = tmp_path / "bed.m4a"
+    ffmpeg.run(["-f", "lavfi", "-i", "sine=f=330:d=8", "-f", "lavfi", "-i", "anoisesrc=d=8:a=0.1",
+                "-filter_complex", "[0][1]amix=inputs=2,volume=3", "-c:a", "aac", str(bed)])
+    loud = measure_loudness(bed)
+    sound = plan_sound(wav, Track(bed, "bed", 8.0, loud.integrated_lufs, loud.true_peak_db), duration)
+    ass = write_ass(cues, LAND, tmp_path / "subtitles.ass", boxed=True)
+    outs = {}
+    for name, chunk in (("one", 1.2e9), ("chunked", 1)):
+        outs[name] = render_scenes(mix(media, slides[1].path), wav, ass, LAND, tmp_path / f"{name}.mp4",
+                                   EncodeOptions(), duration_s=duration, fonts_dir=FONTS_DIR, chunk_bytes=chunk,
+                                   sound=sound)
+    levels = {name: measure_loudness(path) for name, path in outs.items()}
+    for level in levels.values():  # the target, through the AAC encoder, either way
+        assert abs(level.integrated_lufs + 14) <= 1.0 and level.true_peak_db <= -1.0, level
+    assert abs(levels["one"].integrated_lufs - levels["chunked"].integrated_lufs) <= 0.3
