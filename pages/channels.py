@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from pipeline.channels import MAX_CHAIN, MAX_NAME, MAX_NICHE, ChannelError, ChannelInput, create_channel, update_channel
+from pipeline.channels import (MAX_CHAIN, MAX_NAME, MAX_NICHE, ChannelError, ChannelInput, channel_warnings,
+                               create_channel, update_channel)
 from pipeline.providers import EXAMPLES
 from ui.cache import read
 from ui.captions import show_captions
@@ -58,6 +59,8 @@ with create:
         try:
             create_channel(wb.db, data)
             st.success(f"Channel {md(repr(data.name))} created.")
+            for warning in channel_warnings(data, wb.settings):
+                st.warning(md(warning))
         except ChannelError as exc:
             st.error(md(exc))
 with edit:
@@ -71,6 +74,8 @@ with edit:
             try:
                 update_channel(wb.db, current["id"], data)
                 st.success("Saved.")
+                for warning in channel_warnings(data, wb.settings):
+                    st.warning(md(warning))
             except ChannelError as exc:
                 st.error(md(exc))
         sure = st.checkbox(f"Yes, delete {md(chosen)}: its schedule goes and its YouTube access is revoked at Google",

@@ -56,6 +56,11 @@ def validate(data: ChannelInput) -> list[str]:
             errors.append(f"{label} must be at most {MAX_CHAIN} characters.")
     if not data.language or len(data.language) > 12 or not data.language.replace("-", "").isalpha():
         errors.append("Language must be a code such as 'en' or 'en-US'.")
+    else:
+        from pipeline.languages import LANGUAGES, base
+        if base(data.language) not in LANGUAGES:
+            errors.append(f"Language {data.language!r} is not one the workbench knows: use a code such as en, de, "
+                          f"es, hi or zh-CN ({len(LANGUAGES)} are known, listed in pipeline/languages.py).")
     for label, value in (("Primary colour", data.primary_color), ("Accent colour", data.accent_color),
                          ("Text colour", data.text_color)):
         try:
@@ -81,6 +86,32 @@ def validate(data: ChannelInput) -> list[str]:
         except (ConfigError, TypeError, ValueError) as exc:
             errors.append(f"Default duration: {exc}")
     return errors
+
+
+def channel_warnings(data: ChannelInput, settings) -> list[str]:
+    """What will not work yet with these (valid) settings, said when they are saved: chain items that cannot run
+    without a missing key, and a language that no usable voice of the chain speaks."""
+    from pipeline.languages import chain_problem
+    from pipeline.providers import chain_items, make
+
+    warnings, usable_voices = [], []
+    for label, kind, chain in (("Writer chain", "writer", data.writer), ("Voice chain", "voice", data.voice)):
+        usable = []
+        for item in chain_items(chain):
+            why = make(kind, item, settings).check(settings)
+            if why:
+                warnings.append(f"{label}: {item} cannot run yet ({why}); the next in the chain is used meanwhile.")
+            else:
+                usable.append(item)
+        if not usable:
+            warnings.append(f"{label}: nothing in '{chain}' can run now, so this channel cannot make videos yet.")
+        if kind == "voice":
+            usable_voices = usable
+    if usable_voices:
+        problem = chain_problem(" > ".join(usable_voices), data.language)
+        if problem:
+            warnings.append(problem)
+    return warnings
 
 
 def caption_errors(data: ChannelInput) -> list[str]:

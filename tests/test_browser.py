@@ -197,6 +197,7 @@ def test_make_a_video_in_studio_and_play_it_in_the_library(browser_page, server,
         expect(page.get_by_role("heading", name=TITLE, level=3)).to_be_visible()
         video = page.locator("video")
         expect(video).to_have_count(1)
+        expect(page.locator("video track")).to_have_count(0)  # captions are burned in: no second copy on top
         expect(video).to_have_attribute("src", re.compile(r"\S"))
         src = video.evaluate("v => v.currentSrc || v.src")
         media = page.request.get(src)

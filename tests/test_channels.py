@@ -1,8 +1,9 @@
 import pytest
 
 from pipeline import jobs
-from pipeline.channels import (ChannelError, ChannelInput, create_channel, delete_channel, ensure_demo_channel,
-                               get_channel, list_channels, update_channel, validate)
+from pipeline.channels import (ChannelError, ChannelInput, channel_warnings, create_channel, delete_channel,
+                               ensure_demo_channel, get_channel, list_channels, update_channel, validate)
+from pipeline.config import Settings
 
 
 def test_demo_channel_only_on_first_start(db):
@@ -16,6 +17,9 @@ def test_demo_channel_only_on_first_start(db):
     ("primary_color", "blue", "Primary colour"),
     ("accent_color", "#12345", "Accent colour"),
     ("language", "english!", "Language"),
+    ("language", "xx", "not one the workbench knows"),
+    ("caption_style", "wobbly", "sentence"),
+    ("caption_size", 400, "200"),
     ("default_format", "square", "Default format"),
     ("default_duration", 5, "out of range"),
 ])
@@ -54,3 +58,16 @@ def test_invalid_update_changes_nothing(db):
     with pytest.raises(ChannelError):
         update_channel(db, cid, ChannelInput("Keep", primary_color="nope"))
     assert get_channel(db, cid)["primary_color"] == "#1E2A44"
+
+
+def test_saving_warns_of_what_cannot_run_yet(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data")  # no keys
+    assert channel_warnings(ChannelInput("Fine"), settings) == []  # local writer, Piper, English: all runs
+    warned = channel_warnings(ChannelInput("Cloud", voice="google-neural2 > piper", writer="gpt-4.1-mini > local"),
+                              settings)
+    assert any("Voice chain: google-neural2 cannot run yet" in w and "GOOGLE_TTS_API_KEY" in w for w in warned)
+    assert any("Writer chain: gpt-4.1-mini cannot run yet" in w for w in warned)
+    chinese = channel_warnings(ChannelInput("Zhangyu", language="zh-CN", voice="google-neural2 > piper"), settings)
+    assert any("No usable voice in 'piper' speaks Chinese" in w for w in chinese)
+    stuck = channel_warnings(ChannelInput("Stuck", voice="elevenlabs"), settings)
+    assert any("nothing in 'elevenlabs' can run now" in w for w in stuck)

@@ -33,8 +33,7 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
     left, right = st.columns([3, 2])
     with left:
         if v["video_path"] and Path(v["video_path"]).exists():
-            captions = detail["files"].get("captions")
-            st.video(v["video_path"], subtitles=captions if captions and Path(captions).exists() else None)
+            st.video(v["video_path"])  # its captions are burned in: a caption track on top would show them twice
         else:
             st.warning("The video file is missing from the data directory: retry the job to render it again.")
     with right:
