@@ -23,11 +23,11 @@ if by_stage.is_empty():
 
 k = read("kpis")
 c = st.columns(4)
-c[0].metric("Spend in period", usd(float(by_stage["usd"].sum()), 2))
-c[1].metric("Spend today", usd(k["spend_today"], 2))
+c[0].metric("Spend in period", usd(float(by_stage["usd"].sum())))
+c[1].metric("Spend today", usd(k["spend_today"]))
 c[2].metric("Median per video", usd(k["median_cost"]), help="All time")
 over = read("over_cap", cap)
-c[3].metric("Videos over the cap", over, help=f"Cap per video: {usd(cap, 2)}")
+c[3].metric("Videos over the cap", over, help=f"Cap per video: {usd(cap)}")
 
 left, right = st.columns(2)
 with left:
@@ -42,7 +42,7 @@ with right:
     st.subheader("Cost per video against the cap")
     dist = read("cost_distribution", cap)
     fig = px.bar(dist.to_pandas(), x="bin_usd", y="videos", labels={"bin_usd": "USD per video"})
-    fig.add_vline(x=cap, line_dash="dash", annotation_text=f"cap {usd(cap, 2)}")
+    fig.add_vline(x=cap, line_dash="dash", annotation_text=f"cap {usd(cap)}")
     st.plotly_chart(fig)
     table(dist, "cost_distribution")
 

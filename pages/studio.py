@@ -66,7 +66,7 @@ with one:
                        visuals=visuals)
     try:
         rows, total = wb.estimate(req)
-        st.caption(f"Provider chain and estimated cost: **{usd(float(total))}** (cap {usd(wb.settings.cap_usd, 2)})")
+        st.caption(f"Provider chain and estimated cost: **{usd(float(total))}** (cap {usd(wb.settings.cap_usd)})")
         st.dataframe(pl.DataFrame(rows).select("stage", "chain", "model", "unit", "quantity", "usd"), hide_index=True)
     except ERRORS as exc:
         st.warning(f"Cannot estimate yet: {md(exc)}")

@@ -46,9 +46,10 @@ j AS (SELECT count(*) FILTER (WHERE status = 'held') AS held, count(*) FILTER (W
              count(*) FILTER (WHERE status = 'running') AS running, count(*) FILTER (WHERE status = 'queued') AS queued,
              count(*) FILTER (WHERE status = 'done') / nullif(count(*) FILTER (WHERE status IN {FINISHED}), 0)
                AS success_rate FROM jobs),
-p AS (SELECT count(*) AS published FROM videos WHERE publish_state IN ('outbox', 'published', 'scheduled')),
+p AS (SELECT count(*) FILTER (WHERE publish_state IN ('published', 'scheduled')) AS published,  -- on YouTube
+             count(*) FILTER (WHERE publish_state = 'outbox') AS exported FROM videos),  -- the local outbox
 s AS (SELECT coalesce(sum(usd), 0)::DOUBLE AS spend_today FROM cost_daily WHERE day = current_date)
-SELECT m.videos_made, p.published, j.held, j.failed, j.running, j.queued, j.success_rate, m.median_cost, m.p90_cost,
+SELECT m.videos_made, p.published, p.exported, j.held, j.failed, j.running, j.queued, j.success_rate, m.median_cost, m.p90_cost,
        s.spend_today
 FROM m, j, p, s
 """
@@ -61,7 +62,8 @@ def kpis(db: Database) -> dict:
 
 VIDEOS_PER_DAY_SQL = """
 SELECT created_at::DATE AS day, count(*) AS made,
-       count(*) FILTER (WHERE publish_state IN ('outbox', 'published', 'scheduled')) AS published,
+       count(*) FILTER (WHERE publish_state IN ('published', 'scheduled')) AS published,
+       count(*) FILTER (WHERE publish_state = 'outbox') AS exported,
        count(*) FILTER (WHERE publish_state = 'held') AS held
 FROM videos WHERE video_path IS NOT NULL GROUP BY day ORDER BY day
 """

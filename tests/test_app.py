@@ -78,9 +78,11 @@ def test_overview_kpis(tmp_path, monkeypatch, made):
     shutil.copytree(made, data)
     at = open_app(data, monkeypatch, "overview")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Videos made"] == "1" and metrics["Published"] == "1" and metrics["Failed jobs"] == "0"
+    # the video went to the outbox: exported, not published to YouTube
+    assert metrics["Videos made"] == "1" and metrics["Published"] == "0" and metrics["Failed jobs"] == "0"
+    assert "Exported to the local outbox: 1" in next(m for m in at.metric if m.label == "Published").help
     assert metrics["Success rate"] == "100%"
-    assert metrics["Median cost / video"] == "$0.0000"
+    assert metrics["Median cost / video"] == "$0.00"
 
 
 def test_library_shows_the_video_with_player_script_quality_and_downloads(tmp_path, monkeypatch, made):
@@ -135,7 +137,7 @@ def test_studio_shows_the_chain_and_estimate_before_the_click(tmp_path, monkeypa
     at = open_app(tmp_path / "data", monkeypatch, "studio")
     estimate = at.dataframe[0].value
     assert list(estimate["stage"]) == ["script", "voice", "visuals", "render", "thumbnail", "quality", "publish"]
-    assert any("estimated cost" in c.value and "$0.0000" in c.value for c in at.caption)
+    assert any("estimated cost" in c.value and "$0.00" in c.value for c in at.caption)
 
 
 def test_studio_takes_a_visuals_chain_for_one_video(tmp_path, monkeypatch):
@@ -528,3 +530,10 @@ def test_studio_says_when_the_local_writer_has_nothing_to_say_and_takes_pasted_s
     assert any("Queued job #1" in s.value for s in at.success), [e.value for e in at.error]
     brief = json.loads(wb.db.query_one("SELECT brief FROM jobs WHERE id = 1")[0])
     assert brief["sources"][0]["kind"] == "text" and "own cluster of neurons" in brief["sources"][0]["text"]
+
+
+@pytest.mark.parametrize("value, shown", [(None, "—"), (0, "$0.00"), (0.004, "<$0.01"), (0.005, "$0.01"),
+                                          (0.11, "$0.11"), (2.999, "$3.00"), (1234.5, "$1,234.50"), (-0.25, "-$0.25")])
+def test_money_reads_as_an_operator_writes_it(value, shown):
+    from ui.widgets import usd
+    assert usd(value) == shown

@@ -29,14 +29,14 @@ def show_budgets(daily_budgets: dict[str, str]) -> None:
         rows.append({"provider": provider, "budget": f"{limit:,} {unit}", "used today": used, "share": used / float(limit),
                      "forecast today": forecast, "forecast over budget": forecast > float(limit)})
     for r in rows:
-        shown = usd(r["used today"], 2) if r["budget"].endswith("usd") else f"{r['used today']:,.0f}"
+        shown = usd(r["used today"]) if r["budget"].endswith("usd") else f"{r['used today']:,.0f}"
         st.progress(min(1.0, r["share"]), text=f"**{r['provider']}**: {shown} of {r['budget']} today"
                     + (" · on course to pass it today" if r["forecast over budget"] else ""))
     rate = read("spend_rate")
     c = st.columns(3)
-    c[0].metric("Spend today", usd(rate["today"], 2))
-    c[1].metric("Forecast for today", usd(rate["today"] / fraction, 2), help="Today's spend at the rate so far.")
-    c[2].metric("30-day forecast", usd(rate["per_day_7d"] * 30, 2), help="At the average of the last 7 days.")
+    c[0].metric("Spend today", usd(rate["today"]))
+    c[1].metric("Forecast for today", usd(rate["today"] / fraction), help="Today's spend at the rate so far.")
+    c[2].metric("30-day forecast", usd(rate["per_day_7d"] * 30), help="At the average of the last 7 days.")
     table(pl.DataFrame(rows), "budgets_today")
 
 

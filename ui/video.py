@@ -77,7 +77,8 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
     with quality:
         q = detail["quality"]
         if q:
-            st.metric("Score", f"{q['score']:.0f}/100", delta=f"threshold {q['threshold']:.0f}", delta_color="off")
+            st.metric("Score", f"{q['score']:.0f}/100", delta=f"threshold {q['threshold']:.0f}", delta_color="off",
+                      delta_arrow="off")
             checks = pl.DataFrame(q["checks"]).select("name", "passed", "score", "weight", "value", "target", "message")
             st.dataframe(checks, hide_index=True)
         else:

@@ -44,8 +44,14 @@ def empty(message: str, icon: str = ":material/info:") -> None:
     st.info(message, icon=icon)
 
 
-def usd(value: float | None, digits: int = 4) -> str:
-    return "—" if value is None else f"${value:,.{digits}f}"
+def usd(value: float | None) -> str:
+    """Money as an operator reads it: $0.11, $1,234.50; under a cent "<$0.01" (never $0.0000); $0.00 for nothing."""
+    if value is None:
+        return "—"
+    sign, amount = ("-" if value < 0 else ""), abs(float(value))
+    if 0 < amount < 0.005:
+        return f"{sign}<$0.01"
+    return f"{sign}${amount:,.2f}"
 
 
 STATUS_ICONS = {"queued": "⏳", "running": "▶️", "done": "✅", "held": "✋", "failed": "❌", "cancelled": "⏹️",
