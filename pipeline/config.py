@@ -202,7 +202,11 @@ class Settings(BaseSettings):
     @field_validator("daily_budgets")
     @classmethod
     def _budgets(cls, value: dict[str, str]) -> dict[str, str]:
+        from pipeline.providers import REGISTRY
+        known = {name for table in REGISTRY.values() for name in table} | {"youtube"}
         for provider, budget in value.items():
+            if provider not in known:
+                raise ValueError(f"{provider!r} is not a provider: daily budgets are for {', '.join(sorted(known))}")
             if not re.fullmatch(r"\s*[\d_.]+\s*[A-Za-z_]+\s*", str(budget)):
                 raise ValueError(f"the budget of {provider} must be an amount and a unit, like '500 usd' or "
                                  f"'100000 characters', not {budget!r}")

@@ -85,6 +85,7 @@ RESTART_NEEDED = {"workers", "gpu_slots"}
 MAX_REQUEST_KEY_CHARS = 200
 MAX_RELATED = 50  # related trending titles and tags a request may carry
 MAX_BATCH_LINES = 500
+MIN_TOPIC_CHARS = 3  # a batch line shorter than this is a typo, not a topic
 
 
 class Workbench:
@@ -302,9 +303,19 @@ class Workbench:
         if len(topics) > MAX_BATCH_LINES:
             raise BriefError(f"The batch has {len(topics)} lines: queue at most {MAX_BATCH_LINES} at a time.")
         ids, errors = [], []
+        seen: dict[str, int] = {}
         for n, line in enumerate(topics, start=1):
             if not line.strip():
                 continue
+            folded = " ".join(line.split()).casefold()
+            if len(folded) < MIN_TOPIC_CHARS:
+                errors.append(f"line {n}: {line.strip()!r} is too short to be a topic (at least {MIN_TOPIC_CHARS} "
+                              "characters): write what the video is about.")
+                continue
+            if folded in seen:
+                errors.append(f"line {n}: the same topic as line {seen[folded]}, so it was not queued twice.")
+                continue
+            seen[folded] = n
             key = f"{request_key}:{n}" if request_key else None
             try:
                 ids.append(self.submit(VideoRequest(topic=line, request_key=key, **common))[0])  # type: ignore[arg-type]

@@ -119,3 +119,12 @@ def test_without_a_guard_the_usage_is_returned_to_the_caller(db):
     result = chain(Paid(delay=0), None)
     assert result.value == "paid" and result.usage == CALL
     assert db.query_one("SELECT count(*) FROM cost_ledger")[0] == 0
+
+
+def test_a_daily_budget_for_an_unknown_provider_is_an_error_naming_the_known_ones():
+    from pydantic import ValidationError
+
+    from pipeline.config import Settings
+    with pytest.raises(ValidationError, match=r"'opnai' is not a provider: daily budgets are for .*openai"):
+        Settings(daily_budgets={"opnai": "5 usd"})
+    assert Settings(daily_budgets={"elevenlabs": "1000 characters"}).daily_budgets == {"elevenlabs": "1000 characters"}

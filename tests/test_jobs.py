@@ -193,3 +193,14 @@ def test_a_request_key_makes_one_job_however_often_it_is_sent(db):
     assert a != b  # no key, no deduplication
     uids = [r[0] for r in db.query("SELECT uid FROM jobs")]
     assert len(set(uids)) == len(uids) and all(len(u) == 32 for u in uids)
+
+
+def test_a_batch_reports_duplicated_and_too_short_lines_and_queues_the_rest(tmp_path):
+    from pipeline.config import Settings
+    from pipeline.workbench import Workbench
+
+    with Workbench(Settings(data_dir=tmp_path / "data"), start_worker=False) as wb:
+        ids, errors = wb.enqueue_batch(["Octopus hearts", "ok", "", "octopus  HEARTS", "Octopus blood"])
+        assert len(ids) == 2
+        assert errors == ["line 2: 'ok' is too short to be a topic (at least 3 characters): write what the video "
+                          "is about.", "line 4: the same topic as line 1, so it was not queued twice."]
