@@ -7,6 +7,7 @@ import streamlit as st
 from pipeline.channels import ChannelError
 from pipeline.config import ConfigError
 from pipeline.providers.base import BriefError
+from pipeline.queries import describe_freshness
 from ui.cache import read
 from ui.requests import request_key
 from ui.state import get_workbench
@@ -25,9 +26,10 @@ if not countries:
     st.stop()
 
 country = st.segmented_control("Country", countries, default=countries[0], key="trend-country") or countries[0]
+st.caption(f"Data: {md(describe_freshness(read('trend_freshness', country)))}")
 status = wb.trends.status.get(country)
 if status and status.state == "computing":
-    st.info(f"Clustering {country} topics in the background ({md(status.message) or 'about a minute'}). "
+    st.info(f"Clustering {country} topics in the background ({md(status.message) or 'several minutes on a first start'}). "
             "Rising videos are below already; refresh for topics.", icon=":material/hourglass_top:")
 elif status and status.state == "failed":
     st.error(f"Topic clustering failed: {md(status.message)}")

@@ -69,6 +69,37 @@ FROM videos WHERE video_path IS NOT NULL GROUP BY day ORDER BY day
 """
 
 
+def trend_freshness(db: Database, country: str) -> dict:
+    """How old a country's trending data is: its last trending day, and where and when its newest import came
+    from (``source`` "youtube:<region>" for a fetch; a file name for the bundled sample or a CSV)."""
+    row = db.query_one("SELECT max(day), min(day) FROM trend_snapshots WHERE country = ?", [country])
+    last = db.query_one("SELECT source, at_time FROM trend_imports WHERE country = ? ORDER BY id DESC LIMIT 1",
+                        [country])
+    return {"last_day": row[0] if row else None, "first_day": row[1] if row else None,
+            "source": last[0] if last else None, "imported_at": last[1] if last else None}
+
+
+def describe_freshness(fresh: dict, now=None) -> str:
+    """One line for the page: "YouTube, fetched 2 h ago" or "bundled sample from Jun 2018 (trending days …)"."""
+    from datetime import datetime
+
+    last, source = fresh.get("last_day"), fresh.get("source") or ""
+    if last is None:
+        return "No trending days recorded yet."
+    span = f"trending days {fresh['first_day']:%d %b %Y} to {last:%d %b %Y}"
+    now = now or datetime.now()
+    if source.startswith("youtube:") and fresh.get("imported_at"):
+        hours = max(0.0, (now - fresh["imported_at"]).total_seconds() / 3600)
+        ago = f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
+        return f"YouTube's trending list, fetched {ago} ago ({span})."
+    age = (now.date() - last).days
+    bundled = (Path(__file__).resolve().parents[1] / "data" / "trends" / Path(source).name).is_file()
+    kind = "bundled sample" if bundled else f"imported file {Path(source).name}"
+    old = f": {age // 365} years old, so it shows what was rising then, not now" if age > 365 else \
+        f": {age} days old" if age > 2 else ""
+    return f"{kind[:1].upper()}{kind[1:]} from {last:%b %Y} ({span}){old}."
+
+
 def job_count(db: Database) -> int:
     """How many jobs were ever queued (0: a fresh install, where the Studio offers the example)."""
     return int(db.query_one("SELECT count(*) FROM jobs")[0])

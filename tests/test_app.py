@@ -280,6 +280,7 @@ def test_trends_page_shows_rising_topics_evaluation_and_backlog(tmp_path, monkey
     shutil.copytree(trending, data)
     at = open_app(data, monkeypatch, "trends")
     assert problems(at) == []
+    assert any(c.value.startswith("Data: Bundled sample from Nov 2017") and "not now" in c.value for c in at.caption)
     rising = at.dataframe[0].value
     assert rising.shape[0] == 25 and (rising["growth_pct_day"] > 0).all()
     from ui.state import get_workbench

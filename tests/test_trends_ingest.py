@@ -129,3 +129,18 @@ def test_oversized_client_secret_and_token_files_are_refused(tmp_path):
         parse_client_config("{" + " " * 70_000 + "}")
     with pytest.raises(AccountError, match="about a kilobyte"):
         parse_token("{" + " " * 70_000 + "}")
+
+
+def test_the_data_says_how_old_it_is():
+    from datetime import date, datetime
+
+    from pipeline.queries import describe_freshness
+    now = datetime(2026, 12, 1, 12, 0)
+    sample = {"first_day": date(2017, 11, 14), "last_day": date(2018, 6, 14), "imported_at": now,
+              "source": "youtube_trending_CA_views_2017-11-14_to_2018-06-14.csv"}
+    said = describe_freshness(sample, now)
+    assert said.startswith("Bundled sample from Jun 2018") and "8 years old" in said and "not now" in said
+    fetched = {**sample, "last_day": date(2026, 12, 1), "first_day": date(2026, 11, 28), "source": "youtube:CA",
+               "imported_at": datetime(2026, 12, 1, 10, 0)}
+    assert describe_freshness(fetched, now).startswith("YouTube's trending list, fetched 2 h ago")
+    assert describe_freshness({"last_day": None}) == "No trending days recorded yet."
