@@ -350,6 +350,33 @@ class Workbench:
         channels.delete_channel(self.db, found["id"])
         return notes
 
+    def delete_video(self, job_id: int) -> str:
+        """Delete a finished job's files (video, thumbnail, captions, every artifact in its folder) and take it
+        off the Library; its cost ledger rows, events and job row stay, so what it cost is never lost. Refused
+        while the job is queued or running. A copy already on YouTube or in the outbox is not touched."""
+        import shutil
+
+        job = jobs.get_job(self.db, job_id)
+        if job["status"] in ("queued", "running"):
+            raise ConfigError(f"Job #{job_id} is {job['status']}: cancel it, or let it finish, before deleting it.")
+        video = self.db.query_dicts("SELECT publish_state, publish_ref FROM videos WHERE job_id = ?", [job_id])
+        folder = self.settings.jobs_dir / str(job_id)
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else 0
+        with self.db.write() as cur:
+            cur.execute("DELETE FROM artifacts WHERE job_id = ?", [job_id])
+            cur.execute("DELETE FROM job_scenes WHERE job_id = ?", [job_id])
+            cur.execute("UPDATE videos SET video_path = NULL, thumbnail_path = NULL, publish_state = 'deleted' "
+                        "WHERE job_id = ?", [job_id])
+            jobs._event(cur, job_id, None, "deleted", f"files deleted ({size / 1e6:.1f} MB); the cost ledger is kept")
+        shutil.rmtree(folder, ignore_errors=True)  # after the rows: a crash leaves files, never rows to nothing
+        said = f"Deleted job #{job_id}'s files ({size / 1e6:.1f} MB). Its costs stay in the ledger."
+        state = video[0]["publish_state"] if video else None
+        if state in ("published", "scheduled"):
+            said += f" The copy on YouTube ({video[0]['publish_ref']}) is not deleted: remove it in YouTube Studio."
+        elif state == "outbox":
+            said += f" The outbox copy in {video[0]['publish_ref']} is kept."
+        return said
+
     def cancel(self, job_id: int) -> str:
         return self.worker.cancel(job_id)
 

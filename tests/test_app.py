@@ -538,3 +538,24 @@ def test_studio_says_when_the_local_writer_has_nothing_to_say_and_takes_pasted_s
 def test_money_reads_as_an_operator_writes_it(value, shown):
     from ui.widgets import usd
     assert usd(value) == shown
+
+
+def test_deleting_a_video_asks_first_removes_its_files_and_keeps_its_costs(tmp_path, monkeypatch, made):
+    data = tmp_path / "data"
+    shutil.copytree(made, data)
+    at = open_app(data, monkeypatch, "library")
+    from ui.state import get_workbench
+    wb = get_workbench()
+    folder = wb.settings.jobs_dir / "1"
+    ledger = wb.db.query_one("SELECT count(*), sum(compute_s) FROM cost_ledger WHERE job_id = 1")
+    delete = next(b for b in at.button if b.proto.label == "Delete")
+    assert delete.proto.disabled  # not before the operator says yes
+    at.checkbox(key="delete-sure-1").check().run()
+    next(b for b in at.button if b.proto.label == "Delete").click().run()
+    assert problems(at) == []
+    assert any("Deleted job" in s.value and "outbox copy" in s.value for s in at.success)
+    assert not folder.exists()
+    assert wb.db.query_one("SELECT count(*), sum(compute_s) FROM cost_ledger WHERE job_id = 1") == ledger
+    assert wb.db.query_one("SELECT publish_state, video_path FROM videos WHERE job_id = 1") == ("deleted", None)
+    at.run()
+    assert problems(at) == [] and not [b for b in at.button if b.proto.label == "Delete"]  # gone from the Library

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from pipeline.config import ConfigError
 from ui.scenes import show_scenes
 from ui.state import get_workbench
 from ui.text import md
@@ -53,6 +54,16 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
                        + (f" · licence: {md(v['music_licence'])}" if v.get("music_licence") else " · no licence note"))
         st.caption("This video's row:")
         exports(row, f"video-{job}", key=f"row-{job}")
+        with st.popover("Delete video", icon=":material/delete:"):
+            st.caption("Deletes this video's files (video, thumbnail, captions, scenes) from this machine. What it "
+                       "cost stays in the ledger; a copy on YouTube or in the outbox is not touched.")
+            sure = st.checkbox(f"Yes, delete job #{job}'s files", key=f"delete-sure-{job}")
+            if st.button("Delete", key=f"delete-video-{job}", type="primary", disabled=not sure):
+                try:
+                    st.success(md(get_workbench().delete_video(job)))
+                    st.stop()  # the rest of this view was about files that are gone
+                except ConfigError as exc:
+                    st.error(md(exc))
 
     script, scenes, quality, costs = st.tabs(["Script", "Scenes", "Quality", "Costs"])
     with scenes:
