@@ -52,30 +52,40 @@ def channel_form(key: str, current: dict | None = None) -> ChannelInput | None:
     return None
 
 
+def pick(key: str) -> dict | None:
+    """The channel chosen in this tab, or None (with what to do) when there is none yet."""
+    if channels.is_empty():
+        st.info("No channels yet: create one in the first tab.")
+        return None
+    chosen = st.selectbox("Channel", channels["name"].to_list(), key=key)
+    return channels.filter(channels["name"] == chosen).row(0, named=True)
+
+
+def saved(message: str, data: ChannelInput) -> None:
+    """Say it was saved, and what will not work yet with these settings."""
+    st.success(message)
+    for warning in channel_warnings(data, wb.settings):
+        st.warning(md(warning))
+
+
 create, edit, sound, youtube = st.tabs(["New channel", "Edit or delete", "Captions and music", "YouTube"])
 with create:
     data = channel_form("new-channel")
     if data:
         try:
             create_channel(wb.db, data)
-            st.success(f"Channel {md(repr(data.name))} created.")
-            for warning in channel_warnings(data, wb.settings):
-                st.warning(md(warning))
+            saved(f"Channel {md(repr(data.name))} created.", data)
         except ChannelError as exc:
             st.error(md(exc))
 with edit:
-    if channels.is_empty():
-        st.info("No channels yet: create one in the first tab.")
-    else:
-        chosen = st.selectbox("Channel", channels["name"].to_list(), key="edit-channel")
-        current = channels.filter(channels["name"] == chosen).row(0, named=True)
+    current = pick("edit-channel")
+    if current:
+        chosen = current["name"]
         data = channel_form(f"edit-{current['id']}", current)
         if data:
             try:
                 update_channel(wb.db, current["id"], data)
-                st.success("Saved.")
-                for warning in channel_warnings(data, wb.settings):
-                    st.warning(md(warning))
+                saved("Saved.", data)
             except ChannelError as exc:
                 st.error(md(exc))
         sure = st.checkbox(f"Yes, delete {md(chosen)}: its schedule goes and its YouTube access is revoked at Google",
@@ -89,11 +99,8 @@ with edit:
                 st.error(md(exc))
 
 with sound:
-    if channels.is_empty():
-        st.info("No channels yet: create one in the first tab.")
-    else:
-        chosen = st.selectbox("Channel", channels["name"].to_list(), key="sound-channel")
-        current = channels.filter(channels["name"] == chosen).row(0, named=True)
+    current = pick("sound-channel")
+    if current:
         st.subheader("Captions")
         show_captions(wb, current)
         st.subheader("Background music")
