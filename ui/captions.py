@@ -56,8 +56,8 @@ def show_captions(wb, current: dict) -> None:
     colours = (current["primary_color"], current["accent_color"], current["text_color"])
     try:
         right.image(preview(style, font, size, outline, shadow, colours, fmt),
-                    caption="Preview: a real frame, the highlighted word mid-sentence; the box marks nothing, "
-                            "captions stay inside the platform's safe area.")
+                    caption="Preview: one real frame, mid-sentence (karaoke and pop light the word being "
+                            "spoken); captions stay inside the platform's safe area.")
     except Exception as exc:  # noqa: BLE001 - a preview that cannot render must not hide the form
         right.warning(f"No preview: {md(exc)}")
     if st.button("Save captions", type="primary", key=f"cap-save-{cid}", icon=":material/save:"):
