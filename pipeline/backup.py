@@ -46,7 +46,8 @@ SEQUENCES = {"channels": "channel_ids", "jobs": "job_ids", "job_events": "event_
              "trend_imports": "trend_import_ids", "fallbacks": "fallback_ids", "quota_ledger": "quota_ids",
              "media_files": "media_file_ids", "music_tracks": "music_track_ids"}
 # Stored paths to a job's files: each must resolve inside <data dir>/jobs/.
-PATH_COLUMNS = {"artifacts": ("job_id", "kind", ("path",)), "videos": ("job_id", None, ("video_path", "thumbnail_path"))}
+PATH_COLUMNS = {"artifacts": ("job_id", "kind", ("path",)), "videos": ("job_id", None, ("video_path", "thumbnail_path")),
+                "script_versions": ("job_id", "version", ("path",))}
 # Append-only records of what happened outside: rows written since the backup survive a restore.
 LEDGERS = ("cost_ledger", "quota_ledger")
 MAX_MEMBERS = len(TABLES) + 16  # room for tables a newer schema adds, never thousands of entries

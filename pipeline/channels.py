@@ -12,8 +12,19 @@ DEMO_CHANNEL = "Demo Channel"
 MAX_NAME, MAX_NICHE, MAX_CHAIN = 100, 200, 300  # characters
 FIELDS = ("name", "niche", "language", "voice", "writer", "primary_color", "accent_color", "text_color",
           "default_format", "default_duration", "made_for_kids", "visuals", "caption_style", "caption_font",
-          "caption_size", "caption_outline", "caption_shadow")
+          "caption_size", "caption_outline", "caption_shadow", "review")
 CAPTION_STYLES = ("sentence", "karaoke", "pop")  # pipeline.media.caption_style.STYLES, without loading the fonts
+# Review gates: auto runs straight through; script stops for a person after the script (before any voice is paid
+# for); publish stops after the quality gate (the operator watches it and edits its metadata, then publishes).
+REVIEW_MODES = {"auto": "Automatic", "script": "Review the script", "publish": "Review before publishing",
+                "both": "Review the script and before publishing"}
+REVIEW_GATES = {"auto": (), "script": ("script",), "publish": ("publish",), "both": ("script", "publish")}
+
+
+def review_gates(brief: dict, channel: dict) -> tuple[str, ...]:
+    """Where a job stops for a person: the video's own choice, else its channel's ('auto' when neither says)."""
+    mode = (brief or {}).get("review") or (channel or {}).get("review") or "auto"
+    return REVIEW_GATES.get(mode, ())
 
 
 class ChannelError(ValueError):
@@ -39,6 +50,7 @@ class ChannelInput:
     caption_size: int = 100
     caption_outline: int = 4
     caption_shadow: int = 2
+    review: str = "auto"  # a key of REVIEW_MODES
 
 
 def validate(data: ChannelInput) -> list[str]:
@@ -78,6 +90,8 @@ def validate(data: ChannelInput) -> list[str]:
         except ValueError as exc:
             errors.append(f"{label}: {exc}")
     errors += caption_errors(data)
+    if data.review not in REVIEW_MODES:
+        errors.append(f"Review must be one of {', '.join(REVIEW_MODES)} (got {data.review!r}).")
     if data.default_format not in FORMATS:
         errors.append(f"Default format must be one of {', '.join(FORMATS)}.")
     else:

@@ -90,13 +90,17 @@ class PriceTable:
 def insert_ledger(cur, job_id: int, stage: str, priced: list[PricedUsage]) -> Decimal:
     """Append priced usage to the ledger inside the caller's transaction, keeping the rollups
     (job_costs, cost_daily) in step; returns the total."""
+    run = None
     for p in priced:
         u = p.usage
+        if run is None:  # the job's current run (1, then one more per rerun after an edit)
+            row = cur.execute("SELECT run FROM jobs WHERE id = ?", [job_id]).fetchall()
+            run = row[0][0] if row else 1
         cur.execute(
             "INSERT INTO cost_ledger (job_id, stage, provider, model, unit, quantity,"
-            " unit_price_usd, usd, compute_s, price_version) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " unit_price_usd, usd, compute_s, price_version, run) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [job_id, stage, u.provider, u.model, u.unit, u.quantity, p.unit_price_usd, p.usd,
-             u.compute_s, p.price_version],
+             u.compute_s, p.price_version, run],
         )
         cur.execute(
             "INSERT INTO cost_daily VALUES (current_date, ?, ?, ?, ?, ?, ?, ?, 1)"

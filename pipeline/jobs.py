@@ -1,6 +1,7 @@
 """The durable job queue and its state machine, as rows in DuckDB.
 
-A job moves ``queued -> running -> done | held | failed | cancelled``; each of
+A job moves ``queued -> running -> done | held | failed | cancelled``, or to ``review`` where a review gate
+stops it for a person (``jobs.awaiting`` says for what: the script, or the publishing); each of
 its stages ``pending -> running -> done | failed | cancelled | skipped``. Every
 transition is checked against the tables below and written with an event, in
 one transaction. A stage is done exactly when its artifacts are recorded, which
@@ -20,7 +21,8 @@ STAGES = ("script", "voice", "scenes", "visuals", "render", "thumbnail", "qualit
 
 JOB_TRANSITIONS = {
     "queued": {"running", "cancelled"},
-    "running": {"done", "held", "failed", "cancelled", "queued"},
+    "running": {"done", "held", "failed", "cancelled", "queued", "review"},
+    "review": {"queued", "cancelled"},  # approved (or edited) and queued on, or given up
     "failed": {"queued"},
     "cancelled": {"queued"},
     "held": {"queued"},
@@ -245,6 +247,8 @@ def _complete(cur, job_id: int, stage: str, produced: dict[str, Path], priced: l
             [job_id, stage, kind, str(path), path.stat().st_size if path.is_file() else 0],
         )
     insert_ledger(cur, job_id, stage, priced)
+    if stage == "script" and "script" in produced:  # each script the writer makes is a version the operator can read
+        _add_script_version(cur, job_id, Path(produced["script"]), "writer", provider, None)
     if video_fields:
         _upsert_video(cur, job_id, video_fields)
     cur.execute(
@@ -323,6 +327,94 @@ def reset_stage(db: Database, job_id: int, stage: str) -> None:
         _event(cur, job_id, stage, "pending", "artifacts missing on disk: redoing this stage and those after it")
 
 
+def _add_script_version(cur, job_id: int, path: Path, author: str, writer: str | None, note: str | None) -> int:
+    version = first(cur.execute("SELECT coalesce(max(version), 0) + 1 FROM script_versions WHERE job_id = ?",
+                                [job_id]))[0]
+    cur.execute("INSERT INTO script_versions (job_id, version, path, author, writer, note) VALUES (?, ?, ?, ?, ?, ?)",
+                [job_id, version, str(path), author, writer, note])
+    return version
+
+
+def script_versions(db: Database, job_id: int) -> list[dict]:
+    return db.query_dicts("SELECT * FROM script_versions WHERE job_id = ? ORDER BY version", [job_id])
+
+
+def _next_run(cur, job_id: int, stage: str | None, reason: str) -> int:
+    """Start the job's next run (a rerun after an edit): its ledger rows carry the new number."""
+    run = first(cur.execute("UPDATE jobs SET run = run + 1 WHERE id = ? RETURNING run", [job_id]))[0]
+    cur.execute("INSERT INTO job_runs (job_id, run, from_stage, reason) VALUES (?, ?, ?, ?)",
+                [job_id, run, stage, reason[:500]])
+    return run
+
+
+def _reset_from(cur, job_id: int, stage: str) -> list[str]:
+    """Forget ``stage``'s artifacts and every later stage's, and set them pending (earlier stages are kept)."""
+    position = first(cur.execute("SELECT position FROM job_stages WHERE job_id = ? AND stage = ?", [job_id, stage]))
+    if position is None:
+        raise InvalidTransition(f"Job {job_id} has no {stage} stage.")
+    later = [r[0] for r in cur.execute("SELECT stage FROM job_stages WHERE job_id = ? AND position >= ?",
+                                       [job_id, position[0]]).fetchall()]
+    for name in later:
+        cur.execute("DELETE FROM artifacts WHERE job_id = ? AND stage = ?", [job_id, name])
+    cur.execute("UPDATE job_stages SET status = 'pending', progress = 0, error = NULL WHERE job_id = ?"
+                f" AND stage IN ({', '.join('?' * len(later))})", [job_id, *later])
+    return later
+
+
+def await_review(db: Database, job_id: int, what: str, message: str, *, uid: str | None = None) -> None:
+    """Stop a running job for a person: ``what`` is 'script' (before any voice is paid for) or 'publish'."""
+    with db.write() as cur:
+        if not _owned(cur, job_id, None, uid, None):
+            raise JobChanged(f"Job {job_id} changed while it ran.")
+        check_job_transition("running", "review")
+        cur.execute("UPDATE jobs SET status = 'review', awaiting = ?, current_stage = NULL WHERE id = ?", [what, job_id])
+        _event(cur, job_id, None, "review", message)
+
+
+def resume(db: Database, job_id: int, message: str, *, from_stage: str | None = None, approve: str | None = None,
+           brief: dict | None = None, script: tuple[Path, str] | None = None, allow: tuple[str, ...] = ()) -> dict:
+    """Queue a job on after a person's decision, in one transaction: merge ``brief`` changes into its brief, record
+    an operator's ``script`` (path, note) as a new version, rerun from ``from_stage`` (it and every later stage are
+    redone, earlier ones kept; a new run), and record an approval ('script' or 'publish'). Refused while the job is
+    queued or running, and for statuses not in ``allow`` other than 'review'. Returns {"version", "run"}."""
+    with db.write() as cur:
+        row = first(cur.execute("SELECT status, brief FROM jobs WHERE id = ?", [job_id]))
+        if row is None:
+            raise JobNotFound(f"There is no job {job_id}.")
+        status, stored = row
+        if status in ACTIVE:
+            raise InvalidTransition(f"Job {job_id} is {status}: wait until it has finished or stops for review.")
+        if status != "review" and status not in allow:
+            raise InvalidTransition(f"Job {job_id} is {status}: this cannot be done to it now.")
+        said = {}
+        if brief:
+            merged = {**(json.loads(stored) if isinstance(stored, str) else stored or {}), **brief}
+            cur.execute("UPDATE jobs SET brief = ? WHERE id = ?", [json.dumps(merged), job_id])
+        if script is not None:
+            path, note_text = script
+            path = Path(path)
+            said["version"] = _add_script_version(cur, job_id, path, "operator", None, note_text)
+            cur.execute("INSERT INTO artifacts (job_id, stage, kind, path, bytes) VALUES (?, 'script', 'script', ?, ?)"
+                        " ON CONFLICT (job_id, kind) DO UPDATE SET stage = excluded.stage, path = excluded.path,"
+                        " bytes = excluded.bytes, created_at = now()", [job_id, str(path), path.stat().st_size])
+            _event(cur, job_id, "script", "edited", f"script version {said['version']}: {note_text}"[:2000])
+        if from_stage:
+            _reset_from(cur, job_id, from_stage)
+            said["run"] = _next_run(cur, job_id, from_stage, message)
+        else:  # stages the gate or a hold skipped run now; finished ones stay finished
+            cur.execute("UPDATE job_stages SET status = 'pending', progress = 0, error = NULL"
+                        " WHERE job_id = ? AND status IN ('failed', 'cancelled', 'skipped', 'running')", [job_id])
+        if approve == "script":
+            cur.execute("UPDATE jobs SET script_approved_at = current_timestamp WHERE id = ?", [job_id])
+        elif approve == "publish":
+            cur.execute("UPDATE jobs SET publish_approved_at = current_timestamp WHERE id = ?", [job_id])
+        cur.execute("UPDATE jobs SET status = 'queued', awaiting = NULL, cancel_requested = false, error_stage = NULL,"
+                    " error_provider = NULL, error_message = NULL, finished_at = NULL, not_before = NULL,"
+                    " cleared_at = NULL WHERE id = ?", [job_id])
+        _event(cur, job_id, from_stage, "queued", message)
+    return said
+
+
 def rerun_from(db: Database, job_id: int, stage: str, message: str, scenes: list[dict] | None = None) -> None:
     """Queue a finished job again from ``stage`` on (its artifacts and those of every later stage are forgotten,
     earlier ones kept), recording new scene rows with it, in one transaction. Refused while it is queued or running."""
@@ -332,18 +424,11 @@ def rerun_from(db: Database, job_id: int, stage: str, message: str, scenes: list
             raise JobNotFound(f"There is no job {job_id}.")
         if row[0] in ACTIVE:
             raise InvalidTransition(f"Job {job_id} is {row[0]}: wait until it has finished.")
-        position = first(cur.execute("SELECT position FROM job_stages WHERE job_id = ? AND stage = ?", [job_id, stage]))
-        if position is None:
-            raise InvalidTransition(f"Job {job_id} has no {stage} stage.")
-        later = [r[0] for r in cur.execute("SELECT stage FROM job_stages WHERE job_id = ? AND position >= ?",
-                                           [job_id, position[0]]).fetchall()]
-        for name in later:
-            cur.execute("DELETE FROM artifacts WHERE job_id = ? AND stage = ?", [job_id, name])
-        cur.execute("UPDATE job_stages SET status = 'pending', progress = 0, error = NULL WHERE job_id = ?"
-                    f" AND stage IN ({', '.join('?' * len(later))})", [job_id, *later])
+        _reset_from(cur, job_id, stage)
+        _next_run(cur, job_id, stage, message)
         if scenes is not None:
             store_scenes(cur, job_id, scenes)
-        cur.execute("UPDATE jobs SET status = 'queued', cancel_requested = false, error_stage = NULL,"
+        cur.execute("UPDATE jobs SET status = 'queued', awaiting = NULL, cancel_requested = false, error_stage = NULL,"
                     " error_provider = NULL, error_message = NULL, finished_at = NULL WHERE id = ?", [job_id])
         _event(cur, job_id, stage, "queued", message)
 
@@ -377,9 +462,11 @@ def request_cancel(db: Database, job_id: int) -> str:
         if row is None:
             raise JobNotFound(f"There is no job {job_id}.")
         status, stage = row
-        if status == "queued":
-            cur.execute("UPDATE jobs SET status = 'cancelled', finished_at = current_timestamp WHERE id = ?", [job_id])
-            _event(cur, job_id, None, "cancelled", "cancelled before it started")
+        if status in ("queued", "review"):
+            cur.execute("UPDATE jobs SET status = 'cancelled', awaiting = NULL, finished_at = current_timestamp"
+                        " WHERE id = ?", [job_id])
+            _event(cur, job_id, None, "cancelled", "cancelled before it started" if status == "queued"
+                   else "cancelled while it waited for review")
             return "cancelled"
         if status == "running":
             if first(cur.execute("SELECT cancel_requested FROM jobs WHERE id = ?", [job_id]))[0]:
@@ -389,7 +476,7 @@ def request_cancel(db: Database, job_id: int) -> str:
             return "running"
     if status == "cancelled":
         raise InvalidTransition(f"Job {job_id} is already cancelled.")
-    raise InvalidTransition(f"Job {job_id} is {status}: only queued or running jobs can be cancelled.")
+    raise InvalidTransition(f"Job {job_id} is {status}: only queued, running or waiting jobs can be cancelled.")
 
 
 def cancel_requested(db: Database, job_id: int) -> bool:
@@ -413,7 +500,9 @@ def retry_job(db: Database, job_id: int) -> None:
         if status not in RETRYABLE:
             raise InvalidTransition({"queued": f"Job {job_id} is already queued: nothing to retry.",
                                      "running": f"Job {job_id} is already running: nothing to retry.",
-                                     "done": f"Job {job_id} is done: nothing to retry."}.get(
+                                     "done": f"Job {job_id} is done: nothing to retry.",
+                                     "review": f"Job {job_id} is waiting for your review: approve it in the "
+                                               "Library instead."}.get(
                                          status, f"Job {job_id} is {status}: only failed, cancelled or held jobs "
                                                  "can be retried."))
         if status == "held":  # judge the video again (the threshold may have changed), never publish blind

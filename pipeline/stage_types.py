@@ -45,8 +45,7 @@ class StageContext:
 
     @property
     def brand(self) -> Brand:
-        c = self.channel
-        return Brand(c["name"], c["primary_color"], c["accent_color"], c["text_color"])
+        return brand_of(self.channel)
 
     def script(self) -> Script:
         return Script.load(self.artifacts["script"])
@@ -54,6 +53,10 @@ class StageContext:
     def cues(self) -> tuple[list[Cue], float]:
         data = json.loads(self.artifacts["timings"].read_text(encoding="utf-8"))
         return [cue_from(c) for c in data["cues"]], data["duration_s"]
+
+
+def brand_of(c: dict) -> Brand:
+    return Brand(c["name"], c["primary_color"], c["accent_color"], c["text_color"])
 
 
 def cue_from(data: dict) -> Cue:

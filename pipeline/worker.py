@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pipeline import jobs
 from pipeline.budget import BudgetGuard, OverBudget
+from pipeline.channels import review_gates
 from pipeline.config import Settings
 from pipeline.costs import PriceError, PriceTable
 from pipeline.db import Database
@@ -47,6 +48,12 @@ class Deferred(RuntimeError):
 
 class Interrupted(RuntimeError):
     """The worker is stopping: leave the job to be resumed, not failed."""
+
+
+def wait_message(what: str) -> str:
+    return ("awaiting review of the script: read and edit it in the Library, then approve it (no voice is paid for "
+            "until then)" if what == "script" else
+            "awaiting review before publishing: watch it in the Library, edit its title and description, then publish")
 
 
 def describe(exc: BaseException) -> str:
@@ -231,6 +238,10 @@ class Worker:
                 if row["status"] == "done":
                     jobs.reset_stage(self.db, job_id, spec.name)
                 self._checkpoint(job_id, cancel)
+                wait = self._gate(job, channel, spec.name)
+                if wait:
+                    jobs.await_review(self.db, job_id, wait, wait_message(wait), uid=uid)
+                    return "review"
                 current = spec.name
                 output = self._run_stage(job, channel, spec, job_dir, have, cancel, on_progress)
                 priced = self._price(job_id, spec.name, output.usage)
@@ -305,6 +316,17 @@ class Worker:
             for key in [k for k in self._attempt_no if k[0] == job_id]:
                 self._attempt_no.pop(key, None)
             self._wake.set()
+
+    @staticmethod
+    def _gate(job: dict, channel: dict, stage: str) -> str | None:
+        """The review this job waits for before ``stage``: the script before the voice (nothing paid for yet
+        but the script), the publishing before publish; None when it may go on."""
+        gates = review_gates(job["brief"], channel)
+        if stage == "voice" and "script" in gates and not job.get("script_approved_at"):
+            return "script"
+        if stage == "publish" and "publish" in gates and not job.get("publish_approved_at"):
+            return "publish"
+        return None
 
     def _requeue(self, job_id: int, stage: str | None, uid: str | None = None) -> str:
         try:

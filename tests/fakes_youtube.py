@@ -92,7 +92,7 @@ class FakeYouTube(LoopbackServer):
             return queue.pop(0) if queue else None
 
     def uploads_of(self, channel: str) -> list[dict]:
-        return [v for v in self.videos.values() if v["channel"] == channel]
+        return [{**v, "id": k} for k, v in self.videos.items() if v["channel"] == channel]
 
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod
