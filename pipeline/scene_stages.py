@@ -191,10 +191,50 @@ def _slides(ctx: StageContext) -> tuple[dict[str, Path], Path, list[Usage]]:
     return {x.block: x.path for x in slides}, index, usage
 
 
+class _SceneProgress:
+    """How far choosing has got, scene by scene: half a scene once it has been searched (at its first
+    source), the other half once its visual is fetched; a scene left to its slide counts at the end."""
+
+    def __init__(self, scenes: list[Scene], report):
+        self.total, self.report = max(1, len(scenes)), report
+        self._searched: set[int] = set()
+        self._fetched = 0
+
+    def searched(self, scene: Scene) -> None:
+        self._searched.add(scene.index)
+        self._show()
+
+    def fetched(self) -> None:
+        self._fetched += 1
+        self._show()
+
+    def _show(self) -> None:
+        self.report((len(self._searched) + min(self._fetched, self.total)) / (2 * self.total))
+
+
+class _Counted:
+    """A scene source whose successful fetches are counted: each one is a scene's visual in hand (the
+    picker takes the first file it gets for a scene)."""
+
+    def __init__(self, source, fetched):
+        self._source, self._fetched = source, fetched
+
+    def __getattr__(self, name: str):
+        return getattr(self._source, name)
+
+    def fetch(self, candidate, cache):
+        found = self._source.fetch(candidate, cache)
+        self._fetched()
+        return found
+
+
 def choose(ctx: StageContext) -> StageOutput:
-    """The ``visuals`` stage."""
+    """The ``visuals`` stage. Its progress: the slides drawn, then each scene searched and its visual
+    fetched, then each scene's still for the Library."""
+    from pipeline.progress import rising, share
     from pipeline.ranking import rank, recent_sources
 
+    progress = rising(ctx.progress)
     subject, scenes = _load_plan(ctx)
     slides, slides_index, usage = _slides(ctx)
     chain, notes = _sources(ctx)
@@ -207,24 +247,37 @@ def choose(ctx: StageContext) -> StageOutput:
     for name, source in chain:
         if name == "library":
             source.embedder = embedder
+    # Shares of the stage: searching and fetching dominate when a source is searched; else the slides.
+    searching = any(name != "slides" for name, _ in chain)
+    drawn, picked = (0.1, 0.85) if searching else (0.5, 0.5)
+    progress(drawn)
+    tally = _SceneProgress(scenes, share(progress, drawn, picked - drawn))
+    chain = [(name, source if source is None else _Counted(source, tally.fetched)) for name, source in chain]
+
+    def ranked(scene, subj, found, size, used_):
+        out = rank(scene, subj, found, size, embedder, used_)
+        tally.searched(scene)
+        return out
+
     channel, window = (str(ctx.settings.db_path), ctx.job["channel_id"]), ctx.settings.repeat_window
     with _channel_lock(channel):  # two videos of one channel at once never pick the same clips
         used = recent_sources(ctx.db, ctx.job["channel_id"], window, exclude_job=ctx.job["id"]) \
             if ctx.db is not None else set()
         used |= _claimed(channel, ctx.job["id"], window)
-        picker = Picker(chain, slides, ctx.size, subject,
-                        lambda scene, subj, found, size, used_: rank(scene, subj, found, size, embedder, used_),
+        picker = Picker(chain, slides, ctx.size, subject, ranked,
                         MediaCache(ctx.settings.media_dir), ctx.settings.visual_threshold, set(used), ctx.guard)
         picker.fallbacks.extend(notes)
-        choices = picker.choose_all(scenes, progress=lambda f: ctx.progress(f * 0.9), cancelled=ctx.cancel.is_set)
+        choices = picker.choose_all(scenes, cancelled=ctx.cancel.is_set)
         _claim(channel, ctx.job["id"], {(c.provider, c.source_id) for c in choices if c.provider != "slides"})
+    progress(picked)
     _prune_cache(ctx, {Path(c.path) for c in choices})
     rows = []
     stills = ctx.job_dir / "scenes"
-    for choice in choices:
+    for n, choice in enumerate(choices, 1):
         row = choice.row()
         row["still"] = str(_still(choice.kind, choice.path, stills / f"{choice.scene.index:03d}.jpg"))
         rows.append(row)
+        progress(picked + (1.0 - picked) * n / len(choices))
     path = ctx.job_dir / "scenes.json"
     path.write_text(json.dumps({"subject": subject, "scenes": rows}, indent=1, ensure_ascii=False), encoding="utf-8")
     providers = sorted({c.provider for c in choices})

@@ -157,11 +157,25 @@ def _capture(cmd: list[str], limit_s: float, what: str) -> subprocess.CompletedP
     return subprocess.CompletedProcess(cmd, child.proc.returncode, "".join(child.stdout), child.text())
 
 
+def out_seconds(key: str, value: str) -> float | None:
+    """The output time a ``-progress`` line reports, in seconds: ``out_time_us=1500000`` or
+    ``out_time=00:00:01.500000`` (None for other keys, and for ``N/A`` before the first frame)."""
+    value = value.strip()
+    if key == "out_time_us" and value.isdigit():
+        return int(value) / 1e6
+    if key == "out_time" and (m := re.fullmatch(r"(-?)(\d+):(\d{2}):(\d{2}(?:\.\d+)?)", value)):
+        seconds = int(m[2]) * 3600 + int(m[3]) * 60 + float(m[4])
+        return 0.0 if m[1] else seconds
+    return None
+
+
 class _ProgressWatch:
     """Reads ``-progress`` lines (in the reader thread): how far ffmpeg got, and when that last moved.
 
-    ffmpeg prints a progress block every half second even while stuck, so a hang shows as values
-    that stop changing, not as silence.
+    The fraction is the output time (``out_time_us``, or ``out_time`` where a build prints only that)
+    over ``total_s``, never going back (the audio and video streams report in turns), and 1.0 at
+    ``progress=end``. ffmpeg prints a progress block every half second even while stuck, so a hang
+    shows as values that stop changing, not as silence.
     """
 
     def __init__(self, total_s: float | None):
@@ -172,11 +186,15 @@ class _ProgressWatch:
 
     def feed(self, line: str) -> None:
         key, _, value = line.strip().partition("=")
-        if key in ("out_time_us", "total_size", "progress") and self._seen.get(key) != value:
+        if key in ("out_time_us", "out_time", "total_size", "progress") and self._seen.get(key) != value:
             self._seen[key] = value
             self.moved = time.monotonic()
-            if key == "out_time_us" and self.total_s and value.isdigit():
-                self.fraction = min(1.0, int(value) / 1e6 / self.total_s)
+            if not self.total_s:
+                return
+            if key == "progress" and value == "end":
+                self.fraction = 1.0
+            elif (at := out_seconds(key, value)) is not None:
+                self.fraction = max(self.fraction or 0.0, min(1.0, at / self.total_s))
 
 
 def run(args: list[str], *, cwd: Path | None = None, total_s: float | None = None,

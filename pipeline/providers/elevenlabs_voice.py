@@ -14,12 +14,14 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.config import Settings
 from pipeline.costs import Usage
+from pipeline.progress import spoken_share
 from pipeline.providers.audio import assemble
 from pipeline.providers.base import Narration, ProviderError, TransientError
 from pipeline.providers.words import character_spans, estimated_spans, script_words
@@ -111,12 +113,15 @@ class ElevenLabsVoice:
         return samples, billed, [(a, b, w) for (a, b), w in zip(spans, words)], aligned
 
     def synthesize(self, blocks: list[tuple[str, list[str]]], out_wav: Path, *, device: str = "cpu",
-                   length_scale: float = 1.0) -> Narration:
+                   length_scale: float = 1.0, progress: Callable[[float], None] | None = None) -> Narration:
+        """Speak every sentence into ``out_wav``. ``progress`` (optional) hears the share of the script's
+        characters spoken so far, after each sentence's answer."""
         started = time.perf_counter()
         client = self._client()
         flat = [(block, s) for block, sentences in blocks for s in sentences]
         pieces, billed = [], 0.0
         timed = True  # every sentence came back with its character alignment
+        report = spoken_share(blocks, progress)
         try:
             for i, (block, sentence) in enumerate(flat):
                 previous = flat[i - 1][1] if i else None
@@ -125,6 +130,7 @@ class ElevenLabsVoice:
                 billed += cost
                 timed = timed and aligned
                 pieces.append((block, sentence, samples, spans))
+                report(sentence)
             if not pieces:
                 raise ProviderError("The script has no speakable text.", provider=self.name)
             cues, duration = assemble(pieces, SAMPLE_RATE, out_wav)

@@ -19,6 +19,7 @@ import io
 import re
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from pipeline.config import Settings
 from pipeline.costs import Usage
+from pipeline.progress import spoken_share
 from pipeline.providers.audio import assemble
 from pipeline.providers.base import Narration, ProviderError, TransientError
 from pipeline.providers.words import estimated_spans, mark_spans, script_words, ssml, ssml_parts
@@ -229,11 +231,14 @@ class GoogleTTSVoice:
         return np.concatenate(chunks), [(*spans[i], w) for i, w in enumerate(words)], billed
 
     def synthesize(self, blocks: list[tuple[str, list[str]]], out_wav: Path, *, device: str = "cpu",
-                   length_scale: float = 1.0) -> Narration:
+                   length_scale: float = 1.0, progress: Callable[[float], None] | None = None) -> Narration:
+        """Speak every sentence into ``out_wav``. ``progress`` (optional) hears the share of the script's
+        characters spoken so far, after each sentence's answer."""
         started = time.perf_counter()
         client = self._client()
         pieces, characters = [], 0
         billed: list[Usage] = []
+        report = spoken_share(blocks, progress)
         try:
             for block, sentences in blocks:
                 for sentence in sentences:
@@ -242,6 +247,7 @@ class GoogleTTSVoice:
                     audio, spans, billed_here = self._sentence(client, sentence)
                     characters += billed_here
                     pieces.append((block, sentence, audio, spans))
+                    report(sentence)
             if not pieces:
                 raise ProviderError("The script has no speakable text.", provider=self.name)
             cues, duration = assemble(pieces, SAMPLE_RATE, out_wav)

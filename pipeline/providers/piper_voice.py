@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.costs import Usage
+from pipeline.progress import spoken_share
 from pipeline.providers.audio import assemble
 from pipeline.providers.base import Narration, ProviderError
 from pipeline.providers.words import estimated_spans, phoneme_spans, script_words
@@ -124,7 +126,9 @@ class PiperTTS:
         return [(a, b, w) for (a, b), w in zip(spans, words)], exact
 
     def synthesize(self, blocks: list[tuple[str, list[str]]], out_wav: Path, *, device: str = "cpu",
-                   length_scale: float = 1.0) -> Narration:
+                   length_scale: float = 1.0, progress: Callable[[float], None] | None = None) -> Narration:
+        """Speak every sentence into ``out_wav``. ``progress`` (optional) hears the share of the script's
+        characters spoken so far, after each sentence."""
         from piper import SynthesisConfig
 
         started = time.perf_counter()
@@ -132,9 +136,11 @@ class PiperTTS:
         base = voice.config.length_scale or 1.0
         config = SynthesisConfig(length_scale=base * length_scale)
         pieces, characters, rate, exact = [], 0, voice.config.sample_rate, True
+        report = spoken_share(blocks, progress)
         for block, sentences in blocks:
             for sentence in sentences:
                 chunks = list(voice.synthesize(sentence, syn_config=config, include_alignments=True))
+                report(sentence)
                 if not chunks:
                     continue  # punctuation only: nothing to say
                 samples = np.concatenate([c.audio_float_array for c in chunks])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 from pipeline.config import Settings
 from pipeline.costs import Usage
 from pipeline.db import Database
+from pipeline.progress import rising, share
 from pipeline.providers.base import ProviderError, PublishResult, TransientError
 from pipeline.youtube.accounts import Account, AccountError, Accounts, park_for
 from pipeline.youtube.api import build_youtube, error_reason, status_of
@@ -60,6 +62,8 @@ HAS_VIDEO = ("uploaded", "thumbnail", "captions", "playlist", "done")
 FOLLOW_UPS = ("uploaded", "thumbnail", "captions", "playlist", "done")
 # Answers on a chunk or a status query worth asking again about (the session stays).
 RETRYABLE = (408, 429, 500, 502, 503, 504)
+# The share of a publish's progress that is the video's bytes; the follow-up calls make up the rest.
+UPLOAD_SHARE = 0.94
 
 
 class _SessionAwareUpload:
@@ -164,11 +168,17 @@ class YouTubePublisher:
 
     # -- publishing ----------------------------------------------------------------------------
     def publish(self, job_id: int, channel: dict, video: Path, thumbnail: Path, body: dict,
-                captions: Path | None = None, playlist_id: str | None = None) -> PublishResult:
-        """Upload (or resume, or adopt) the job's video. Every error carries the quota it charged as ``usage``."""
+                captions: Path | None = None, playlist_id: str | None = None,
+                progress: Callable[[float], None] | None = None) -> PublishResult:
+        """Upload (or resume, or adopt) the job's video. Every error carries the quota it charged as ``usage``.
+
+        ``progress`` (optional) hears the share of the video's bytes YouTube has acknowledged, after each chunk
+        (and after a resumed session's status query), as :data:`UPLOAD_SHARE` of the whole; the follow-up
+        calls (thumbnail, captions, playlist) make up the rest."""
         charged = [0]  # quota units this call charged, whatever happens
         try:
-            return self._publish(job_id, channel, video, thumbnail, body, playlist_id, charged, captions)
+            return self._publish(job_id, channel, video, thumbnail, body, playlist_id, charged, captions,
+                                 rising(progress))
         except BaseException as exc:
             if charged[0]:
                 exc.usage = [*(getattr(exc, "usage", None) or []),  # type: ignore[attr-defined]
@@ -176,7 +186,8 @@ class YouTubePublisher:
             raise
 
     def _publish(self, job_id: int, channel: dict, video: Path, thumbnail: Path, body: dict,
-                 playlist_id: str | None, charged: list[int], captions: Path | None = None) -> PublishResult:
+                 playlist_id: str | None, charged: list[int], captions: Path | None = None,
+                 progress: Callable[[float], None] = rising(None)) -> PublishResult:
         uid = self._job_uid(job_id)
         existing = self.record(job_id)
         if existing and existing.job_uid and uid and existing.job_uid != uid:
@@ -205,16 +216,21 @@ class YouTubePublisher:
                     self.quota.check(account.project_id, method)
                 except QuotaDeferred as exc:
                     raise PublishDeferred(str(exc), exc.until) from exc
-            video_id = self._upload(job_id, account, video, body, record.session_uri, charged)
+            video_id = self._upload(job_id, account, video, body, record.session_uri, charged,
+                                    share(progress, 0.0, UPLOAD_SHARE))
+        progress(UPLOAD_SHARE)
         done = FOLLOW_UPS.index(record.status) if record.status in FOLLOW_UPS else 0
         if done < FOLLOW_UPS.index("thumbnail") and thumbnail.exists():
             charged[0] += self._thumbnail(job_id, account, video_id, thumbnail)
+        progress(UPLOAD_SHARE + (1 - UPLOAD_SHARE) / 3)
         if done < FOLLOW_UPS.index("captions") and has_captions:
             language = body.get("snippet", {}).get("defaultLanguage") or channel.get("language") or "en"
             charged[0] += self._captions(job_id, account, video_id, Path(captions), language)
+        progress(UPLOAD_SHARE + 2 * (1 - UPLOAD_SHARE) / 3)
         if playlist_id and done < FOLLOW_UPS.index("playlist"):
             charged[0] += self._playlist(job_id, account, video_id, playlist_id)
         self._save(job_id, status="done", finished_at=datetime.now(timezone.utc).replace(tzinfo=None))
+        progress(1.0)
         self.accounts.touch(channel["id"], account.project_id)
         return self._result(video_id, body, charged[0])
 
@@ -278,7 +294,7 @@ class YouTubePublisher:
                         [job_id, uid, channel_id, project, video.stat().st_size, body["status"].get("privacyStatus")])
 
     def _upload(self, job_id: int, account: Account, video: Path, body: dict, session_uri: str | None,
-                charged: list[int]) -> str:
+                charged: list[int], progress: Callable[[float], None] | None = None) -> str:
         import httplib2
         from googleapiclient.errors import HttpError
 
@@ -325,6 +341,8 @@ class YouTubePublisher:
                 failures, delay = 0, 1.0  # progress: the budget is for consecutive failures
                 if response is None and request.resumable_progress and not final_sent:
                     self._save(job_id, bytes_sent=request.resumable_progress)
+                if progress is not None:  # what YouTube acknowledged (its Range header), not what was sent
+                    progress(1.0 if response is not None else request.resumable_progress / max(1, size))
                 continue
             except HttpError as exc:
                 status, reason = status_of(exc), error_reason(exc)
