@@ -1,21 +1,37 @@
 """Channels: create, edit and delete channels and their brand settings."""
 
+import polars as pl
 import streamlit as st
 
-from pipeline.channels import (MAX_CHAIN, MAX_NAME, MAX_NICHE, ChannelError, ChannelInput, channel_warnings,
-                               create_channel, update_channel)
+from pipeline.channels import (MAX_CHAIN, MAX_NAME, MAX_NICHE, REVIEW_MODES, ChannelError, ChannelInput,
+                               channel_warnings, create_channel, update_channel)
+from pipeline.media.draw import ColorError, parse_color
 from pipeline.providers import EXAMPLES
 from ui.cache import read
 from ui.captions import show_captions
 from ui.music import show_music
 from ui.state import get_workbench
 from ui.text import md
-from ui.widgets import table
+from ui.widgets import exports, grid
 from ui.youtube import show_youtube
 
 wb = get_workbench()
 st.title("Channels")
 channels = read("channels")
+
+
+def colour(c: dict, field: str, default: str, label: str) -> str:
+    """The stored colour as the picker takes it (#RRGGBB). One that is not a hex colour (a restored backup, an
+    old row) is said, with what to do, and the picker starts from the default: never a silent swap."""
+    value = c.get(field)
+    if value is None:
+        return default
+    try:
+        return "#%02X%02X%02X" % parse_color(value)
+    except ColorError as exc:
+        st.error(f"{label} of this channel: {md(exc)} The picker shows {default}: pick the colour you want and "
+                 "save the channel.")
+        return default
 
 
 def channel_form(key: str, current: dict | None = None) -> ChannelInput | None:
@@ -36,19 +52,24 @@ def channel_form(key: str, current: dict | None = None) -> ChannelInput | None:
                                 help="Where each scene's picture comes from, tried in order, e.g. 'library > pexels > "
                                      "pixabay > slides'. Empty: the default from Settings. Slides always fit last.")
         a, b, d = st.columns(3)
-        primary = a.color_picker("Primary colour", c.get("primary_color", "#1E2A44"))
-        accent = b.color_picker("Accent colour", c.get("accent_color", "#F2B632"))
-        text = d.color_picker("Text colour", c.get("text_color", "#FFFFFF"))
+        primary = a.color_picker("Primary colour", colour(c, "primary_color", "#1E2A44", "Primary colour"))
+        accent = b.color_picker("Accent colour", colour(c, "accent_color", "#F2B632", "Accent colour"))
+        text = d.color_picker("Text colour", colour(c, "text_color", "#FFFFFF", "Text colour"))
         a, b, d = st.columns(3)
         fmt = a.radio("Default format", ["landscape", "shorts"], index=0 if c.get("default_format", "landscape") == "landscape" else 1, horizontal=True)
         duration = b.number_input("Default duration (s)", 1, 3600, int(c.get("default_duration", 60)))
         kids = d.checkbox("Made for kids", bool(c.get("made_for_kids", False)),
                           help="YouTube requires this declaration for every upload.")
+        modes = list(REVIEW_MODES)
+        review = st.radio("Review", modes, modes.index(c.get("review") or "auto"), format_func=REVIEW_MODES.get,
+                          horizontal=True, help="Automatic: videos run straight through. Review the script: each job "
+                          "stops after its script, before any voice is paid for, until you approve it in the Library. "
+                          "Review before publishing: each job stops after the quality gate until you publish it.")
         if st.form_submit_button("Save channel", type="primary"):
             captions = {k: c[k] for k in ("caption_style", "caption_font", "caption_size", "caption_outline",
                                           "caption_shadow") if c.get(k) is not None}  # kept: set on their own tab
             return ChannelInput(name, niche, language, voice, writer, primary, accent, text, fmt, int(duration), kids,
-                                visuals, **captions)
+                                visuals, review=review, **captions)
     return None
 
 
@@ -88,15 +109,21 @@ with edit:
                 saved("Saved.", data)
             except ChannelError as exc:
                 st.error(md(exc))
-        sure = st.checkbox(f"Yes, delete {md(chosen)}: its schedule goes and its YouTube access is revoked at Google",
-                           key=f"delete-sure-{current['id']}")
-        if st.button(f"Delete {md(chosen)}", icon=":material/delete:", key="delete-channel", disabled=not sure):
+        outcome = st.container()  # what happened shows here, outside the popover
+        with st.popover(f"Delete {md(chosen)}…", icon=":material/delete:"):
+            st.caption("Its schedule goes and its YouTube access is revoked at Google. Its finished videos stay in "
+                       "the Library and what they cost stays in the ledger. A channel with queued or running jobs "
+                       "cannot be deleted: cancel them or let them finish first.")
+            sure = st.checkbox(f"Yes, delete {md(chosen)}", key=f"delete-sure-{current['id']}")
+            go = st.button(f"Delete {md(chosen)}", icon=":material/delete:", key="delete-channel", type="primary",
+                           disabled=not sure)
+        if go:
             try:
                 for note in wb.delete_channel(current["id"]):
-                    st.info(md(note))
-                st.success(f"Deleted {md(chosen)}. Its finished videos stay in the Library.")
+                    outcome.info(md(note))
+                outcome.success(f"Deleted {md(chosen)}. Its finished videos stay in the Library.")
             except ChannelError as exc:
-                st.error(md(exc))
+                outcome.error(md(exc))
 
 with sound:
     current = pick("sound-channel")
@@ -110,4 +137,12 @@ with youtube:
     show_youtube(channels)
 
 st.subheader("All channels")
-table(read("channels"), "channels")
+channels = read("channels")  # again: a channel created or deleted above shows at once
+if channels.is_empty():
+    st.info("No channels yet: create one in the **New channel** tab.")
+else:
+    grid(channels.with_columns(pl.col("review").fill_null("auto").replace_strict(REVIEW_MODES, default=None),
+                               pl.col("visuals").fill_null("").replace("", f"default ({wb.settings.visuals})")),
+         hide=["id"], labels={"voice": "Voice chain", "writer": "Writer chain", "visuals": "Visuals chain",
+                              "videos": "Videos made"})
+    exports(channels, "channels")

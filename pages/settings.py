@@ -10,6 +10,7 @@ from ui.backups import show_backups
 from ui.media import show_media_library
 from ui.state import get_workbench
 from ui.text import md
+from ui.widgets import columns, grid, when
 
 wb = get_workbench()
 s = wb.settings
@@ -17,7 +18,7 @@ st.title("Settings")
 
 st.subheader("Providers")
 st.caption("Which providers this workbench can use, and why not. Keys are never shown.")
-st.dataframe(pl.DataFrame(wb.providers()), hide_index=True)
+grid(pl.DataFrame(wb.providers()), labels={"why_not": "Why not (what to set)"})
 
 st.subheader("Budgets and limits")
 with st.form("limits"):
@@ -34,24 +35,25 @@ with st.form("limits"):
         try:
             parsed = dict(line.split(":", 1) for line in budgets.splitlines() if line.strip())
         except ValueError:
-            parsed = None
-            st.error("Write one budget a line, like 'openai: 500 usd'.")
-        try:
-            if parsed is None:
-                raise ConfigError("nothing saved")
-            notes = wb.update_settings({"cap_usd": cap, "quality_threshold": threshold, "transition": transition,
-                                        "workers": int(workers), "gpu_slots": int(gpu),
-                                        "daily_budgets": {k.strip(): v.strip() for k, v in parsed.items()}})
-            st.success("Saved.")
-            for note in notes:
-                st.info(note)
-        except ConfigError as exc:
-            st.error(md(exc))
+            st.error("Nothing was saved: write one daily budget a line, a provider, a colon and an amount with its "
+                     "unit, like 'openai: 5 usd' or 'elevenlabs: 100000 characters'.")
+        else:
+            try:
+                notes = wb.update_settings({"cap_usd": cap, "quality_threshold": threshold, "transition": transition,
+                                            "workers": int(workers), "gpu_slots": int(gpu),
+                                            "daily_budgets": {k.strip(): v.strip() for k, v in parsed.items()}})
+                st.success("Saved.")
+                for note in notes:
+                    st.info(note)
+            except ConfigError as exc:
+                st.error(md(exc))
 
 st.subheader("Price table")
 st.caption(f"Version {wb.prices.version}. USD per unit; a model missing here cannot be used (never a silent $0). "
            "Saving writes a new dated version beside the database; ledger rows keep the price they were charged at.")
-edited = st.data_editor(pl.DataFrame(wb.price_rows()), num_rows="dynamic", hide_index=True, key="prices")
+prices = pl.DataFrame(wb.price_rows())
+edited = st.data_editor(prices, num_rows="dynamic", hide_index=True, key="prices", column_config={
+    **columns(prices), "usd_per_unit": st.column_config.NumberColumn("Price per unit (USD)", format="plain")})
 if st.button("Save prices", icon=":material/save:"):
     try:
         rows = edited.to_dicts() if hasattr(edited, "to_dicts") else edited.to_dict("records")
@@ -65,7 +67,7 @@ st.markdown(f"Data directory: `{s.data_dir}`  \nDatabase: `{s.db_path}`  \nPrice
 snap = s.data_dir / "snapshots"
 manifest = snap / "manifest.json"
 if manifest.exists():
-    taken = json.loads(manifest.read_text())["taken_at"]
+    taken = when(json.loads(manifest.read_text()).get("taken_at"))
     st.markdown(f"Analyst snapshots: `{snap}` (Parquet, refreshed when data changes; last taken {taken}).")
 else:
     st.markdown(f"Analyst snapshots will appear in `{snap}` within a minute of the first change.")

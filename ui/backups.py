@@ -3,6 +3,7 @@ limit, and a restore that says what it will replace before it does."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import streamlit as st
 from pipeline.backup import BackupError, list_backups
 from pipeline.config import ConfigError
 from ui.text import md
+from ui.widgets import count, empty, grid, when
 
 UPLOAD_MB = 200  # .streamlit/config.toml server.maxUploadSize: larger backups restore from the CLI
 
@@ -37,9 +39,12 @@ def show_backups(wb) -> None:
                 st.error(md(exc))
     found = list_backups(s.backups_dir)
     if found:
-        st.dataframe(pl.DataFrame([{"file": b.path.name, "taken (UTC)": b.created.replace(tzinfo=None),
-                                    "MB": round(b.size / 2**20, 1), "kind": "automatic" if b.automatic else "yours"}
-                                   for b in found]), hide_index=True)
+        grid(pl.DataFrame([{"file": b.path.name, "taken_at": b.created.replace(tzinfo=None),
+                            "size_mb": round(b.size / 2**20, 1), "kind": "automatic" if b.automatic else "yours"}
+                           for b in found]), labels={"size_mb": "Size (MB)"},
+             column_config={"size_mb": st.column_config.NumberColumn("Size (MB)", format="%,.1f")})
+    else:
+        empty("No backups yet: **Prepare a backup** below, or turn on the daily one above and save.")
     c = st.columns(2)
     with c[0]:
         if st.button("Prepare a backup", icon=":material/archive:"):
@@ -52,6 +57,12 @@ def show_backups(wb) -> None:
         restore(wb, limit_mb, found)
 
 
+def upload_name(name: str) -> str:
+    """The uploaded file's own name, made safe to write (so a refusal names the operator's file, not a temp file)."""
+    safe = re.sub(r"[^\w.-]", "_", Path(name or "").name)[:100].lstrip(".")
+    return safe if safe.lower().endswith(".zip") else f"{safe or 'backup'}.zip"
+
+
 def restore(wb, limit_mb: int, found: list) -> None:
     upload = st.file_uploader(f"Restore from a backup (.zip, at most {UPLOAD_MB} MB here)", type=["zip"],
                               max_upload_size=UPLOAD_MB,
@@ -59,19 +70,27 @@ def restore(wb, limit_mb: int, found: list) -> None:
                                    f"{limit_mb:,} MB uncompressed.")
     on_disk = st.selectbox("…or one already in the backups folder", [None, *[b.path.name for b in found]],
                            format_func=lambda n: "—" if n is None else n, key="restore-from-disk")
-    sure = st.checkbox("Replace every job, video, channel and setting with the backup's (running jobs are paused; "
-                       "spend, quota and uploads since the backup are kept)", key="restore-sure")
-    if st.button("Restore: replaces all data", type="primary", icon=":material/restore:",
-                 disabled=not sure or (upload is None and on_disk is None)):
-        try:
-            if upload is not None:
-                with tempfile.NamedTemporaryFile(suffix=".zip") as tmp:
-                    tmp.write(upload.getvalue())
-                    tmp.flush()
-                    m = wb.import_backup(Path(tmp.name))
-            else:
-                m = wb.import_backup(wb.settings.backups_dir / on_disk)
-            st.success(f"Restored the backup of {md(m.get('created_at', '?'))}: "
-                       + ", ".join(f"{md(n)} {md(t)}" for t, n in m.get("rows", {}).items()))
-        except BackupError as exc:
-            st.error(md(exc))
+    chosen = upload.name if upload is not None else on_disk
+    named = md(chosen) if chosen else "the backup"
+    outcome = st.container()  # what happened shows here, outside the popover
+    with st.popover("Restore…", icon=":material/restore:", disabled=chosen is None,
+                    help="Choose a backup first." if chosen is None else None):
+        st.caption(f"Replaces every job, video, channel and setting with those in {named}. Running jobs are "
+                   "paused first; spend, quota and uploads since the backup are kept.")
+        sure = st.checkbox(f"Yes, replace all data with {named}", key="restore-sure")
+        go = st.button("Restore: replaces all data", type="primary", icon=":material/restore:",
+                       disabled=not sure or chosen is None)
+    if not go:
+        return
+    try:
+        if upload is not None:
+            with tempfile.TemporaryDirectory(prefix="restore-") as tmp:
+                path = Path(tmp) / upload_name(upload.name)
+                path.write_bytes(upload.getvalue())
+                m = wb.import_backup(path)
+        else:
+            m = wb.import_backup(wb.settings.backups_dir / on_disk)
+        rows = ", ".join(f"{count(n)} {md(str(t).replace('_', ' '))}" for t, n in m.get("rows", {}).items())
+        outcome.success(f"Restored the backup of {md(when(m.get('created_at')))}: {rows}.")
+    except BackupError as exc:
+        outcome.error(md(exc))

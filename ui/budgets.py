@@ -9,12 +9,18 @@ import streamlit as st
 
 from pipeline.budget import parse_budget
 from ui.cache import read
-from ui.widgets import empty, table, usd
+from ui.text import md
+from ui.widgets import count, empty, percent, table, usd
 
 
 def day_fraction(now: datetime | None = None) -> float:
     now = now or datetime.now()
     return max((now.hour * 3600 + now.minute * 60 + now.second) / 86400, 1 / 96)  # at least 15 minutes in
+
+
+def amount(value: float, unit: str) -> str:
+    """A budget's amount in its unit: "$5.00" for usd, "100,000 characters" for anything else."""
+    return usd(value) if unit == "usd" else f"{count(value)} {unit}"
 
 
 def show_budgets(daily_budgets: dict[str, str]) -> None:
@@ -26,18 +32,23 @@ def show_budgets(daily_budgets: dict[str, str]) -> None:
         mine = today.filter(pl.col("provider") == provider)
         used = float(mine["usd"].sum()) if unit == "usd" else float(mine.filter(pl.col("unit") == unit)["quantity"].sum())
         forecast = used / fraction
-        rows.append({"provider": provider, "budget": f"{limit:,} {unit}", "used today": used, "share": used / float(limit),
-                     "forecast today": forecast, "forecast over budget": forecast > float(limit)})
+        rows.append({"provider": provider, "budget": amount(float(limit), unit), "used_today": amount(used, unit),
+                     "share": percent(used / float(limit)) if limit else "—", "forecast_today": amount(forecast, unit),
+                     "on_course_to_pass": forecast > float(limit), "_share": used / float(limit) if limit else 1.0})
     for r in rows:
-        shown = usd(r["used today"]) if r["budget"].endswith("usd") else f"{r['used today']:,.0f}"
-        st.progress(min(1.0, r["share"]), text=f"**{r['provider']}**: {shown} of {r['budget']} today"
-                    + (" · on course to pass it today" if r["forecast over budget"] else ""))
+        st.progress(min(1.0, r["_share"]), text=f"**{md(r['provider'])}**: {md(r['used_today'])} of "
+                    f"{md(r['budget'])} today" + (" · on course to pass it today" if r["on_course_to_pass"] else ""))
     rate = read("spend_rate")
     c = st.columns(3)
     c[0].metric("Spend today", usd(rate["today"]))
     c[1].metric("Forecast for today", usd(rate["today"] / fraction), help="Today's spend at the rate so far.")
     c[2].metric("30-day forecast", usd(rate["per_day_7d"] * 30), help="At the average of the last 7 days.")
-    table(pl.DataFrame(rows), "budgets_today")
+    if rows:
+        table(pl.DataFrame(rows).drop("_share"), "budgets_today",
+              labels={"used_today": "Used today", "share": "Share of budget", "forecast_today": "Forecast for today"})
+    else:
+        empty("No daily budgets set: add one a line under **Settings > Budgets and limits**, like 'openai: 5 usd' "
+              "or 'elevenlabs: 100000 characters'.")
 
 
 def show_fallbacks() -> None:
@@ -46,5 +57,5 @@ def show_fallbacks() -> None:
         empty("No fallbacks yet: every call ran on the first step of its chain.")
         return
     counts = steps.group_by("kind").len().sort("len", descending=True)
-    st.caption(" · ".join(f"{k}: {n}" for k, n in counts.iter_rows()))
-    table(steps, "fallbacks")
+    st.caption(" · ".join(f"{md(k)}: {count(n)}" for k, n in counts.iter_rows()))
+    table(steps, "fallbacks", labels={"kind": "Why"})

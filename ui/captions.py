@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +11,10 @@ import streamlit as st
 
 from pipeline.channels import CAPTION_STYLES, ChannelError, ChannelInput, update_channel
 from pipeline.providers.base import Brand
+from pipeline.media.draw import ColorError
 from ui.text import md
+
+log = logging.getLogger(__name__)
 
 STYLE_HELP = {"sentence": "clean subtitles, a sentence at a time",
               "karaoke": "the line shown, the word being spoken lit in the accent colour",
@@ -58,8 +62,12 @@ def show_captions(wb, current: dict) -> None:
         right.image(preview(style, font, size, outline, shadow, colours, fmt),
                     caption="Preview: one real frame, mid-sentence (karaoke and pop light the word being "
                             "spoken); captions stay inside the platform's safe area.")
-    except Exception as exc:  # noqa: BLE001 - a preview that cannot render must not hide the form
-        right.warning(f"No preview: {md(exc)}")
+    except ColorError as exc:  # a stored colour that is not one: said, with what to do
+        right.warning(f"No preview: {md(exc)} Fix the colour on the **Edit or delete** tab and save the channel.")
+    except Exception:  # noqa: BLE001 - a preview that cannot render must not hide the form
+        log.exception("caption preview failed")
+        right.warning("No preview: this frame could not be drawn (the details are in the workbench's log). The "
+                      "captions can still be saved; a video's render reports its own errors.")
     if st.button("Save captions", type="primary", key=f"cap-save-{cid}", icon=":material/save:"):
         fields = {f: current[f] for f in ChannelInput.__dataclass_fields__ if f in current}
         data = replace(ChannelInput(**fields), caption_style=style, caption_font=font, caption_size=int(size),

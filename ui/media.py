@@ -7,6 +7,7 @@ import streamlit as st
 
 from pipeline.config import ConfigError
 from ui.text import md
+from ui.widgets import count, grid
 
 
 def show_media_library(wb) -> None:
@@ -17,7 +18,9 @@ def show_media_library(wb) -> None:
                "narration matches use it (the `library` step of a visuals chain). Files stay where they are.")
     folders = library_folders(wb.db)
     if folders:
-        st.dataframe(pl.DataFrame(folders), hide_index=True)
+        grid(pl.DataFrame(folders), labels={"images": "Pictures", "indexed_at": "Last indexed"})
+    else:
+        st.info("No folders yet: add one below and scenes whose narration matches a file use it.")
     with st.form("media-folder"):
         path = st.text_input("Add a folder (a path on the machine the workbench runs on)", max_chars=1000,
                              help="Up to 20,000 pictures (jpg, png, webp) and clips (mp4, mov, webm, mkv); files "
@@ -37,5 +40,5 @@ def show_media_library(wb) -> None:
         gone = c[1].selectbox("Remove a folder from the library", [None, *[f["path"] for f in folders]],
                               format_func=lambda p: "—" if p is None else p, key="media-remove")
         if gone and c[1].button("Remove", key="media-remove-go", icon=":material/folder_off:"):
-            st.success(f"Removed {wb.remove_media_folder(gone)} files of {md(gone)} from the library "
+            st.success(f"Removed {count(wb.remove_media_folder(gone))} files of {md(gone)} from the library "
                        "(the files themselves are untouched).")

@@ -7,6 +7,7 @@ import streamlit as st
 
 from pipeline.config import ConfigError
 from ui.text import md
+from ui.widgets import grid
 
 
 def show_music(wb, channel: dict) -> None:
@@ -32,7 +33,9 @@ def show_music(wb, channel: dict) -> None:
     if rows:
         frame = pl.DataFrame(rows)
         keep = [c for c in ("title", "duration_s", "lufs", "licence") if c in frame.columns]
-        st.dataframe(frame.select(keep).rename({"title": "Track", "duration_s": "Length (s)", "lufs": "Loudness (LUFS)",
-                                                "licence": "Licence note"}, strict=False), hide_index=True)
+        grid(frame.select(keep), labels={"title": "Track", "licence": "Licence note"})
     elif current:
         st.info("The folder has no playable tracks yet: add some and save again.")
+    else:
+        st.info("No music for this channel: name a folder of your tracks above and save; its videos are "
+                "narration only until then.")

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+import logging
 
 import polars as pl
 import streamlit as st
 
 from pipeline.channels import ChannelError
 from pipeline.config import ConfigError
+from pipeline.providers.base import ProviderError
 from pipeline.youtube.accounts import AccountError, parse_client_config
+from pipeline.youtube.quota import QuotaDeferred
 from pipeline.youtube.schedule import MAX_SLOTS, ScheduleError, save_schedule
 from ui.cache import read
 from ui.state import get_workbench
 from ui.text import md
-from ui.widgets import empty, table
+from ui.widgets import count, empty, grid, table
+
+log = logging.getLogger(__name__)
+
+
+def with_names(rows: list[dict], channels: pl.DataFrame) -> pl.DataFrame:
+    """Rows that carry a channel_id, with the channel's name first in its place."""
+    names = dict(zip(channels["id"].to_list(), channels["name"].to_list()))
+    return pl.DataFrame([{"channel": names.get(r["channel_id"], f"#{r['channel_id']}"),
+                          **{k: v for k, v in r.items() if k != "channel_id"}} for r in rows])
 
 
 def finish_oauth_redirect() -> None:
@@ -25,7 +35,7 @@ def finish_oauth_redirect() -> None:
         wb = get_workbench()
         try:
             account = wb.youtube.accounts.exchange_code(params["state"], params["code"])
-            st.toast(f"Channel {account.channel_id} connected through {md(account.project_id)}.", icon=":material/link:")
+            st.toast(f"Channel #{account.channel_id} connected through {md(account.project_id)}.", icon=":material/link:")
         except (AccountError, ConfigError) as exc:
             st.error(md(exc))
         st.query_params.clear()
@@ -39,18 +49,19 @@ def show_youtube(channels: pl.DataFrame) -> None:
                    "audited (YouTube API Services audit) to publish publicly.", icon=":material/lock:")
     st.markdown("**Accounts and health**")
     if status["accounts"]:
-        names = dict(zip(channels["id"].to_list(), channels["name"].to_list()))
-        table(pl.DataFrame([{**a, "channel": names.get(a["channel_id"], a["channel_id"])} for a in status["accounts"]]),
-              "youtube_accounts")
+        table(with_names(status["accounts"], channels), "youtube_accounts", labels={"project": "Google Cloud project"})
     else:
         empty("No channel is connected yet: videos go to the local outbox. Connect one below.")
     st.markdown("**Quota today (per Google Cloud project, resets at midnight Pacific)**")
     if status["quota"]:
-        table(pl.DataFrame(status["quota"]), "youtube_quota")
+        table(pl.DataFrame(status["quota"]), "youtube_quota", labels={"project": "Google Cloud project",
+                                                                     "model": "Quota model", "left": "Left today"})
+    else:
+        empty("No Google Cloud project added yet: add one's OAuth client secret under **Connect a channel**.")
     performance = read("channel_performance")
     if not performance.is_empty():
         st.markdown("**Audience and return** (views, watch time, subscribers and revenue against cost)")
-        table(performance, "channel_performance")
+        table(performance, "channel_performance", labels={"name": "Channel"}, hide=["id"])
     connect(channels)
     disconnect(channels, status["accounts"])
     schedules(channels)
@@ -115,14 +126,13 @@ def connect(channels: pl.DataFrame) -> None:
         token = st.file_uploader("…or an authorized-user token JSON (as google-auth writes it, at most 64 KB)",
                                  type=["json"], key="yt-token", max_upload_size=1)
         if token is not None and upload is not None and st.button("Connect with this token", key="yt-token-go"):
-            with tempfile.TemporaryDirectory() as tmp:
-                (Path(tmp) / "t.json").write_bytes(token.getvalue())
-                (Path(tmp) / "s.json").write_bytes(upload.getvalue())
-                try:
-                    wb.youtube.add_account_files(channel_id, Path(tmp) / "s.json", Path(tmp) / "t.json")
-                    st.success(f"{md(name)} connected.")
-                except (AccountError, ConfigError) as exc:
-                    st.error(md(exc))
+            try:  # read here, never through a temporary file whose name a refusal would show
+                wb.youtube.add_account(channel_id, upload.getvalue().decode("utf-8"), token.getvalue().decode("utf-8"))
+                st.success(f"{md(name)} connected.")
+            except UnicodeDecodeError:
+                st.error("The client secret or the token is not a text (JSON) file: download it again from Google.")
+            except (AccountError, ConfigError) as exc:
+                st.error(md(exc))
 
 
 def schedules(channels: pl.DataFrame) -> None:
@@ -130,7 +140,10 @@ def schedules(channels: pl.DataFrame) -> None:
     with st.expander("Schedules", icon=":material/schedule:"):
         current = wb.db.query_dicts("SELECT * FROM schedules")
         if current:
-            st.dataframe(pl.DataFrame(current), hide_index=True)
+            grid(with_names(current, channels), labels={"times": "Times of day", "timezone": "Time zone",
+                                                        "country": "Trends country"})
+        else:
+            st.caption("No schedule yet: set one below and jobs are queued ahead of each time.")
         with st.form("schedule"):
             c = st.columns(3)
             name = c[0].selectbox("Channel", channels["name"].to_list())
@@ -153,7 +166,7 @@ def schedules(channels: pl.DataFrame) -> None:
                     st.error(md(exc))
         slots = wb.db.query_dicts("SELECT * FROM schedule_slots ORDER BY slot_at DESC LIMIT 30")
         if slots:
-            st.dataframe(pl.DataFrame(slots), hide_index=True)
+            grid(with_names(slots, channels), labels={"job_id": "Job queued"})
 
 
 def analytics(channels: pl.DataFrame) -> None:
@@ -167,7 +180,11 @@ def analytics(channels: pl.DataFrame) -> None:
             cid = next(c["id"] for c in connected if c["name"] == name)
             try:
                 result = wb.youtube.sync(cid)
-                st.success(f"Synced {result['videos']} videos ({result['rows']} days of figures)"
+                st.success(f"Synced {count(result['videos'])} videos ({count(result['rows'])} days of figures)"
                            + ("" if result["revenue"] else "; revenue is not available (channel not monetised)"))
-            except Exception as exc:  # noqa: BLE001 - shown in words
+            except (AccountError, ConfigError, ChannelError, ProviderError, QuotaDeferred) as exc:
                 st.error(f"Sync failed: {md(exc)}")
+            except Exception:  # noqa: BLE001 - an unexpected answer: words here, the details in the log
+                log.exception("analytics sync of channel %s failed", cid)
+                st.error("Sync failed: YouTube's answer was not what the workbench expected (the details are in the "
+                         "workbench's log). Try again later; if it keeps failing, reconnect the channel.")
