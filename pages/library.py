@@ -1,42 +1,57 @@
-"""Library: every video, searchable, with its player, script, quality and costs."""
+"""Library: what waits for review, every video (searchable, bulk actions), and one video in full."""
 
 import polars as pl
 import streamlit as st
 
 from pipeline import queries
+from ui.bulk import bulk_bar
 from ui.cache import read
+from ui.review import script_review, waiting_list
 from ui.state import get_workbench
 from ui.video import show_video
-from ui.widgets import empty, exports
+from ui.widgets import empty, exports, grid
 
 PAGE = 24
+STATES = {"All": None, "Published (YouTube)": "published", "Scheduled": "scheduled", "Exported (outbox)": "outbox",
+          "Held by the quality gate": "held", "Not published": "unpublished"}
 wb = get_workbench()
 st.title("Library")
+
+asked = st.query_params.get("job")  # the queue's "open in Library" links
+asked = int(asked) if asked and str(asked).isdigit() else None
+opened = waiting_list() or asked
+if opened is not None:
+    row = read("review_queue").filter((pl.col("job_id") == opened) & (pl.col("awaiting") == "script"))
+    if not row.is_empty():
+        script_review(row.row(0, named=True))
+        st.divider()
 
 f = st.columns([3, 2, 2, 2])
 search = f[0].text_input("Search title or topic", key="lib-search")
 channel = f[1].selectbox("Channel", ["All", *read("channels")["name"].to_list()], key="lib-channel")
-state = f[2].selectbox("Publish state", ["All", "outbox", "published", "scheduled", "held", "unpublished"], key="lib-state")
+state = f[2].selectbox("Publish state", list(STATES), key="lib-state")
 fmt = f[3].selectbox("Format", ["All", "landscape", "shorts"], key="lib-format")
-filters = (search or None, None if channel == "All" else channel, None if state == "All" else state,
-           None if fmt == "All" else fmt)
+filters = (search or None, None if channel == "All" else channel, STATES[state], None if fmt == "All" else fmt)
 
 total = read("library_count", *filters)
 if not total:
-    empty("No videos match." if any(filters) else "No videos yet: make one in **Studio** and it appears here.")
+    empty("No videos match: clear the filters." if any(filters) else
+          "No videos yet: make one in **Studio** and it appears here.")
     st.stop()
 pages = (total - 1) // PAGE + 1
-page = st.number_input(f"Page (of {pages}, {total} videos)", 1, pages, 1, key="lib-page") if pages > 1 else 1
+page = st.number_input(f"Page (of {pages}, {total:,} videos)", 1, pages, 1, key="lib-page") if pages > 1 else 1
 videos = read("library", *filters, PAGE, (page - 1) * PAGE)
 shown = videos.select("job_id", "title", "channel", "format", "duration_s", "quality_score", "cost_usd",
-                      "publish_state", "created_at")
-event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row", key="lib-table",
-                     column_config={"cost_usd": st.column_config.NumberColumn("cost", format="$%.4f")})
+                      pl.col("publish_state").replace_strict(queries.PUBLISH_WORDS, default="Not published"), "created_at")
+event = grid(shown, {"job_id": "Job", "quality_score": "Quality", "cost_usd": "Cost", "publish_state": "Published",
+                     "created_at": "Made"}, on_select="rerun", selection_mode="multi-row", key="lib-table")
+picked = [videos["job_id"][i] for i in event.selection.rows]
+bulk_bar(videos.filter(pl.col("job_id").is_in(picked)) if picked else videos.head(0))
 exports(videos, "library")
 
-chosen = event.selection.rows[0] if event.selection.rows else 0
 options = videos["job_id"].to_list()
-job_id = st.selectbox("Open video", options, index=chosen,
+default = picked[0] if picked else asked if asked in options else options[0]
+job_id = st.selectbox("Open video", options, index=options.index(default), key="lib-open",
                       format_func=lambda j: f"#{j} {videos.filter(pl.col('job_id') == j)['title'][0]}")
 detail = queries.video_detail(wb.db, job_id, wb.settings.jobs_dir)  # every path re-checked
 if detail:

@@ -5,13 +5,13 @@ from contextlib import nullcontext
 import polars as pl
 import streamlit as st
 
-from pipeline.channels import CAPTION_STYLES, MAX_CHAIN, ChannelError
+from pipeline.channels import CAPTION_STYLES, MAX_CHAIN, REVIEW_MODES, ChannelError
 from pipeline.config import MAX_OUTLINE_CHARS, MAX_TOPIC_CHARS, ConfigError
 from pipeline.providers import UnknownProvider
 from pipeline.providers.base import BriefError
 from pipeline.workbench import MAX_BATCH_LINES, VideoRequest
 from ui.cache import read
-from ui.queue import show_queue
+from ui.queue import remember, show_queue
 from ui.requests import another_copy, request_key
 from ui.sources import offer_example, source_inputs
 from ui.state import get_workbench
@@ -48,7 +48,7 @@ with one:
                                  "empty: the channel's chain. Sources without a key or folder are skipped; "
                                  f"slides always work. At most {MAX_CHAIN} characters.").strip() or None
     specs, pasted = source_inputs(wb.settings.data_dir)
-    c = st.columns(2)
+    c = st.columns(3)
     styles = ["channel's style", *CAPTION_STYLES]
     captions = c[0].selectbox("Captions", styles, key="captions",
                               help="sentence: clean subtitles; karaoke: the spoken word lit in the accent; pop: one to "
@@ -56,6 +56,13 @@ with one:
     captions = None if captions == styles[0] else captions
     music = c[1].checkbox("Background music", True, key="music",
                           help="A track from the channel's music folder (Channels page), ducked under the voice.")
+    gates = ["channel", *REVIEW_MODES]
+    review = c[2].selectbox("Review", gates, key="review",
+                            format_func=lambda k: f"Channel's ({REVIEW_MODES.get(defaults.get('review') or 'auto')})"
+                            if k == "channel" else REVIEW_MODES[k],
+                            help="Stop for you after the script (nothing is voiced until you approve it in the "
+                                 "Library), before publishing, or both. Set the default on Channels.")
+    review = None if review == "channel" else review
     writer = (defaults.get("writer") or "local").replace(">", ",").split(",")[0].strip()
     if writer == "local" and not outline.strip() and not specs and not pasted.strip():
         st.warning("Without an outline or sources the local writer can only frame the question: the video would say "
@@ -71,14 +78,15 @@ with one:
     except ERRORS as exc:
         st.warning(f"Cannot estimate yet: {md(exc)}")
     key = request_key("studio", (topic, channel, int(duration), fmt, outline, visuals, tuple(specs), pasted,
-                                 captions, music))
+                                 captions, music, review))
     if st.button("Make video", type="primary", icon=":material/play_arrow:"):
         try:
             with st.spinner("Reading the sources…") if specs or pasted.strip() else nullcontext():
                 job_id, created = wb.submit(VideoRequest(topic, channel=channel, duration_s=int(duration), format=fmt,
                                                          outline=outline, visuals=visuals, request_key=key,
                                                          sources=specs, source_text=pasted, captions=captions,
-                                                         music=music))
+                                                         music=music, review=review))
+            remember(job_id)
             if created:
                 st.success(f"Queued job #{job_id}: follow it in the queue below.")
             else:
@@ -101,6 +109,7 @@ with batch:
             try:
                 ids, errors = wb.enqueue_batch(lines.splitlines(), request_key=key, channel=b_channel,
                                                duration_s=int(b_duration), format=b_format)
+                remember(*ids)
             except ERRORS as exc:
                 ids, errors = [], [str(exc)]
             if ids:

@@ -29,7 +29,7 @@ from pipeline.db import DatabaseLocked
 from pipeline.providers import UnknownProvider
 from pipeline.providers.base import BriefError, ProviderError
 
-EXIT = {"done": 0, "failed": 1, "cancelled": 1, "held": 4, "queued": 1, "deferred": 5}
+EXIT = {"done": 0, "failed": 1, "cancelled": 1, "held": 4, "queued": 1, "deferred": 5, "review": 6}
 BAD_INPUT = (BriefError, ConfigError, ChannelError, UnknownProvider, PriceError)
 
 
@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--captions", choices=["sentence", "karaoke", "pop"], default=None,
                       help="caption style for this video (default: the channel's)")
     make.add_argument("--no-music", action="store_true", help="no background music, even if the channel has a folder")
+    make.add_argument("--review", choices=["auto", "script", "publish", "both"], default=None,
+                      help="stop for a person after the script, before publishing, or both (default: the channel's); "
+                           "then see `python -m pipeline review`")
     make.add_argument("--cap", type=_number(0, 1000, "dollars from 0 to 1000"), default=None,
                       help="spending cap for this video in USD, 0-1000 (default: settings)")
     make.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -119,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     work = sub.add_parser("work", parents=[common], help="run the worker: resume unfinished jobs and drain the queue")
     work.add_argument("--until-empty", action="store_true", help="exit when no job is queued or running")
 
-    from pipeline import cli_backup, cli_media, cli_music, cli_trends, cli_youtube
+    from pipeline import cli_backup, cli_media, cli_music, cli_review, cli_trends, cli_youtube
+    cli_review.add_parser(sub, common)
     cli_trends.add_parser(sub, common)
     cli_youtube.add_parsers(sub, common)
     cli_backup.add_parser(sub, common)
@@ -171,7 +175,8 @@ def cmd_make(args: argparse.Namespace) -> int:
     try:
         req = VideoRequest(args.topic, channel=args.channel, duration_s=duration, format=args.format, outline=outline,
                            writer=args.writer, voice=args.voice, visuals=args.visuals, cap_usd=args.cap,
-                           sources=[str(x) for x in args.source], captions=args.captions, music=not args.no_music)
+                           sources=[str(x) for x in args.source], captions=args.captions, music=not args.no_music,
+                           review=args.review)
         job_id = wb.enqueue(req)
         bar = ProgressBar(list(jobs.STAGES))
         try:
@@ -219,6 +224,8 @@ def _report(wb, job_id: int, status: str, as_json: bool) -> int:
         {"start": r["start_s"], "end": r["end_s"], "narration": r["narration"], "query": r["query"],
          "provider": r["provider"], "kind": r["kind"], "source": r["source_url"] or r["path"], "score": r["score"]}
         for r in wb.db.query_dicts("SELECT * FROM job_scenes WHERE job_id = ? ORDER BY idx", [job_id])]
+    if status == "review":
+        result["awaiting"] = job.get("awaiting")
     if status == "failed":
         result["error"] = {"stage": job["error_stage"], "provider": job["error_provider"], "message": job["error_message"]}
     if as_json:
@@ -241,6 +248,10 @@ def _report(wb, job_id: int, status: str, as_json: bool) -> int:
             print(f"failed at {job['error_stage']}: {job['error_message']}", file=sys.stderr)
         if status == "held":
             print(f"held: {result['held']}", file=sys.stderr)
+        if status == "review":
+            what = "its script" if job.get("awaiting") == "script" else "publishing"
+            print(f"waiting for your review of {what}: `python -m pipeline review show {job_id}`, then "
+                  f"`review {'approve' if job.get('awaiting') == 'script' else 'publish'} {job_id}`", file=sys.stderr)
     return EXIT.get(status, 1)
 
 
@@ -348,6 +359,12 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 return cli_backup.run(args, _workbench)
             except cli_backup.ERRORS as exc:
+                return _error(str(exc), 2)
+        if args.command == "review":
+            from pipeline import cli_review
+            try:
+                return cli_review.run(args, _workbench)
+            except cli_review.ERRORS as exc:
                 return _error(str(exc), 2)
         if args.command == "media":
             from pipeline import cli_media

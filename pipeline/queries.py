@@ -124,29 +124,51 @@ def cost_per_video_by_day(db: Database) -> pl.DataFrame:
 
 # -- studio: the queue -------------------------------------------------------------------------
 
+# Shown: every job still active or waiting for a person, plus the most recent others the operator has not
+# cleared (a cleared job that ran again since shows again).
 QUEUE_SQL = """
-WITH ids AS (SELECT id FROM jobs WHERE status IN ('queued', 'running')
-             UNION SELECT id FROM (SELECT id FROM jobs ORDER BY id DESC LIMIT ?))
-SELECT j.id, j.status, j.topic, c.name AS channel, j.duration_s, j.format, j.current_stage,
+WITH ids AS (SELECT id FROM jobs WHERE status IN ('queued', 'running', 'review')
+             UNION SELECT id FROM (SELECT id FROM jobs
+                                   WHERE cleared_at IS NULL OR cleared_at < coalesce(finished_at, created_at)
+                                   ORDER BY id DESC LIMIT ?))
+SELECT j.id, j.status, j.awaiting, j.topic, c.name AS channel, j.duration_s, j.format, j.current_stage,
        j.cancel_requested, j.error_stage, j.error_provider, j.error_message, j.created_at, j.started_at,
-       j.finished_at
+       j.finished_at, v.title, v.quality_score, v.publish_state, v.thumbnail_path,
+       v.video_path IS NOT NULL AS has_video, coalesce(k.usd, 0)::DOUBLE AS cost_usd
 FROM jobs j SEMI JOIN ids ON ids.id = j.id LEFT JOIN channels c ON c.id = j.channel_id
+LEFT JOIN videos v ON v.job_id = j.id LEFT JOIN job_costs k ON k.job_id = j.id
 ORDER BY j.id DESC
 """
 
 STAGES_SQL = """
-SELECT job_id, stage, position, status, attempts, progress, provider, device, error
+SELECT job_id, stage, position, status, attempts, progress, provider, device, error, started_at, finished_at
 FROM job_stages WHERE job_id IN (SELECT unnest(?::INTEGER[])) ORDER BY job_id, position
 """
 
+STATUSES_SQL = """
+SELECT id, status, awaiting, topic, error_stage FROM jobs WHERE id IN (SELECT unnest(?::INTEGER[])) ORDER BY id
+"""
 
-def queue(db: Database, recent: int = 10) -> pl.DataFrame:
-    """Every queued or running job, plus the most recent ones whatever their state."""
-    return frame(db, QUEUE_SQL, [recent])
+
+def queue(db: Database, recent: int = 10, jobs_dir: Path | None = None) -> pl.DataFrame:
+    """Every queued, running or review job, plus the ``recent`` newest others not cleared from the queue view,
+    each with its video's title, quality score, publish state and cost. ``thumbnail_path`` is the thumbnail
+    only when it is an existing file inside the data directory's jobs/ (else null)."""
+    jobs_dir = Path(jobs_dir) if jobs_dir is not None else db.path.parent / "jobs"
+    df = frame(db, QUEUE_SQL, [recent])
+    checked = [str(found) if (found := locate(path, jobs_dir, job_id)[0]) else None
+               for job_id, path in zip(df["id"].to_list(), df["thumbnail_path"].to_list())]
+    return df.with_columns(pl.Series("thumbnail_path", checked, dtype=pl.String))
 
 
 def stages_for(db: Database, job_ids: list[int]) -> pl.DataFrame:
+    """The stages of these jobs in pipeline order: status, attempts, progress (0..1), provider, device, times."""
     return frame(db, STAGES_SQL, [list(job_ids)])
+
+
+def job_statuses(db: Database, job_ids: list[int]) -> pl.DataFrame:
+    """The status (and what a review job awaits) of these jobs, for the queue's "your job finished" notes."""
+    return frame(db, STATUSES_SQL, [list(job_ids)])
 
 
 JOBS_SQL = f"""
@@ -170,9 +192,13 @@ _LIBRARY_FILTERS = """
     AND (?::VARCHAR IS NULL OR strpos(lower(v.title), lower(?)) > 0
          OR v.job_id IN (SELECT id FROM jobs WHERE strpos(lower(topic), lower(?)) > 0))
     AND (?::VARCHAR IS NULL OR c.name = ?)
-    AND (?::VARCHAR IS NULL OR v.publish_state = ?)
+    AND (?::VARCHAR IS NULL OR coalesce(v.publish_state, 'unpublished') = ?
+         OR ? = 'unpublished' AND v.publish_state NOT IN ('published', 'scheduled', 'outbox', 'held'))
     AND (?::VARCHAR IS NULL OR v.format = ?)
 """
+# A video's publish state in the words every page uses: Published means on YouTube; the outbox is Exported.
+PUBLISH_WORDS = {"published": "Published", "scheduled": "Scheduled", "outbox": "Exported", "held": "Held",
+                 "deleted": "Deleted", "failed": "Failed"}
 
 # Pick the page's ids first, then join the details for those rows only.
 LIBRARY_SQL = f"""
@@ -180,7 +206,7 @@ WITH ids AS (SELECT v.job_id FROM videos v LEFT JOIN channels c ON c.id = v.chan
              WHERE {_LIBRARY_FILTERS} ORDER BY v.job_id DESC LIMIT ? OFFSET ?)
 SELECT v.job_id, v.title, j.topic, c.name AS channel, v.format, round(v.duration_s, 1) AS duration_s, v.quality_score,
        coalesce(k.usd, 0)::DOUBLE AS cost_usd, v.publish_state, v.publish_ref, v.created_at, v.video_path,
-       v.thumbnail_path
+       v.thumbnail_path, j.status AS job_status, j.awaiting
 FROM ids JOIN videos v USING (job_id) JOIN jobs j ON j.id = v.job_id LEFT JOIN channels c ON c.id = v.channel_id
 LEFT JOIN job_costs k ON k.job_id = v.job_id
 ORDER BY v.job_id DESC
@@ -192,9 +218,24 @@ WHERE {_LIBRARY_FILTERS}
 """
 
 
+REVIEW_QUEUE_SQL = """
+SELECT j.id AS job_id, j.topic, c.name AS channel, j.awaiting, j.format, j.duration_s, v.quality_score,
+       coalesce(k.usd, 0)::DOUBLE AS cost_usd, max(e.at_time) AS waiting_since
+FROM jobs j LEFT JOIN channels c ON c.id = j.channel_id LEFT JOIN videos v ON v.job_id = j.id
+LEFT JOIN job_costs k ON k.job_id = j.id LEFT JOIN job_events e ON e.job_id = j.id AND e.status = 'review'
+WHERE j.status = 'review'
+GROUP BY ALL ORDER BY waiting_since NULLS LAST, j.id
+"""
+
+
+def review_queue(db: Database) -> pl.DataFrame:
+    """Jobs waiting for a person: their script to be read and approved, or their video to be published."""
+    return frame(db, REVIEW_QUEUE_SQL)
+
+
 def _library_params(search: str | None, channel: str | None, state: str | None, fmt: str | None) -> list:
     search = (search or "").strip() or None
-    return [search, search, search, channel, channel, state, state, fmt, fmt]
+    return [search, search, search, channel, channel, state, state, state, fmt, fmt]
 
 
 def library(db: Database, search: str | None = None, channel: str | None = None, state: str | None = None,
@@ -215,7 +256,7 @@ def video_detail(db: Database, job_id: int, jobs_dir: Path | None = None) -> dic
     ``refused`` (a path outside) or simply missing."""
     jobs_dir = Path(jobs_dir) if jobs_dir is not None else db.path.parent / "jobs"
     rows = db.query_dicts(
-        "SELECT v.*, j.topic, j.status AS job_status, j.duration_s AS target_s, c.name AS channel"
+        "SELECT v.*, j.topic, j.status AS job_status, j.awaiting, j.duration_s AS target_s, c.name AS channel"
         " FROM videos v JOIN jobs j ON j.id = v.job_id LEFT JOIN channels c ON c.id = v.channel_id WHERE v.job_id = ?",
         [job_id])
     if not rows:
@@ -409,7 +450,7 @@ WITH per AS (SELECT v.channel_id, count(*) AS videos, coalesce(sum(k.usd), 0)::D
              FROM videos v LEFT JOIN job_costs k USING (job_id) WHERE v.video_path IS NOT NULL GROUP BY v.channel_id)
 SELECT c.id, c.name, c.niche, c.language, c.voice, c.writer, c.primary_color, c.accent_color, c.text_color,
        c.default_format, c.default_duration, c.made_for_kids, c.visuals, c.caption_style, c.caption_font,
-       c.caption_size, c.caption_outline, c.caption_shadow, c.created_at,
+       c.caption_size, c.caption_outline, c.caption_shadow, c.review, c.created_at,
        coalesce(per.videos, 0) AS videos, coalesce(per.spend_usd, 0) AS spend_usd
 FROM channels c LEFT JOIN per ON per.channel_id = c.id
 ORDER BY c.id
@@ -423,7 +464,7 @@ def channels(db: Database) -> pl.DataFrame:
 TABLES = ("channels", "jobs", "job_stages", "job_events", "artifacts", "videos", "cost_ledger", "app_settings",
           "trend_videos", "trend_snapshots", "trend_imports", "trend_topics", "trend_video_topics", "trend_evaluations",
           "fallbacks", "quota_ledger", "uploads", "schedules", "schedule_slots", "channel_stats", "video_stats",
-          "job_scenes", "media_folders", "media_files", "music_folders", "music_tracks")
+          "job_scenes", "media_folders", "media_files", "music_folders", "music_tracks", "script_versions", "job_runs")
 # What analysts get: tokens, client secrets and upload sessions (a bearer credential) never leave the database.
 SNAPSHOT_COLUMNS = {"uploads": "* EXCLUDE (session_uri)"}
 
@@ -440,5 +481,28 @@ def topic_days(db: Database, country: str, days: int = 60) -> pl.DataFrame:
 
 
 def topic_momentum(db: Database, country: str) -> pl.DataFrame:
+    """Topics by momentum, with the mean growth of their recent videos as a percentage a day as well."""
     from pipeline.trends.features import topic_momentum as momentum
-    return momentum(db, country)
+    return momentum(db, country).with_columns(
+        (100 * (10 ** pl.col("recent_growth") - 1)).round(1).alias("recent_growth_pct"))
+
+
+def trend_countries(db: Database) -> list[str]:
+    """The countries with trending data, in order."""
+    return [r[0] for r in db.query("SELECT DISTINCT country FROM trend_snapshots ORDER BY country")]
+
+
+TREND_IMPORTS_SQL = """
+SELECT source, country, rows_read, inserted, duplicates, rejected, at_time FROM trend_imports ORDER BY id DESC LIMIT ?
+"""
+
+
+def trend_imports(db: Database, limit: int = 20) -> pl.DataFrame:
+    """The latest imports, their rejects in words ("520 video id corrupted by a spreadsheet (#NOME?)", or "none")."""
+    rows = db.query_dicts(TREND_IMPORTS_SQL, [limit])
+    for row in rows:
+        rejected = json.loads(row["rejected"] or "{}")
+        row["rejected"] = "; ".join(f"{n:,} {reason}" for reason, n in rejected.items()) or "none"
+    return pl.DataFrame(rows, schema={"source": pl.String, "country": pl.String, "rows_read": pl.Int64,
+                                      "inserted": pl.Int64, "duplicates": pl.Int64, "rejected": pl.String,
+                                      "at_time": pl.Datetime})

@@ -81,17 +81,28 @@ def job_sources(ctx: StageContext) -> list:
 
 
 def speak(ctx: StageContext) -> StageOutput:
+    from pipeline.progress import rising, share, takes_progress
+
     script = ctx.script()
     blocks = [(b.key, b.sentences) for b in script.blocks()]
     wav = ctx.job_dir / "narration.wav"
     target = float(ctx.job["duration_s"])
+    # Sentence by sentence, by characters spoken; never back (a voice falling back to the next starts at 0).
+    progress = rising(ctx.progress)
+
+    def say(voice, scale: float, step) -> object:
+        if takes_progress(voice.synthesize):
+            return voice.synthesize(blocks, wav, device=ctx.device, length_scale=scale, progress=step)
+        return voice.synthesize(blocks, wav, device=ctx.device, length_scale=scale)
 
     def narrate(voice) -> tuple:
         pace = getattr(voice, "natural_pace", 1.0)
-        narration = voice.synthesize(blocks, wav, device=ctx.device, length_scale=pace)
+        retimes = getattr(voice, "free_retime", False)
+        # A free voice may speak twice (once more at the pace that hits the target): each pass is half the stage.
+        narration = say(voice, pace, share(progress, 0.0, 0.5 if retimes else 1.0))
         usage = list(narration.usage)
-        if getattr(voice, "free_retime", False) and abs(narration.duration_s - target) / target > RETIME_TOLERANCE:
-            ctx.progress(0.5)
+        if retimes and abs(narration.duration_s - target) / target > RETIME_TOLERANCE:
+            progress(0.5)
             speech = sum(c.end - c.start for c in narration.cues)
             fixed = narration.duration_s - speech  # pauses do not stretch
             wanted = max(target - fixed, speech * 0.5)
@@ -99,11 +110,12 @@ def speak(ctx: StageContext) -> StageOutput:
             scale = min(max(pace * wanted / speech, low), high)
             if abs(scale - pace) > 0.01:
                 try:
-                    narration = voice.synthesize(blocks, wav, device=ctx.device, length_scale=scale)
+                    narration = say(voice, scale, share(progress, 0.5, 0.5))
                 except BaseException as exc:  # the first narration was billed too
                     exc.usage = usage + list(getattr(exc, "usage", None) or [])  # type: ignore[attr-defined]
                     raise
                 usage += narration.usage
+        progress(1.0)
         return narration, usage
 
     words = script.word_count
@@ -178,10 +190,17 @@ def usable_visuals(ctx: StageContext, visuals: list) -> tuple[list, list]:
     return out, notes
 
 
+# The render stage's share spent measuring the sound (a few audio-only ffmpeg passes) before the encode,
+# whose own share follows ffmpeg's out_time against the video's duration.
+SOUND_SHARE = 0.05
+
+
 def render(ctx: StageContext) -> StageOutput:
     from pipeline.media.scene_render import has_footage, render_scenes
+    from pipeline.progress import rising, share
 
     started = time.perf_counter()
+    progress = rising(ctx.progress)
     cues, duration = ctx.cues()
     s = ctx.settings
     visuals, swapped = usable_visuals(ctx, scene_visuals(ctx))
@@ -193,9 +212,11 @@ def render(ctx: StageContext) -> StageOutput:
     vtt = captions.write_vtt(cues, ctx.size, ctx.job_dir / "captions.vtt")  # with word timing, for players and editors
     out = ctx.job_dir / "video.mp4"
     sound = plan_sound(ctx.artifacts["narration"], background_track(ctx, duration), duration, cancel=ctx.cancel)
+    progress(SOUND_SHARE)
+    encoding = share(progress, SOUND_SHARE, 1.0 - SOUND_SHARE)
     if visuals:
         out = render_scenes(visuals, ctx.artifacts["narration"], ass, ctx.size, out, opts, duration_s=duration,
-                            device=ctx.device, fonts_dir=fonts_dir(), progress=ctx.progress, cancel=ctx.cancel,
+                            device=ctx.device, fonts_dir=fonts_dir(), progress=encoding, cancel=ctx.cancel,
                             sound=sound)
     else:  # a job made before scenes: its slides, as it was planned
         slides = [Slide(Path(x["path"]), x["block"])
@@ -205,7 +226,7 @@ def render(ctx: StageContext) -> StageOutput:
             raise FileNotFoundError(f"Slide {missing[0]} is missing: retry the job to redraw the slides.")
         segments = plan_segments(slides, cues, duration, s.fps)
         out = render_video(segments, ctx.artifacts["narration"], ass, ctx.size, out, opts,
-                           device=ctx.device, fonts_dir=fonts_dir(), progress=ctx.progress, cancel=ctx.cancel,
+                           device=ctx.device, fonts_dir=fonts_dir(), progress=encoding, cancel=ctx.cancel,
                            sound=sound)
     info = ffmpeg.probe(out)
     script = ctx.script()
@@ -247,6 +268,12 @@ def thumbnail(ctx: StageContext) -> StageOutput:
     rows = json.loads(Path(ctx.artifacts["scenes"]).read_text(encoding="utf-8"))["scenes"] \
         if "scenes" in ctx.artifacts else []
     scored = [r for r in rows if r["kind"] in ("video", "image") and r.get("score") is not None]
+    choice = ctx.brief.get("thumbnail_choice")  # the operator's pick in the Library: "card" or "scene-<idx>"
+    if choice == "card":
+        scored = []
+    elif choice and choice.startswith("scene-"):
+        picked = [r for r in rows if f"scene-{r['idx']}" == choice and r["kind"] in ("video", "image")]
+        scored = [{**r, "score": r.get("score") or 0.0} for r in picked] or scored
     if scored:
         best = max(scored, key=lambda r: r["score"])
         try:
@@ -389,6 +416,12 @@ def publish(ctx: StageContext) -> StageOutput:
     body = youtube_body(ctx.script(), ctx.channel, ctx.brief, ctx.job.get("topic"), credits(ctx))
     youtube = ctx.youtube
     connected = youtube is not None and bool(youtube.accounts.accounts(ctx.channel["id"]))
+    target = ctx.brief.get("publish_target")  # the operator's choice in the Library; else YouTube when connected
+    if target == "youtube" and not connected:
+        raise ProviderError("This channel is no longer connected to YouTube: connect it on the Channels page, or "
+                            "publish to the outbox from the Library.", provider="youtube")
+    if target == "outbox":
+        connected = False
     moved = None
     if not (connected and youtube.sent(ctx.job["id"])):
         # YouTube has not been sent this body yet, so a publishAt gone by can still move (the schedule is read here,
@@ -397,7 +430,8 @@ def publish(ctx: StageContext) -> StageOutput:
         body, moved = settle_publish_at(body, ctx.brief.get("privacy", "private"), plan)
     if connected:
         result = youtube.publish(ctx.job["id"], ctx.channel, ctx.artifacts["video"], ctx.artifacts["thumbnail"], body,
-                                 captions=ctx.artifacts.get("captions"), playlist_id=ctx.brief.get("playlist_id"))
+                                 captions=ctx.artifacts.get("captions"), playlist_id=ctx.brief.get("playlist_id"),
+                                 progress=ctx.progress)  # bytes YouTube acknowledged, then the follow-ups
         name = youtube.name
     else:
         publisher = make("publisher", first_in_chain(_chain("publisher")(ctx.brief, ctx.channel, ctx.settings)), ctx.settings)

@@ -30,6 +30,7 @@ from pipeline.providers import UnknownProvider, chain_items, first_in_chain, mak
 from pipeline.providers import status as provider_status
 from pipeline.providers.base import BriefError, check_text
 from pipeline.providers.local_writer import sized_words
+from pipeline.review import ReviewDesk
 from pipeline.snapshots import SnapshotWriter
 from pipeline.trends import features
 from pipeline.trends.desk import TrendDesk
@@ -67,6 +68,7 @@ class VideoRequest:
     source_text: str = ""  # pasted source text
     captions: str | None = None  # caption style for this video (default: the channel's)
     music: bool = True  # background music from the channel's music folder, when it has one
+    review: str | None = None  # review gate for this video (auto, script, publish, both); default: the channel's
 
 
 # Settings an operator may change from the Settings page (stored in app_settings).
@@ -86,6 +88,7 @@ MAX_REQUEST_KEY_CHARS = 200
 MAX_RELATED = 50  # related trending titles and tags a request may carry
 MAX_BATCH_LINES = 500
 MIN_TOPIC_CHARS = 3  # a batch line shorter than this is a typo, not a topic
+MAX_BULK = 200  # jobs one bulk action may touch
 
 
 class Workbench:
@@ -114,6 +117,7 @@ class Workbench:
                              embedder=lambda: self.trends.embedder("cpu"))
         self.snapshots = SnapshotWriter(self.db, self.settings.data_dir / "snapshots", snapshot_s)
         self.trends = TrendDesk(self.db, self.worker.lease)
+        self.review = ReviewDesk(self.db, self.settings, self.worker, self.youtube.publisher)
         self._scheduler_stop = threading.Event()
         self._maintenance = threading.RLock()  # a restore, a backup or a schedule round: one at a time
         self._maintenance_on = threading.Event()  # set while restoring: scheduler and backups hold off
@@ -134,9 +138,12 @@ class Workbench:
             self.prepare_trends(background=True)
 
     def prepare_trends(self, background: bool = False, topics: bool = True) -> list[str]:
-        """First start: load the bundled trending data, then cluster topics where none exist yet."""
+        """First start: load the bundled trending data, then cluster topics where none exist yet or where they cover
+        only part of the videos (a first pass whose full pass did not end, videos imported since). In the background,
+        a country with many titles to embed gets quick first topics from its latest videos (TrendDesk), and every
+        embedding is cached under the data directory, so a second start skips embedding."""
         reports = [] if self.trends.has_data() else self.trends.import_bundled()
-        missing = [c for c in features.countries(self.db) if not self.trends.has_topics(c)] if topics else []
+        missing = [c for c in features.countries(self.db) if self.trends.needs_topics(c)] if topics else []
         if missing:
             if background:
                 self.trends.compute_topics_in_background(missing)
@@ -249,6 +256,11 @@ class Workbench:
             brief["captions"] = req.captions
         if not req.music:
             brief["music"] = False
+        if req.review is not None:
+            if req.review not in channels.REVIEW_MODES:
+                raise ConfigError(f"Review must be one of {', '.join(channels.REVIEW_MODES)} "
+                                  f"(not {str(req.review)[:40]!r}).")
+            brief["review"] = req.review
         if req.sources or (req.source_text or "").strip():
             from pipeline.sources import load_sources
             # Read (and fetched) now, at the edge: a bad file or an unreachable URL is said before anything is
@@ -359,6 +371,8 @@ class Workbench:
         job = jobs.get_job(self.db, job_id)
         if job["status"] in ("queued", "running"):
             raise ConfigError(f"Job #{job_id} is {job['status']}: cancel it, or let it finish, before deleting it.")
+        if job["status"] == "review":  # waiting for a person who chose to delete it instead
+            jobs.request_cancel(self.db, job_id)
         video = self.db.query_dicts("SELECT publish_state, publish_ref FROM videos WHERE job_id = ?", [job_id])
         folder = self.settings.jobs_dir / str(job_id)
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else 0
@@ -383,6 +397,39 @@ class Workbench:
     def retry(self, job_id: int) -> None:
         jobs.retry_job(self.db, job_id)
         self.worker.wake()
+
+    BULK = ("retry", "cancel", "delete", "publish", "approve")
+
+    def bulk(self, action: str, job_ids: list[int], **options: object) -> list[tuple[int, bool, str]]:
+        """One action on many jobs (the Library's and the queue's selections): each is tried on its own, so one
+        refusal stops nothing else. Returns (job id, done, what happened) for each, in the order given."""
+        if action not in self.BULK:
+            raise ConfigError(f"Unknown bulk action {action!r}: use one of {', '.join(self.BULK)}.")
+        if len(job_ids) > MAX_BULK:
+            raise ConfigError(f"Select at most {MAX_BULK} videos at once.")
+        from pipeline.review import PublishRequest, ReviewError
+        results = []
+        for job_id in dict.fromkeys(int(j) for j in job_ids):
+            try:
+                if action == "retry":
+                    self.retry(job_id)
+                    said = "queued again"
+                elif action == "cancel":
+                    said = "cancelled" if self.cancel(job_id) == "cancelled" else "stopping at the next checkpoint"
+                elif action == "delete":
+                    said = self.delete_video(job_id)
+                elif action == "approve":
+                    self.review.approve_script(job_id)
+                    said = "script approved: queued"
+                else:
+                    req = PublishRequest(target=str(options.get("target", "youtube")),
+                                         privacy=str(options.get("privacy", "private")))
+                    self.review.publish(job_id, req)
+                    said = f"queued to publish to {'YouTube' if req.target == 'youtube' else 'the outbox'}"
+                results.append((job_id, True, said))
+            except (ConfigError, ReviewError, jobs.InvalidTransition, jobs.JobNotFound) as exc:
+                results.append((job_id, False, str(exc)))
+        return results
 
     def estimate(self, req: VideoRequest) -> tuple[list[dict], Decimal]:
         """The provider chain of each stage and its estimated cost, before anything is spent."""
@@ -702,6 +749,30 @@ class Workbench:
         backup.prune(self.settings.backups_dir, self.settings.backup_keep)
         log.info("daily backup written: %s", path)
         return path
+
+    # -- queue view --------------------------------------------------------------------------------
+    def queue_eta(self):
+        """Time left for every queued or running job, from this machine's stage history (``pipeline.eta``)."""
+        from pipeline import eta
+        return eta.queue_eta(self.db, self.settings.workers)
+
+    def retry_jobs(self, job_ids) -> list:
+        """Queue each failed, cancelled or held job again; the others are reported, not changed
+        (``job_views.Outcome`` per job)."""
+        from pipeline import job_views
+        outcomes = job_views.each(job_ids, lambda j: jobs.retry_job(self.db, j), job_views.retried_words)
+        self.worker.wake()
+        return outcomes
+
+    def cancel_jobs(self, job_ids) -> list:
+        """Cancel each queued job, ask each running one to stop; the others are reported, not changed."""
+        from pipeline import job_views
+        return job_views.each(job_ids, self.cancel, job_views.cancelled_words)
+
+    def clear_finished(self, job_ids=None) -> int:
+        """Hide finished jobs (all, or those of ``job_ids``) from the queue view; returns how many."""
+        from pipeline import job_views
+        return job_views.clear_finished(self.db, job_ids)
 
 
 def _seconds(value: object) -> int:

@@ -94,7 +94,8 @@ def test_library_shows_the_video_with_player_script_quality_and_downloads(tmp_pa
     from ui.state import get_workbench
     scenes = get_workbench().db.query_one("SELECT count(*) FROM job_scenes WHERE job_id = 1")[0]
     assert scenes >= 2  # the Scenes tab: a still of each scene's visual, beside the thumbnail
-    assert len(at.get("video")) == 1 and len(at.get("image")) == 1 + scenes
+    options = len(get_workbench().review.thumbnail_options(1))  # the Publish tab offers thumbnails to choose from
+    assert len(at.get("video")) == 1 and len(at.get("image")) == 1 + scenes + options
     labels = [d.proto.label for d in at.get("download_button")]
     for label in ("Video", "Thumbnail", "Captions", "Script", "CSV", "Parquet"):
         assert label in labels

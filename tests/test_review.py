@@ -224,3 +224,42 @@ def test_cancel_a_job_waiting_for_review(db):
     events = [e["status"] for e in db.query_dicts("SELECT status FROM job_events WHERE job_id = ? ORDER BY id", [job])]
     assert events[-2:] == ["review", "cancelled"]
     assert json.loads(json.dumps(jobs.get_job(db, job)["brief"])) == {}
+
+
+def test_the_cli_reviews_edits_approves_and_publishes(tmp_path, capsys):
+    from pipeline.cli import main
+
+    data = str(tmp_path / "data")
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        code = main([*args, "--data-dir", data])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, out, err = cli("make", "Octopus intelligence", "--duration", "12", "--source", EXAMPLE_SOURCE,
+                         "--review", "both", "--json")
+    result = json.loads(out)
+    job = str(result["job_id"])
+    assert code == 6 and result["status"] == "review" and result["awaiting"] == "script"
+    assert cli("review", "list")[1].startswith(f"#{job}")
+    code, out, _ = cli("review", "show", job, "--json")
+    edit = json.loads(out)
+    edit["hook"] = "Here is a hook the operator wrote."
+    (tmp_path / "edit.json").write_text(json.dumps(edit))
+    (tmp_path / "bad.json").write_text('{"title": 1}')
+    code, _, err = cli("review", "edit", job, str(tmp_path / "bad.json"))
+    assert code == 2 and "review show JOB --json" in err
+    code, out, _ = cli("review", "edit", job, str(tmp_path / "edit.json"), "--approve")
+    assert code == 0 and "version 2" in out and "approved" in out
+    assert cli("work", "--until-empty")[0] == 0
+    assert "publishing" in cli("review", "list")[1]  # the second gate
+    code, _, err = cli("review", "publish", job, "--to", "youtube")
+    assert code == 2 and "not connected" in err
+    code, out, _ = cli("review", "publish", job, "--to", "outbox", "--title", "Eight arms")
+    assert code == 0
+    assert cli("work", "--until-empty")[0] == 0
+    code, out, _ = cli("jobs", "--json")
+    row = next(j for j in json.loads(out) if str(j["id"]) == job)
+    assert row["status"] == "done"
+    metadata = next(Path(data, "outbox").rglob("metadata.json"))
+    assert json.loads(metadata.read_text())["snippet"]["title"] == "Eight arms"

@@ -9,6 +9,8 @@ import polars as pl
 import streamlit as st
 
 from pipeline.config import ConfigError
+from pipeline.queries import PUBLISH_WORDS
+from ui.review import publish_panel, runs_table, script_form, versions
 from ui.scenes import show_scenes
 from ui.state import get_workbench
 from ui.text import md
@@ -25,8 +27,9 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
     v = detail["video"]
     job = v["job_id"]
     st.subheader(md(v["title"]))
-    st.caption(f"#{job} · {md(v['channel'])} · {v['format']} · {v['duration_s']:.1f} s · quality "
-               f"{v['quality_score'] if v['quality_score'] is not None else '—'} · {v['publish_state']}")
+    state = PUBLISH_WORDS.get(v["publish_state"], "Not published")
+    score = f"{v['quality_score']:.0f}" if v["quality_score"] is not None else "—"
+    st.caption(f"#{job} · {md(v['channel'])} · {v['format']} · {v['duration_s']:.1f} s · quality {score} · {state}")
     if detail.get("refused"):
         st.error("Some of this video's stored file paths point outside the data directory's jobs folder "
                  f"({', '.join(detail['refused'])}): they are not read or offered. Retry the job to make the files "
@@ -40,7 +43,10 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
     with right:
         if v["thumbnail_path"] and Path(v["thumbnail_path"]).exists():
             st.image(v["thumbnail_path"], caption="Thumbnail")
-        st.markdown(f"**Publish state:** {v['publish_state']}" + (f" → {md(v['publish_ref'])}" if v["publish_ref"] else ""))
+        ref = v["publish_ref"] or ""
+        where = (f" → [{md(ref)}](https://youtu.be/{ref})" if v["publish_state"] in ("published", "scheduled") and ref
+                 else f" → {md(Path(ref).name)} in the outbox" if v["publish_state"] == "outbox" and ref else "")
+        st.markdown(f"**{state}**{where}")
         c = st.columns(2)
         with c[0]:
             _download("Video", v["video_path"], "video/mp4", f"dl-video-{job}")
@@ -65,12 +71,20 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
                 except ConfigError as exc:
                     st.error(md(exc))
 
-    script, scenes, quality, costs = st.tabs(["Script", "Scenes", "Quality", "Costs"])
+    # Publishing first, always: where the video went (or the form that sends it) is what the operator checks.
+    publish, script, scenes, quality, costs = st.tabs(["Publish", "Script", "Scenes", "Quality", "Costs"])
+    with publish:
+        publish_panel(v)
     with scenes:
         show_scenes(get_workbench(), detail)
     with script:
         s = detail["script"]
-        if s:
+        if s and st.toggle("Edit the script", key=f"edit-script-{job}",
+                           help="Change any sentence, heading, the title or the description; only the stages your "
+                                "change touches are made again."):
+            script_form(job, awaiting_script=False)
+            versions(job)
+        elif s:
             st.markdown(f"**Hook.** {md(s['hook'])}")
             for section in s["sections"]:
                 st.markdown(f"**{md(section['heading'])}.** " + md(" ".join(section["sentences"])))
@@ -99,6 +113,7 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
         st.metric("Total", usd(float(breakdown["usd"].sum()) if not breakdown.is_empty() else 0.0))
         st.dataframe(breakdown, hide_index=True)
         exports(breakdown, f"video-{job}-costs", key=f"costs-{job}")
+        runs_table(job)
         with st.expander("Events"):
             st.dataframe(detail["events"], hide_index=True)
 
