@@ -16,7 +16,7 @@ from ui.requests import another_copy, request_key
 from ui.sources import offer_example, source_inputs
 from ui.state import get_workbench
 from ui.text import md
-from ui.widgets import usd
+from ui.widgets import grid, usd
 
 wb = get_workbench()
 ERRORS = (BriefError, ConfigError, ChannelError, UnknownProvider)
@@ -74,7 +74,8 @@ with one:
     try:
         rows, total = wb.estimate(req)
         st.caption(f"Provider chain and estimated cost: **{usd(float(total))}** (cap {usd(wb.settings.cap_usd)})")
-        st.dataframe(pl.DataFrame(rows).select("stage", "chain", "model", "unit", "quantity", "usd"), hide_index=True)
+        grid(pl.DataFrame(rows).select("stage", "chain", "model", "unit", "quantity", "usd"),
+             {"usd": "Estimate"})
     except ERRORS as exc:
         st.warning(f"Cannot estimate yet: {md(exc)}")
     key = request_key("studio", (topic, channel, int(duration), fmt, outline, visuals, tuple(specs), pasted,

@@ -14,7 +14,7 @@ from ui.review import publish_panel, runs_table, script_form, versions
 from ui.scenes import show_scenes
 from ui.state import get_workbench
 from ui.text import md
-from ui.widgets import exports, usd
+from ui.widgets import exports, grid, in_stage_order, usd
 
 
 def _download(label: str, path: str | None, mime: str, key: str) -> None:
@@ -105,17 +105,18 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
             st.metric("Score", f"{q['score']:.0f}/100", delta=f"threshold {q['threshold']:.0f}", delta_color="off",
                       delta_arrow="off")
             checks = pl.DataFrame(q["checks"]).select("name", "passed", "score", "weight", "value", "target", "message")
-            st.dataframe(checks, hide_index=True)
+            grid(checks, {"name": "Check", "passed": "Passed", "score": "Score (0-1)", "weight": "Weight",
+                          "value": "Measured", "target": "Target", "message": "What it says"})
         else:
             st.info("Not scored yet.")
     with costs:
         breakdown = detail["costs"]
         st.metric("Total", usd(float(breakdown["usd"].sum()) if not breakdown.is_empty() else 0.0))
-        st.dataframe(breakdown, hide_index=True)
+        grid(in_stage_order(breakdown) if "stage" in breakdown.columns else breakdown)
         exports(breakdown, f"video-{job}-costs", key=f"costs-{job}")
         runs_table(job)
         with st.expander("Events"):
-            st.dataframe(detail["events"], hide_index=True)
+            grid(detail["events"])
 
 
 def metadata_preview(detail: dict) -> str | None:
