@@ -1,5 +1,7 @@
 """Trends: what is rising, topic momentum, the model's honest scorecard, and the backlog."""
 
+from datetime import date
+
 import plotly.express as px
 import polars as pl
 import streamlit as st
@@ -12,13 +14,12 @@ from ui.cache import read
 from ui.requests import request_key
 from ui.state import get_workbench
 from ui.text import md
-from ui.trend_import import import_form, youtube_trending
-from ui.widgets import empty, table
+from ui.trend_import import BACKLOG, EVALUATION, IMPORTS, RISING, TOPICS, import_form, show_table, topic_notice, youtube_trending
+from ui.widgets import chart, day_axis, empty
 
 wb = get_workbench()
 st.title("Trends")
-countries = [r[0] for r in wb.db.query("SELECT DISTINCT country FROM trend_snapshots ORDER BY country")]
-
+countries = read("trend_countries")
 
 if not countries:
     empty("No trending data yet. Import a trending CSV below (the bundled samples load on first start).")
@@ -27,16 +28,11 @@ if not countries:
 
 country = st.segmented_control("Country", countries, default=countries[0], key="trend-country") or countries[0]
 st.caption(f"Data: {md(describe_freshness(read('trend_freshness', country)))}")
-status = wb.trends.status.get(country)
-if status and status.state == "computing":
-    st.info(f"Clustering {country} topics in the background ({md(status.message) or 'several minutes on a first start'}). "
-            "Rising videos are below already; refresh for topics.", icon=":material/hourglass_top:")
-elif status and status.state == "failed":
-    st.error(f"Topic clustering failed: {md(status.message)}")
+topic_notice(country)
 
 rising, topics_tab, model_tab, backlog_tab, import_tab = st.tabs(["Rising", "Topics", "Model", "Backlog", "Import"])
 with rising:
-    table(read("rising_videos", country, 25), f"rising_{country}")
+    show_table(read("rising_videos", country, 25), RISING, f"rising_{country}")
 with topics_tab:
     if not wb.trends.has_topics(country):
         empty("No topics yet for this country.")
@@ -44,11 +40,13 @@ with topics_tab:
         days = read("topic_days", country, 60)
         momentum = read("topic_momentum", country)
         top = momentum.head(8)["topic_id"].to_list()
-        chart = days.filter(pl.col("topic_id").is_in(top)).to_pandas()
-        st.plotly_chart(px.line(chart, x="day", y="videos", color="label", labels={"videos": "videos on the list"}))
-        table(momentum.select("topic_id", "label", "size", "recent", "before", "momentum", "recent_growth"),
-              f"topic_momentum_{country}")
-    if st.button("Recompute topics", icon=":material/hub:"):
+        fig = px.line(days.filter(pl.col("topic_id").is_in(top)).to_pandas(), x="day", y="videos", color="label",
+                      labels={"videos": "Videos on the list", "label": "Topic"})
+        chart(day_axis(fig, 60), legend="Topic")
+        show_table(momentum, TOPICS, f"topic_momentum_{country}")
+    busy = wb.trends.busy(country)
+    if st.button("Recompute topics", icon=":material/hub:", disabled=busy,
+                 help="Clustering is running in the background already." if busy else None):
         with st.spinner("Clustering titles and tags…"):
             s = wb.trends.compute_topics(country)
         (st.success if s.state == "ready" else st.error)(f"{md(s.message)} ({s.seconds} s)")
@@ -62,10 +60,11 @@ with model_tab:
                 wb.trends.evaluate(country, int(k), int(h))
             except ValueError as exc:
                 st.error(md(exc))
-    rows = [{"k": e["k"], "horizon": e["horizon"], "who": who, **e[who], "n_test": e["n_test"], "split": e["split_date"]}
+    rows = [{"k": e["k"], "horizon": e["horizon"], "who": who, **e[who], "n_test": e["n_test"],
+             "split": date.fromisoformat(e["split_date"])}
             for e in wb.trends.evaluations(country) for who in ("model", "persistence", "log_linear")]
     if rows:
-        table(pl.DataFrame(rows), f"evaluation_{country}")
+        show_table(pl.DataFrame(rows), EVALUATION, f"evaluation_{country}")
     else:
         empty("Not evaluated yet: press Evaluate to score the model against persistence and log-linear baselines.")
 with backlog_tab:
@@ -82,8 +81,9 @@ with backlog_tab:
         for r in ranked.iter_rows(named=True):
             with st.container(border=True):
                 left, right = st.columns([5, 1])
+                growth = "growth unknown" if r["predicted_growth_pct"] is None else f"growth {r['predicted_growth_pct']:+.0f}%"
                 left.markdown(f"**{md(r['label'])}** · score {r['score']:.2f} · momentum {r['momentum']:+.2f} · "
-                              f"growth {r['predicted_growth_pct']:+.0f}% · fit {r['fit']:.2f} · novelty {r['novelty']:.2f}")
+                              f"{growth} · fit {r['fit']:.2f} · novelty {r['novelty']:.2f}")
                 left.caption(md(r["examples"]))
                 if right.button("Make video", key=f"make-{country}-{r['topic_id']}", icon=":material/play_arrow:"):
                     key = request_key(f"backlog-{country}-{r['topic_id']}", (chosen["id"], int(duration), fmt))
@@ -94,11 +94,10 @@ with backlog_tab:
                                  f"Already queued as job #{job}: a second click adds nothing")
                     except (BriefError, ConfigError, ChannelError) as exc:
                         st.error(md(exc))
-        table(ranked.drop("terms"), f"backlog_{country}")
+        show_table(ranked.drop("terms"), BACKLOG, f"backlog_{country}")
 with import_tab:
     import_form()
     youtube_trending()
-    imports = wb.db.query_dicts("SELECT source, country, rows_read, inserted, duplicates, rejected, at_time"
-                                " FROM trend_imports ORDER BY id DESC LIMIT 20")
-    if imports:
-        st.dataframe(pl.DataFrame(imports), hide_index=True)
+    imports = read("trend_imports", 20)
+    if not imports.is_empty():
+        show_table(imports, IMPORTS, "trend_imports")

@@ -75,8 +75,9 @@ def run(args: argparse.Namespace, workbench) -> int:
             print(json.dumps(table.select(cols).to_dicts()))
         else:
             for r in table.select(cols).iter_rows(named=True):
+                growth = "   n/a" if r["predicted_growth_pct"] is None else f"{r['predicted_growth_pct']:+5.0f}%"
                 print(f"{r['score']:.3f}  #{r['topic_id']:<3} {r['label'][:40]:<40} momentum {r['momentum']:+.2f}  "
-                      f"growth {r['predicted_growth_pct']:+.0f}%  fit {r['fit']:.2f}  novelty {r['novelty']:.2f}")
+                      f"growth {growth}  fit {r['fit']:.2f}  novelty {r['novelty']:.2f}")
         return 0
     finally:
         wb.close()

@@ -143,11 +143,15 @@ class Workbench:
         a country with many titles to embed gets quick first topics from its latest videos (TrendDesk), and every
         embedding is cached under the data directory, so a second start skips embedding."""
         reports = [] if self.trends.has_data() else self.trends.import_bundled()
-        missing = [c for c in features.countries(self.db) if self.trends.needs_topics(c)] if topics else []
-        if missing:
+        known = features.countries(self.db) if topics else []
+        missing = [c for c in known if self.trends.needs_topics(c)]
+        renamed = [c for c in known if c not in missing and self.trends.word_list_labels(c)]  # named before phrases
+        if missing or renamed:
             if background:
-                self.trends.compute_topics_in_background(missing)
+                self.trends.compute_topics_in_background(missing, relabel=renamed)
             else:
+                for country in renamed:
+                    self.trends.relabel(country)
                 for country in missing:
                     self.trends.compute_topics(country)
         return [r.summary() for r in reports]

@@ -144,3 +144,30 @@ def test_the_data_says_how_old_it_is():
                "imported_at": datetime(2026, 12, 1, 10, 0)}
     assert describe_freshness(fetched, now).startswith("YouTube's trending list, fetched 2 h ago")
     assert describe_freshness({"last_day": None}) == "No trending days recorded yet."
+
+
+def test_channel_title_is_filled_where_the_file_has_it(db):
+    from conftest import ROOT
+    folder = ROOT / "data" / "trends"
+    import_file(db, folder / "youtube_trending_US_2017-11-14_to_11-28.csv", "US")
+    import_file(db, folder / "youtube_trending_US_v1_2017-09-13_to_10-22.csv", "US")
+    import_file(db, folder / "youtube_trending_CA_views_2017-11-14_to_2018-06-14.csv", "CA")  # no channel column
+    counts = {c: (n, filled) for c, n, filled in db.query(
+        "SELECT country, count(*), count(channel_title) FROM trend_videos GROUP BY country")}
+    assert counts["US"][0] == counts["US"][1] > 3000  # every US video names its channel, from both schemas
+    assert counts["CA"][1] == 0  # none invented: null, never "" or "None"
+    assert db.query("SELECT channel_title FROM trend_videos WHERE country = 'US'"
+                    " AND video_id IN ('2kyS6SvSYSE', 'XpVt6Z1Gjjo') ORDER BY video_id") == [
+        ("CaseyNeistat",), ("Logan Paul Vlogs",)]
+
+
+def test_a_later_file_without_channel_names_keeps_the_known_ones(db, tmp_path):
+    with_names = tmp_path / "a.csv"
+    with_names.write_text("video_id,trending_date,title,channel_title,category_id,views\n"
+                          "abcdefghijk,17.14.11,A title,The Channel,10,100\n", encoding="utf-8")
+    without = tmp_path / "b.csv"
+    without.write_text("video_id,trending_date,title,category_id,views\nabcdefghijk,17.15.11,A title,10,200\n",
+                       encoding="utf-8")
+    import_file(db, with_names, "US")
+    import_file(db, without, "US")
+    assert db.query("SELECT channel_title FROM trend_videos") == [("The Channel",)]

@@ -165,7 +165,7 @@ def test_backlog_ranks_momentum_and_niche_fit_first_and_novelty_moves_it(db):
     top = ranked.row(0, named=True)
     brief = topic_brief(db, "CA", top["topic_id"])
     assert brief["related_titles"] and all("octopus" in t for t in brief["related_titles"])
-    assert brief["topic"].startswith("What's trending:")
+    assert brief["topic"] == brief["label"] and "trending" not in brief["topic"].lower()  # not called current
     from pipeline import jobs
     jobs.create_job(db, cid, "octopus ocean reef dive", 60, "landscape", {})
     again = backlog(db, "CA", get_channel(db, cid))
