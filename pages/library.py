@@ -6,7 +6,7 @@ import streamlit as st
 from pipeline import queries
 from ui.bulk import bulk_bar
 from ui.cache import read
-from ui.review import script_review, waiting_list
+from ui.review import digest, script_review, waiting_list
 from ui.state import get_workbench
 from ui.video import show_video
 from ui.widgets import empty, exports, grid
@@ -14,6 +14,7 @@ from ui.widgets import empty, exports, grid
 PAGE = 24
 STATES = {"All": None, "Published (YouTube)": "published", "Scheduled": "scheduled", "Exported (outbox)": "outbox",
           "Held by the quality gate": "held", "Not published": "unpublished"}
+ROW = ("job_id", "title", "channel", "format", "duration_s", "quality_score", "publish_state", "publish_ref")
 wb = get_workbench()
 st.title("Library")
 
@@ -43,15 +44,21 @@ page = st.number_input(f"Page (of {pages}, {total:,} videos)", 1, pages, 1, key=
 videos = read("library", *filters, PAGE, (page - 1) * PAGE)
 shown = videos.select("job_id", "title", "channel", "format", "duration_s", "quality_score", "cost_usd",
                       pl.col("publish_state").replace_strict(queries.PUBLISH_WORDS, default="Not published"), "created_at")
+ids = videos["job_id"].to_list()
+# Keyed by the rows shown: a selection (kept by row position) never carries over to other videos after a change.
 event = grid(shown, {"job_id": "Job", "quality_score": "Quality", "cost_usd": "Cost", "publish_state": "Published",
-                     "created_at": "Made"}, on_select="rerun", selection_mode="multi-row", key="lib-table")
-picked = [videos["job_id"][i] for i in event.selection.rows]
+                     "created_at": "Made"}, on_select="rerun", selection_mode="multi-row", key=f"lib-table-{digest(ids)}")
+picked = [ids[i] for i in event.selection.rows if i < len(ids)]
 bulk_bar(videos.filter(pl.col("job_id").is_in(picked)) if picked else videos.head(0))
 exports(videos, "library")
 
-options = videos["job_id"].to_list()
-default = picked[0] if picked else asked if asked in options else options[0]
-job_id = st.selectbox("Open video", options, index=options.index(default), key="lib-open",
+wanted = picked[0] if picked else opened
+if wanted is not None and wanted not in ids:  # asked for by link or the waiting list, but not on this page
+    detail = queries.video_detail(wb.db, wanted, wb.settings.jobs_dir)
+    if detail:
+        show_video(detail, pl.DataFrame([{k: detail["video"].get(k) for k in ROW}]))
+        st.stop()
+job_id = st.selectbox("Open video", ids, index=ids.index(wanted) if wanted in ids else 0,
                       format_func=lambda j: f"#{j} {videos.filter(pl.col('job_id') == j)['title'][0]}")
 detail = queries.video_detail(wb.db, job_id, wb.settings.jobs_dir)  # every path re-checked
 if detail:

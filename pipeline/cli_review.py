@@ -97,9 +97,10 @@ def run(args: argparse.Namespace, workbench) -> int:
             except (UnicodeDecodeError, ValueError) as exc:
                 raise ReviewError(f"{args.file} is not JSON: {exc}") from exc
             said = desk.edit_script(args.job_id, _edit_of(data), approve=args.approve)
-            print(f"job {args.job_id}: script version {said['version']}; "
-                  + (f"{said['rerun_from']} and later stages run again" if said["rerun_from"] else
-                     "approved and queued" if args.approve else "nothing reruns") + f" ({said['status']})")
+            version = f"script version {said['version']}" if said.get("version") else "no new version"
+            then = (f"{said['rerun_from']} and later stages run again" if said["rerun_from"] else
+                    "approved and queued" if said["status"] == "queued" else "nothing reruns")
+            print(f"job {args.job_id}: {version}; {then} (now {said['status']})")
         elif cmd == "approve":
             desk.approve_script(args.job_id)
             print(f"job {args.job_id}: script approved, queued")

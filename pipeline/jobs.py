@@ -327,11 +327,38 @@ def reset_stage(db: Database, job_id: int, stage: str) -> None:
         _event(cur, job_id, stage, "pending", "artifacts missing on disk: redoing this stage and those after it")
 
 
-def _add_script_version(cur, job_id: int, path: Path, author: str, writer: str | None, note: str | None) -> int:
+def _add_script_version(cur, job_id: int, path: Path, author: str, writer: str | None,
+                        note: str | None) -> tuple[int, Path]:
+    """Record a script as the job's next version, under the write lock, as its own file ``script.v<N>.json``
+    beside ``path``: a writer's script is copied (the stage rewrites script.json next time), an operator's
+    edit (a uniquely named file) is renamed. Returns (version, the version's file)."""
+    import shutil
+
     version = first(cur.execute("SELECT coalesce(max(version), 0) + 1 FROM script_versions WHERE job_id = ?",
                                 [job_id]))[0]
+    path = Path(path)
+    kept = path.with_name(f"script.v{version}.json")
+    if author == "writer":
+        shutil.copyfile(path, kept)
+    else:
+        path.replace(kept)
     cur.execute("INSERT INTO script_versions (job_id, version, path, author, writer, note) VALUES (?, ?, ?, ?, ?, ?)",
-                [job_id, version, str(path), author, writer, note])
+                [job_id, version, str(kept), author, writer, note])
+    return version, kept
+
+
+def _set_script(cur, job_id: int, path: Path) -> None:
+    cur.execute("INSERT INTO artifacts (job_id, stage, kind, path, bytes) VALUES (?, 'script', 'script', ?, ?)"
+                " ON CONFLICT (job_id, kind) DO UPDATE SET stage = excluded.stage, path = excluded.path,"
+                " bytes = excluded.bytes, created_at = now()", [job_id, str(path), Path(path).stat().st_size])
+
+
+def add_operator_script(db: Database, job_id: int, path: Path, note: str) -> int:
+    """An operator's edit that reruns nothing (the job keeps waiting): a new version, the job's script now."""
+    with db.write() as cur:
+        version, kept = _add_script_version(cur, job_id, path, "operator", None, note)
+        _set_script(cur, job_id, kept)
+        _event(cur, job_id, "script", "edited", f"script version {version}: {note}"[:2000])
     return version
 
 
@@ -371,11 +398,19 @@ def await_review(db: Database, job_id: int, what: str, message: str, *, uid: str
         _event(cur, job_id, None, "review", message)
 
 
+def _forget_approvals(cur, job_id: int, gates: tuple[str, ...]) -> None:
+    for gate in gates:
+        cur.execute(f"UPDATE jobs SET {gate}_approved_at = NULL WHERE id = ?", [job_id])
+
+
 def resume(db: Database, job_id: int, message: str, *, from_stage: str | None = None, approve: str | None = None,
-           brief: dict | None = None, script: tuple[Path, str] | None = None, allow: tuple[str, ...] = ()) -> dict:
+           brief: dict | None = None, script: tuple[Path, str] | None = None, allow: tuple[str, ...] = (),
+           unapprove: tuple[str, ...] = ()) -> dict:
     """Queue a job on after a person's decision, in one transaction: merge ``brief`` changes into its brief, record
     an operator's ``script`` (path, note) as a new version, rerun from ``from_stage`` (it and every later stage are
-    redone, earlier ones kept; a new run), and record an approval ('script' or 'publish'). Refused while the job is
+    redone, earlier ones kept; a new run; a rerun before publish forgets the publishing approval: the changed
+    video is approved anew), forget the approvals in ``unapprove``, and record an approval ('script' or
+    'publish'). Refused while the job is
     queued or running, and for statuses not in ``allow`` other than 'review'. Returns {"version", "run"}."""
     with db.write() as cur:
         row = first(cur.execute("SELECT status, brief FROM jobs WHERE id = ?", [job_id]))
@@ -392,15 +427,16 @@ def resume(db: Database, job_id: int, message: str, *, from_stage: str | None = 
             cur.execute("UPDATE jobs SET brief = ? WHERE id = ?", [json.dumps(merged), job_id])
         if script is not None:
             path, note_text = script
-            path = Path(path)
-            said["version"] = _add_script_version(cur, job_id, path, "operator", None, note_text)
-            cur.execute("INSERT INTO artifacts (job_id, stage, kind, path, bytes) VALUES (?, 'script', 'script', ?, ?)"
-                        " ON CONFLICT (job_id, kind) DO UPDATE SET stage = excluded.stage, path = excluded.path,"
-                        " bytes = excluded.bytes, created_at = now()", [job_id, str(path), path.stat().st_size])
+            said["version"], kept = _add_script_version(cur, job_id, Path(path), "operator", None, note_text)
+            _set_script(cur, job_id, kept)
             _event(cur, job_id, "script", "edited", f"script version {said['version']}: {note_text}"[:2000])
         if from_stage:
             _reset_from(cur, job_id, from_stage)
             said["run"] = _next_run(cur, job_id, from_stage, message)
+            if from_stage != "publish" and approve != "publish":
+                _forget_approvals(cur, job_id, ("publish",))  # a changed video is approved anew before it goes out
+        for gate in unapprove:
+            _forget_approvals(cur, job_id, (gate,))
         else:  # stages the gate or a hold skipped run now; finished ones stay finished
             cur.execute("UPDATE job_stages SET status = 'pending', progress = 0, error = NULL"
                         " WHERE job_id = ? AND status IN ('failed', 'cancelled', 'skipped', 'running')", [job_id])
@@ -426,6 +462,8 @@ def rerun_from(db: Database, job_id: int, stage: str, message: str, scenes: list
             raise InvalidTransition(f"Job {job_id} is {row[0]}: wait until it has finished.")
         _reset_from(cur, job_id, stage)
         _next_run(cur, job_id, stage, message)
+        if stage != "publish":
+            _forget_approvals(cur, job_id, ("publish",))  # a changed video is approved anew before it goes out
         if scenes is not None:
             store_scenes(cur, job_id, scenes)
         cur.execute("UPDATE jobs SET status = 'queued', awaiting = NULL, cancel_requested = false, error_stage = NULL,"

@@ -198,7 +198,7 @@ _LIBRARY_FILTERS = """
 """
 # A video's publish state in the words every page uses: Published means on YouTube; the outbox is Exported.
 PUBLISH_WORDS = {"published": "Published", "scheduled": "Scheduled", "outbox": "Exported", "held": "Held",
-                 "deleted": "Deleted", "failed": "Failed"}
+                 "deleted": "Deleted", "failed": "Failed", "unpublished": "Not published"}
 
 # Pick the page's ids first, then join the details for those rows only.
 LIBRARY_SQL = f"""

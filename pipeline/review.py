@@ -72,6 +72,7 @@ class PublishRequest:
     tags: list[str] | None = None
     publish_at: datetime | None = None  # UTC; YouTube publishes it then (private until)
     thumbnail: str | None = None  # an option key from thumbnail_options(); None keeps the current one
+    keep_schedule: bool = False  # keep the publish time the video was queued with (bulk publishing)
 
 
 def _clean_lines(items: list[str]) -> list[str]:
@@ -102,7 +103,7 @@ def apply_edit(script: Script, edit: ScriptEdit, target_words: int | None = None
     own words: the traceable check does not hold them to a source), unchanged ones keep cite and visual query."""
     tags = _clean_lines(edit.tags)
     errors = check_metadata(edit.title, edit.description, tags)
-    sections = []
+    sections, used = [], set()
     if len(edit.sections) > MAX_SECTIONS:
         errors.append(f"A script has at most {MAX_SECTIONS} sections.")
     for n, s in enumerate(edit.sections, start=1):
@@ -113,13 +114,14 @@ def apply_edit(script: Script, edit: ScriptEdit, target_words: int | None = None
                           f"{MAX_SENTENCE_CHARS} each).")
         if not sentences:
             continue  # an emptied section is a removed section
-        old = script.sections[n - 1] if n - 1 < len(script.sections) else None
+        old = _matching(script.sections, s.heading, n - 1, used)
         kept = {x: i for i, x in enumerate(old.sentences)} if old else {}
         cites = [old.cite_for(kept[x]) if x in kept else "outline" for x in sentences] if old else ["outline"] * len(sentences)
         visuals = [old.visuals[kept[x]] if x in kept and kept[x] < len(old.visuals) else "" for x in sentences] \
             if old else []
         sections.append(Section(" ".join(s.heading.split()) or f"Part {n}", sentences,
-                                bullets=list(old.bullets) if old and old.heading == s.heading else [],
+                                bullets=list(old.bullets) if old and old.heading == " ".join(s.heading.split())
+                                else [],
                                 visuals=visuals if any(visuals) else [], cites=cites))
     edited = Script(**{**script.__dict__, "title": " ".join(edit.title.split()), "hook": " ".join(edit.hook.split()),
                        "sections": sections, "call_to_action": " ".join(edit.call_to_action.split()),
@@ -133,6 +135,20 @@ def apply_edit(script: Script, edit: ScriptEdit, target_words: int | None = None
     if errors:
         raise ReviewError(" ".join(errors))
     return edited
+
+
+def _matching(old: list[Section], heading: str, position: int, used: set[int]) -> Section | None:
+    """The old section an edited one continues: the one with its heading (sections removed or moved keep
+    their citations), else the one in its place."""
+    heading = " ".join(heading.split())
+    for i, section in enumerate(old):
+        if i not in used and section.heading == heading:
+            used.add(i)
+            return section
+    if position < len(old) and position not in used:
+        used.add(position)
+        return old[position]
+    return None
 
 
 def earliest_change(old: Script, new: Script, hook_slides: bool = True) -> str | None:
@@ -218,34 +234,41 @@ class ReviewDesk:
         return bool(video and video[0] in ("published", "scheduled")) or self.youtube.sent(job_id)
 
     def _write_version(self, job_id: int, script: Script) -> Path:
-        folder = self.settings.jobs_dir / str(job_id)
-        n = 1 + max([v["version"] for v in self.versions(job_id)] or [0])
-        path = folder / f"script.v{n}.json"
+        """The edited script in a file of its own; recording it as a version renames it to script.v<N>.json
+        under the write lock, so two saves at once never share a file."""
+        import uuid
+
+        path = self.settings.jobs_dir / str(job_id) / f"script.edit-{uuid.uuid4().hex[:12]}.json"
         tmp = path.with_name(path.name + ".partial")
         script.save(tmp)
         tmp.replace(path)
         return path
 
+    def _keep_destination(self, job_id: int, job: dict) -> dict:
+        """An edit never changes where a video goes: one exported to the outbox goes there again; only publish()
+        sends it to YouTube."""
+        if job["brief"].get("publish_target"):
+            return {}
+        state = self.db.query_one("SELECT publish_state FROM videos WHERE job_id = ?", [job_id])
+        return {"publish_target": "outbox"} if state and state[0] == "outbox" else {}
+
     def edit_script(self, job_id: int, edit: ScriptEdit, approve: bool = False) -> dict:
         """Store the operator's edit as a new script version. Waiting for script review: kept there (or approved
-        and queued on with ``approve``). Later (waiting to publish, done, held): the stages the edit touches run
-        again, earlier ones are kept. Refused once the video has gone to YouTube (it takes no new file).
-        Returns {"version", "rerun_from", "status"}."""
+        and queued on with ``approve``). Later (waiting to publish, done, held, failed): the stages the edit
+        touches run again, earlier ones are kept; a rerun before publishing is approved anew where the gate
+        asks, and goes where the video went before. Refused once the video has gone to YouTube (it takes no new
+        file). Returns {"version", "rerun_from", "status"}."""
         job = self._job(job_id)
         old = self.script(job_id)
         new = apply_edit(old, edit, job.get("duration_s") and round(job["duration_s"] / 60 * self.settings.speaking_rate_wpm))
         note = describe_edit(old, new)
-        if note == "edited nothing" and not approve:
-            raise ReviewError("Nothing changed: edit a sentence, the title or the description first.")
         awaiting_script = job["status"] == "review" and job.get("awaiting") == "script"
+        if note == "edited nothing" and not (approve and awaiting_script):
+            raise ReviewError("Nothing changed: edit a sentence, the title or the description first.")
         if awaiting_script:
             path = self._write_version(job_id, new) if note != "edited nothing" else None
             if not approve:
-                with self.db.write() as cur:
-                    version = jobs._add_script_version(cur, job_id, path, "operator", None, note)
-                    cur.execute("UPDATE artifacts SET path = ?, bytes = ? WHERE job_id = ? AND kind = 'script'",
-                                [str(path), path.stat().st_size, job_id])
-                    jobs._event(cur, job_id, "script", "edited", f"script version {version}: {note}")
+                version = jobs.add_operator_script(self.db, job_id, path, note)
                 return {"version": version, "rerun_from": None, "status": "review"}
             said = jobs.resume(self.db, job_id, "script approved" + (f" ({note})" if path else ""), approve="script",
                                script=(path, note) if path else None)
@@ -255,30 +278,23 @@ class ReviewDesk:
             raise ReviewError(f"Job #{job_id} has gone to YouTube already (or its upload has begun), and YouTube takes "
                               "no new file for a video: make a new video to change what it says.")
         stage = earliest_change(old, new, self._hook_slides(job_id))
-        path = self._write_version(job_id, new)
         if stage is None:  # description or tags: publishing reads them from the script; nothing else reruns
             stage = "publish" if job["status"] == "done" else None
-        if job["status"] == "held" and (stage is None or stage in ("publish",)):
+        if job["status"] == "held" and (stage is None or stage == "publish"):
             stage = "quality"  # a held video is judged again, never published on the old verdict
         if stage is not None and not self._has_stage(job_id, stage):
             stage = None
-        said = jobs.resume(self.db, job_id, f"{note}: {'rerun from ' + stage if stage else 'no stage reruns'}",
-                           from_stage=stage, script=(path, note), approve="script",
-                           allow=("done", "held", "failed", "cancelled")) if stage or job["status"] != "review" \
-            else self._record_only(job_id, path, note)
+        path = self._write_version(job_id, new)
+        if stage is None and job["status"] == "review":  # waiting to publish: the new text goes out when it does
+            said = {"version": jobs.add_operator_script(self.db, job_id, path, note)}
+        else:
+            said = jobs.resume(self.db, job_id, f"{note}: {'rerun from ' + stage if stage else 'no stage reruns'}",
+                               from_stage=stage, script=(path, note), approve="script",
+                               brief=self._keep_destination(job_id, job), allow=("done", "held", "failed", "cancelled"))
         self._sync_video(job_id, new)
         self.worker.wake()
         return {"version": said.get("version"), "rerun_from": stage,
                 "status": jobs.get_job(self.db, job_id)["status"]}
-
-    def _record_only(self, job_id: int, path: Path, note: str) -> dict:
-        """An edit that reruns nothing while the job waits to publish: a new version, the job still waiting."""
-        with self.db.write() as cur:
-            version = jobs._add_script_version(cur, job_id, path, "operator", None, note)
-            cur.execute("UPDATE artifacts SET path = ?, bytes = ? WHERE job_id = ? AND kind = 'script'",
-                        [str(path), path.stat().st_size, job_id])
-            jobs._event(cur, job_id, "script", "edited", f"script version {version}: {note}")
-        return {"version": version}
 
     def _sync_video(self, job_id: int, script: Script) -> None:
         """The Library's row shows the edited title, description and tags at once (a rerun rewrites them too)."""
@@ -322,10 +338,9 @@ class ReviewDesk:
             brief["writer"] = writer
         gates = (job["brief"].get("review") or self._channel_review(job)) or "auto"
         brief["review"] = "both" if gates in ("publish", "both") else "script"  # the new script waits for you
-        with self.db.write() as cur:
-            cur.execute("UPDATE jobs SET script_approved_at = NULL WHERE id = ?", [job_id])
+        brief.update(self._keep_destination(job_id, job))
         jobs.resume(self.db, job_id, f"script written again by {writer or 'the same writer'}", from_stage="script",
-                    brief=brief, allow=("done", "held", "failed", "cancelled"))
+                    brief=brief, allow=("done", "held", "failed", "cancelled"), unapprove=("script", "publish"))
         self.worker.wake()
 
     def _channel_review(self, job: dict) -> str:
@@ -336,8 +351,13 @@ class ReviewDesk:
     def can_publish(self, job_id: int) -> tuple[bool, str]:
         """Whether the Library may offer to publish this job now, and why not."""
         job = jobs.get_job(self.db, job_id)
+        video = self.db.query_one("SELECT video_path FROM videos WHERE job_id = ?", [job_id])
+        if not (video and video[0] and Path(video[0]).exists()):
+            return False, "its video file is gone (deleted, or never made): retry the job to make it again"
         if job["status"] == "review" and job.get("awaiting") == "publish":
             return True, "waiting for you to publish it"
+        if job["status"] == "failed" and job.get("error_stage") == "publish" and not self._on_youtube(job_id):
+            return True, "publishing failed: it can go to YouTube or the outbox again"
         if job["status"] == "done":
             if self._on_youtube(job_id):
                 return False, "it is on YouTube already"
@@ -371,7 +391,8 @@ class ReviewDesk:
         options = []
         for row in [*rows, None]:
             key = "card" if row is None else f"scene-{row['idx']}"
-            tag = hashlib.sha1(f"{title}|{key}|{brand}".encode()).hexdigest()[:10]
+            source = "" if row is None else f"{row['path']}|{_mtime(row['path'])}"
+            tag = hashlib.sha1(f"{title}|{key}|{brand}|{source}".encode()).hexdigest()[:10]
             out = folder / f"{key}-{tag}.jpg"
             if not out.exists():
                 background = None
@@ -404,7 +425,11 @@ class ReviewDesk:
                               "(YouTube tab), or export to the outbox.")
         if req.privacy not in PRIVACY:
             raise ReviewError(f"Privacy must be one of {', '.join(PRIVACY)}.")
-        brief: dict = {"publish_target": req.target, "privacy": req.privacy, "publish_at": None}
+        brief: dict = {"publish_target": req.target, "privacy": req.privacy}
+        if not req.keep_schedule:
+            brief["publish_at"] = None
+        elif job["brief"].get("publish_at"):
+            brief["privacy"] = "private"  # YouTube keeps a scheduled video private until its time
         if req.publish_at is not None:
             at = req.publish_at if req.publish_at.tzinfo else req.publish_at.replace(tzinfo=timezone.utc)
             if at <= datetime.now(timezone.utc):
@@ -435,7 +460,7 @@ class ReviewDesk:
         where = "YouTube" if req.target == "youtube" else "the outbox"
         said = jobs.resume(self.db, job_id, f"publish to {where} as {req.privacy} approved"
                            + (f" ({note})" if path else ""), from_stage=stage, approve="publish", brief=brief,
-                           script=(path, note) if path else None, allow=("done",))
+                           script=(path, note) if path else None, allow=("done", "failed"))
         if path:
             self._sync_video(job_id, new)
         self.worker.wake()
@@ -450,6 +475,13 @@ class ReviewDesk:
         said = json.loads(path.read_text(encoding="utf-8"))
         return {"state": said.get("state"), "ref": said.get("ref"), "url": said.get("url"), "at": said.get("at"),
                 "quota_units": self.quota_used(job_id)}
+
+
+def _mtime(path: str) -> float:
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _writer_problem(item: str, settings) -> str | None:

@@ -355,6 +355,10 @@ def check_quality(ctx: StageContext) -> StageOutput:
     fields = {"quality_score": report.score, "quality_detail": report.to_dict()}
     if hold:
         fields["publish_state"] = "held"
+    elif ctx.db is not None:  # held before, passed now: no longer held (it is not published yet either)
+        before = ctx.db.query_one("SELECT publish_state FROM videos WHERE job_id = ?", [ctx.job["id"]])
+        if before and before[0] == "held":
+            fields["publish_state"] = "unpublished"
     return StageOutput({"quality": path}, usage, "quality", video=fields, hold=hold)
 
 

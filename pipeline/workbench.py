@@ -427,7 +427,7 @@ class Workbench:
                     said = "script approved: queued"
                 else:
                     req = PublishRequest(target=str(options.get("target", "youtube")),
-                                         privacy=str(options.get("privacy", "private")))
+                                         privacy=str(options.get("privacy", "private")), keep_schedule=True)
                     self.review.publish(job_id, req)
                     said = f"queued to publish to {'YouTube' if req.target == 'youtube' else 'the outbox'}"
                 results.append((job_id, True, said))

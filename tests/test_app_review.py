@@ -110,3 +110,21 @@ def test_publish_from_the_library_after_a_confirmation_counts_as_published(tmp_p
     published = next(m for m in at.metric if m.label.startswith("Published"))
     assert str(published.value).startswith("1")
 
+
+
+def test_the_library_shows_the_stored_privacy_and_a_regenerated_video_opens_once(tmp_path, monkeypatch, yt):
+    with Workbench(settings_for(tmp_path, yt), start_worker=False) as wb:
+        job = wb.enqueue(VideoRequest("Octopus intelligence", duration_s=12, privacy="public", sources=[EXAMPLE_SOURCE]))
+        assert wb.worker.run_job(job) == "done"
+    env_for(monkeypatch, yt)
+    at = open_app(tmp_path / "data", monkeypatch, "library")
+    assert next(s for s in at.selectbox if s.key == f"p-privacy-{job}").value == "public"  # as it was queued
+    from ui.state import get_workbench
+    wb = get_workbench()
+    wb.review.regenerate_script(job)
+    assert wait_for(wb, job, ("review", "failed")) == "review"
+    at.query_params["job"] = str(job)
+    at.run()
+    assert not at.exception  # the script form shows once: in the review panel, not again in the Script tab
+    assert any("Waiting for your review of the script" in i.value for i in at.info)
+    assert any("waits for your review at the top" in i.value for i in at.info)

@@ -263,3 +263,64 @@ def test_the_cli_reviews_edits_approves_and_publishes(tmp_path, capsys):
     assert row["status"] == "done"
     metadata = next(Path(data, "outbox").rglob("metadata.json"))
     assert json.loads(metadata.read_text())["snippet"]["title"] == "Eight arms"
+
+
+def test_edits_never_change_where_a_video_goes_and_a_changed_video_is_approved_anew(wb, yt):
+    cid = channel(wb, "Plain", "auto")
+    job = wb.enqueue(VideoRequest("Octopus intelligence", channel="Plain", duration_s=12, privacy="public",
+                                  sources=[EXAMPLE_SOURCE]))
+    assert wb.worker.run_job(job) == "done"  # exported: the channel was not connected
+    wb.youtube.add_account(cid, client_secret("proj-r"), token("plain"))
+    edit = ScriptEdit.of(wb.review.script(job))
+    edit.description = "Only the description changed."
+    assert wb.review.edit_script(job, edit)["rerun_from"] == "publish"
+    assert wb.worker.run_job(job) == "done"
+    assert yt.uploads_of("plain") == []  # an edit re-exports; only publish() sends it to YouTube
+    assert wb.db.query_one("SELECT publish_state FROM videos WHERE job_id = ?", [job])[0] == "outbox"
+
+    gated = channel(wb, "Watched", "publish")
+    job = wb.enqueue(VideoRequest("Octopus intelligence", channel="Watched", duration_s=12, sources=[EXAMPLE_SOURCE]))
+    assert wb.worker.run_job(job) == "review"
+    said = wb.review.publish(job, PublishRequest(target="outbox"))
+    assert said["rerun_from"] == "publish"  # nothing changed: no thumbnail redrawn, no second quality check
+    assert wb.worker.run_job(job) == "done"
+    edit = ScriptEdit.of(wb.review.script(job))
+    edit.hook = "A different opening line."
+    assert wb.review.edit_script(job, edit)["rerun_from"] == "voice"
+    assert wb.worker.run_job(job) == "review"  # the changed video waits to be approved again
+    assert jobs.get_job(wb.db, job)["awaiting"] == "publish" and gated
+
+
+def test_versions_keep_their_own_files_and_a_failed_publish_can_go_to_the_outbox(wb):
+    cid = channel(wb, "Flaky", "script")
+    job = wb.enqueue(VideoRequest("Octopus intelligence", channel="Flaky", duration_s=12, sources=[EXAMPLE_SOURCE]))
+    assert wb.worker.run_job(job) == "review"
+    first = wb.review.versions(job)[0]
+    wb.review.regenerate_script(job)
+    assert wb.worker.run_job(job) == "review"
+    paths = [Path(v["path"]) for v in wb.review.versions(job)]
+    assert len(set(paths)) == 2 and all(p.exists() and p.name != "script.json" for p in paths)
+    assert Path(first["path"]) == paths[0]
+
+    brief = jobs.get_job(wb.db, job)["brief"]
+    with wb.db.write() as cur:  # as if the channel had been connected when it was queued, then disconnected
+        cur.execute("UPDATE jobs SET brief = ? WHERE id = ?", [json.dumps({**brief, "publish_target": "youtube"}), job])
+    wb.review.approve_script(job)
+    assert wb.worker.run_job(job) == "failed"
+    assert jobs.get_job(wb.db, job)["error_stage"] == "publish"
+    ok, why = wb.review.can_publish(job)
+    assert ok, why
+    wb.review.publish(job, PublishRequest(target="outbox"))
+    assert wb.worker.run_job(job) == "done"
+    assert wb.db.query_one("SELECT publish_state FROM videos WHERE job_id = ?", [job])[0] == "outbox" and cid
+
+
+def test_a_held_video_that_passes_on_retry_is_no_longer_held(wb):
+    wb.settings.quality_threshold = 100.5  # nothing can pass
+    job = wb.enqueue(VideoRequest("Octopus intelligence", duration_s=12, review="publish", sources=[EXAMPLE_SOURCE]))
+    assert wb.worker.run_job(job) == "held"
+    assert wb.db.query_one("SELECT publish_state FROM videos WHERE job_id = ?", [job])[0] == "held"
+    wb.settings.quality_threshold = 70
+    wb.retry(job)
+    assert wb.worker.run_job(job) == "review"
+    assert wb.db.query_one("SELECT publish_state FROM videos WHERE job_id = ?", [job])[0] == "unpublished"

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from pipeline import jobs
 from pipeline.config import ConfigError
 from pipeline.jobs import InvalidTransition
 from pipeline.providers import UnknownProvider
@@ -28,7 +29,8 @@ def _lines(text: str) -> list[str]:
 
 
 def script_form(job_id: int, awaiting_script: bool) -> None:
-    """The script as the operator edits it: one sentence a line; each save is a new version."""
+    """The script as the operator edits it: one sentence a line; each save is a new version. (One form per job on
+    a page: the Library shows it either in the review panel or in the video's Script tab, never both.)"""
     wb = get_workbench()
     try:
         script = wb.review.script(job_id)
@@ -132,6 +134,17 @@ def script_review(job: dict) -> None:
             st.error(md(exc))
 
 
+def _planned(value: str | None) -> datetime | None:
+    """The publish time a video was queued with, if it is still ahead."""
+    try:
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at if at and at > datetime.now(timezone.utc) else None
+
+
 def publish_panel(v: dict) -> None:
     """Edit what goes out and publish, after a confirmation naming the channel and the privacy."""
     wb = get_workbench()
@@ -148,7 +161,7 @@ def publish_panel(v: dict) -> None:
         if not wb.review.publish_result(job_id) and v.get("job_status") not in ("queued", "running"):
             st.caption(f"Not publishable now: {md(why)}.")
         return
-    job = wb.db.query_dicts("SELECT status, awaiting, brief FROM jobs WHERE id = ?", [job_id])[0]
+    job = jobs.get_job(wb.db, job_id)  # its brief parsed: privacy, schedule and thumbnail as stored
     if job["status"] == "review":
         st.info("**Waiting for you to publish it.** Watch it, edit what goes out, then publish.",
                 icon=":material/rate_review:")
@@ -170,16 +183,18 @@ def publish_panel(v: dict) -> None:
                                    max_chars=MAX_DESCRIPTION_BYTES)
         tags = st.text_input("Tags, comma separated", ", ".join(script.tags), key=f"p-tags-{job_id}", max_chars=600)
         c = st.columns(3)
+        brief = job["brief"] or {}
+        stored = brief.get("privacy", "private")
         privacy = c[0].selectbox("Privacy", PRIVACY, key=f"p-privacy-{job_id}",
-                                 index=PRIVACY.index(job["brief"].get("privacy", "private"))
-                                 if isinstance(job["brief"], dict) else 0)
-        later = c[1].checkbox("Schedule", key=f"p-later-{job_id}", help="YouTube publishes it at this time (UTC); "
-                              "it stays private until then.")
-        tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
-        day = c[1].date_input("Day (UTC)", tomorrow.date(), key=f"p-day-{job_id}")
-        at = c[2].time_input("Time (UTC)", clock(15, 0), key=f"p-time-{job_id}")
+                                 index=PRIVACY.index(stored) if stored in PRIVACY else 0)
+        planned = _planned(brief.get("publish_at"))
+        later = c[1].checkbox("Schedule", planned is not None, key=f"p-later-{job_id}",
+                              help="YouTube publishes it at this time (UTC); it stays private until then.")
+        when = planned or datetime.now(timezone.utc).replace(hour=15, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        day = c[1].date_input("Day (UTC)", when.date(), key=f"p-day-{job_id}")
+        at = c[2].time_input("Time (UTC)", clock(when.hour, when.minute), key=f"p-time-{job_id}")
         keys = [o["key"] for o in options]
-        current = job["brief"].get("thumbnail_choice") if isinstance(job["brief"], dict) else None
+        current = brief.get("thumbnail_choice")
         thumb = None
         if options:
             cols = st.columns(len(options))
@@ -195,7 +210,8 @@ def publish_panel(v: dict) -> None:
         st.session_state[pending] = PublishRequest(target=target, privacy="private" if when else privacy, title=title,
                                                    description=description,
                                                    tags=[t.strip() for t in tags.split(",") if t.strip()],
-                                                   publish_at=when, thumbnail=thumb)
+                                                   publish_at=when,
+                                                   thumbnail=thumb if thumb != (current or (keys or [None])[0]) else None)
     req = st.session_state.get(pending)
     if req is None:
         return
@@ -269,6 +285,7 @@ def waiting_list() -> int | None:
     """The jobs waiting for the operator, with bulk approval; returns the job chosen to open (or None)."""
     from ui.cache import read
 
+    approved_results()
     waiting = read("review_queue")
     if waiting.is_empty():
         return None
@@ -279,14 +296,26 @@ def waiting_list() -> int | None:
         pl.col("job_id").alias("Job"), pl.col("topic").alias("Topic"), pl.col("channel").alias("Channel"),
         pl.col("awaiting").alias("Waiting for"), pl.col("cost_usd").map_elements(usd, return_dtype=pl.String)
         .alias("Spent so far"))
-    event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="multi-row", key="review-table")
-    picked = [waiting["job_id"][i] for i in event.selection.rows]
+    ids = waiting["job_id"].to_list()
+    # Keyed by the rows it shows: once a job leaves the list, an old selection (kept by row position) is dropped
+    # instead of pointing at another job.
+    event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="multi-row",
+                         key=f"review-table-{digest(ids)}")
+    picked = [ids[i] for i in event.selection.rows if i < len(ids)]
     scripts = [j for j in picked if waiting.filter(pl.col("job_id") == j)["awaiting"][0] == "script"]
-    if len(scripts) > 1 and st.button(f"Approve {len(scripts)} scripts", key="bulk-approve",
-                                      icon=":material/done_all:"):
-        for job_id, done, said in get_workbench().bulk("approve", scripts):
-            (st.success if done else st.error)(f"#{job_id}: {md(said)}")
+    if len(scripts) > 1:
+        st.button(f"Approve {len(scripts)} scripts", key="bulk-approve", icon=":material/done_all:",
+                  on_click=_approve_all, args=(scripts,))
     return picked[0] if picked else None
+
+
+def _approve_all(job_ids: list[int]) -> None:
+    st.session_state["approved-results"] = get_workbench().bulk("approve", job_ids)
+
+
+def approved_results() -> None:
+    for job_id, done, said in st.session_state.pop("approved-results", None) or []:
+        (st.success if done else st.error)(f"#{job_id}: {md(said)}")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -307,3 +336,9 @@ def preview(path: str, width: int = 384) -> str:
     """A small copy of an image, inline: it never depends on Streamlit's media store, whose files an interrupted
     rerun can drop while the browser still shows them (a broken picture until the next change)."""
     return _preview(path, Path(path).stat().st_mtime, width)
+
+
+def digest(ids: list[int]) -> str:
+    """A short name for a set of rows: widget keys built from it start fresh when the rows change."""
+    import hashlib
+    return hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:10]

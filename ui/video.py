@@ -79,7 +79,10 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
         show_scenes(get_workbench(), detail)
     with script:
         s = detail["script"]
-        if s and st.toggle("Edit the script", key=f"edit-script-{job}",
+        if v.get("job_status") == "review" and v.get("awaiting") == "script":
+            st.info("A new script for this video waits for your review at the top of the Library.",
+                    icon=":material/rate_review:")
+        elif s and st.toggle("Edit the script", key=f"edit-script-{job}",
                            help="Change any sentence, heading, the title or the description; only the stages your "
                                 "change touches are made again."):
             script_form(job, awaiting_script=False)
