@@ -22,6 +22,7 @@ Jobs the backup caught running are queued again in the same transaction.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -56,6 +57,9 @@ MIN_LIMIT_BYTES = 256 << 20  # the automatic limit's floor: a new install's data
 LIMIT_FACTOR = 4  # the automatic limit: this many times the database file (Parquet is smaller than DuckDB)
 MAX_RATIO = 200  # uncompressed / compressed bytes of one member (ours are stored, 1:1): beyond it, a bomb
 AUTO_PREFIX = "ytempire-auto-"
+
+
+log = logging.getLogger("ytempire.backup")
 
 
 class BackupError(ValueError):
@@ -160,8 +164,8 @@ def _extract(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], folder: Path, li
     free = shutil.disk_usage(folder).free
     declared = sum(i.file_size for i in infos)
     if declared > free:
-        raise BackupError(f"Restoring needs {declared / 2**20:,.0f} MB of temporary space and {folder} has "
-                          f"{free / 2**20:,.0f} MB free: free some disk, nothing was restored.")
+        raise BackupError(f"Restoring needs {declared / 2**20:,.0f} MB of temporary space beside the data directory "
+                          f"and its disk has {free / 2**20:,.0f} MB free: free some disk, nothing was restored.")
     written = 0
     for info in infos:
         try:
@@ -288,7 +292,9 @@ def import_backup(db: Database, source: Path, data_dir: Path | None = None, max_
                 have, want = _columns(cur, f"read_parquet({path})"), _columns(cur, table)
                 found = cur.execute(f"SELECT count(*) FROM read_parquet({path})").fetchall()[0][0]
             except Exception as exc:  # noqa: BLE001 - DuckDB's many errors for a file that is not Parquet
-                raise BackupError(f"Table {table} in the backup is not readable Parquet ({str(exc)[:200]}).") from exc
+                log.warning("backup member %s.parquet unreadable: %s", table, exc)  # the detail, for the log only
+                raise BackupError(f"Table {table} in the backup is not readable Parquet: the file is damaged or was "
+                                  "not made by YTEmpire. Nothing was restored.") from exc
             if set(have) - set(want):
                 raise BackupError(f"Table {table} in the backup has columns this version does not know: "
                                   f"{', '.join(sorted(set(have) - set(want)))}.")
@@ -301,8 +307,9 @@ def import_backup(db: Database, source: Path, data_dir: Path | None = None, max_
             with db.write() as w:
                 _replace(w, folder, present, data_dir)
         except duckdb.Error as exc:  # wrong types, broken Parquet: the transaction rolled back
-            raise BackupError(f"The backup's data does not fit this version's tables ({str(exc)[:300]}). "
-                              "Nothing was restored.") from exc
+            log.warning("backup restore refused by the database: %s", exc)  # the detail, for the log only
+            raise BackupError("The backup's data does not fit this version's tables (a column of the wrong type, or "
+                              "a damaged file). Nothing was restored.") from exc
     return manifest
 
 

@@ -15,6 +15,8 @@ from pipeline.workbench import VideoRequest, Workbench
 from test_app import open_app
 from test_youtube import KEY, client_secret, settings_for, token
 
+pytestmark = pytest.mark.slow  # real renders behind each page
+
 
 @pytest.fixture(autouse=True)
 def release_workbench():

@@ -61,6 +61,25 @@ def connected_server(tmp_path: Path, yt) -> Iterator[Server]:
         stop_group(proc)
 
 
+def choose(page, key: str, option: str) -> None:
+    """Pick an option of a Streamlit selectbox: open it on its input (not its label or help icon), type to
+    filter, and click the option once the list shows it (a rerun may redraw the box: then open it again)."""
+    from playwright.sync_api import Error, expect
+
+    field = page.locator(f"{key} input")
+    for attempt in range(3):
+        try:
+            field.click()
+            field.fill(option[:12])
+            page.get_by_role("option", name=option).click(timeout=10_000)
+            break
+        except Error:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+    expect(field).to_have_value(option)
+
+
 def test_review_edit_approve_and_publish_one_video(browser_page, connected_server, tmp_path, yt):  # noqa: F811
     from playwright.sync_api import expect
 
@@ -74,8 +93,7 @@ def test_review_edit_approve_and_publish_one_video(browser_page, connected_serve
         go_to(page, server, "Studio")
         page.get_by_role("button", name="Use the example").click()
         commit(page.locator(".st-key-duration input"), "12")
-        page.locator(".st-key-review").click()
-        page.get_by_role("option", name="Review the script and before publishing").click()
+        choose(page, ".st-key-review", "Review the script and before publishing")
         expect(page.locator(".st-key-review input")).to_have_value("Review the script and before publishing")
         page.get_by_role("button", name="Make video").click()
         expect(page.get_by_text(re.compile(r"Queued job #1\b"))).to_be_visible()

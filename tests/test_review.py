@@ -51,6 +51,7 @@ def channel(wb, name: str, review: str, connect: bool = False) -> int:
     return cid
 
 
+@pytest.mark.slow
 def test_review_script_waits_before_any_voice_then_an_edit_is_voiced_once(wb):
     channel(wb, "Careful", "script")
     job = wb.enqueue(VideoRequest("Octopus intelligence", channel="Careful", duration_s=15, sources=[EXAMPLE_SOURCE]))
@@ -80,6 +81,7 @@ def test_review_script_waits_before_any_voice_then_an_edit_is_voiced_once(wb):
     assert wb.db.query_one("SELECT publish_state FROM videos WHERE job_id = ?", [job])[0] == "outbox"
 
 
+@pytest.mark.slow
 def test_review_before_publish_then_publish_with_a_new_title_to_youtube(wb, yt):
     channel(wb, "Gated", "publish", connect=True)
     job = wb.enqueue(VideoRequest("Octopus intelligence", channel="Gated", duration_s=12, sources=[EXAMPLE_SOURCE]))
@@ -122,6 +124,7 @@ def test_review_before_publish_then_publish_with_a_new_title_to_youtube(wb, yt):
         wb.review.edit_script(job, edit)
 
 
+@pytest.mark.slow
 def test_an_outbox_video_is_edited_then_published_to_youtube_from_the_library(wb, yt):
     cid = channel(wb, "Later", "auto")
     job = wb.enqueue(VideoRequest("Octopus intelligence", channel="Later", duration_s=12, sources=[EXAMPLE_SOURCE]))
@@ -226,6 +229,7 @@ def test_cancel_a_job_waiting_for_review(db):
     assert json.loads(json.dumps(jobs.get_job(db, job)["brief"])) == {}
 
 
+@pytest.mark.slow
 def test_the_cli_reviews_edits_approves_and_publishes(tmp_path, capsys):
     from pipeline.cli import main
 
@@ -265,6 +269,7 @@ def test_the_cli_reviews_edits_approves_and_publishes(tmp_path, capsys):
     assert json.loads(metadata.read_text())["snippet"]["title"] == "Eight arms"
 
 
+@pytest.mark.slow
 def test_edits_never_change_where_a_video_goes_and_a_changed_video_is_approved_anew(wb, yt):
     cid = channel(wb, "Plain", "auto")
     job = wb.enqueue(VideoRequest("Octopus intelligence", channel="Plain", duration_s=12, privacy="public",
@@ -291,6 +296,7 @@ def test_edits_never_change_where_a_video_goes_and_a_changed_video_is_approved_a
     assert jobs.get_job(wb.db, job)["awaiting"] == "publish" and gated
 
 
+@pytest.mark.slow
 def test_versions_keep_their_own_files_and_a_failed_publish_can_go_to_the_outbox(wb):
     cid = channel(wb, "Flaky", "script")
     job = wb.enqueue(VideoRequest("Octopus intelligence", channel="Flaky", duration_s=12, sources=[EXAMPLE_SOURCE]))
@@ -315,6 +321,7 @@ def test_versions_keep_their_own_files_and_a_failed_publish_can_go_to_the_outbox
     assert wb.db.query_one("SELECT publish_state FROM videos WHERE job_id = ?", [job])[0] == "outbox" and cid
 
 
+@pytest.mark.slow
 def test_a_held_video_that_passes_on_retry_is_no_longer_held(wb):
     wb.settings.quality_threshold = 100.5  # nothing can pass
     job = wb.enqueue(VideoRequest("Octopus intelligence", duration_s=12, review="publish", sources=[EXAMPLE_SOURCE]))
