@@ -20,7 +20,7 @@ os.environ["YTEMPIRE_BOOTSTRAP_TRENDS"] = "0"  # tests that need trend data load
 from pipeline.config import Settings  # noqa: E402
 from pipeline.db import open_database  # noqa: E402
 
-pytest_plugins = ["fakes_media"]  # the footage fakes' fixtures: media, pexels, pixabay
+pytest_plugins = ["fakes_media", "fakes_youtube"]  # the fakes' fixtures: media, pexels, pixabay; yt
 
 
 @pytest.fixture

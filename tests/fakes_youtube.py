@@ -21,6 +21,8 @@ from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+
 from fakes import LoopbackServer
 
 ERRORS = {
@@ -310,3 +312,10 @@ class FakeYouTube(LoopbackServer):
             rows.append([day.isoformat(), *(values[m] for m in metrics)])
         headers = [{"name": "day", "columnType": "DIMENSION"}] + [{"name": m, "columnType": "METRIC"} for m in metrics]
         self._json(h, 200, {"kind": "youtubeAnalytics#resultTable", "columnHeaders": headers, "rows": rows})
+
+
+@pytest.fixture
+def yt():
+    """A loopback YouTube (Data API, uploads, OAuth token endpoint) for one test."""
+    with FakeYouTube() as fake:
+        yield fake

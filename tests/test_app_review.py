@@ -8,7 +8,6 @@ import time
 import pytest
 
 from conftest import EXAMPLE_SOURCE
-from fakes_youtube import FakeYouTube
 from pipeline import jobs
 from pipeline.channels import ChannelInput, create_channel
 from pipeline.workbench import VideoRequest, Workbench
@@ -23,12 +22,6 @@ def release_workbench():
     yield
     from ui.state import get_workbench
     get_workbench.clear()
-
-
-@pytest.fixture
-def yt():
-    with FakeYouTube() as fake:
-        yield fake
 
 
 def env_for(monkeypatch, yt) -> None:

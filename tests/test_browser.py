@@ -62,13 +62,13 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+@contextlib.contextmanager
+def serve(tmp_path: Path, data_dir: Path, **env_extra: str) -> Iterator[Server]:
+    """``streamlit run app.py`` on a free port over ``data_dir``, until the block ends."""
     port = free_port()
-    data_dir = tmp_path / "data"
     log = tmp_path / "streamlit.log"
     env = dict(os.environ, YTEMPIRE_DATA_DIR=str(data_dir), YTEMPIRE_POLL_S="0.2", HF_HUB_OFFLINE="1",
-               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1")
+               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1", **env_extra)
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"]
     with log.open("wb") as out:
@@ -80,6 +80,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield srv
     finally:
         stop_group(proc)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    with serve(tmp_path, tmp_path / "data") as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -4,32 +4,20 @@ publish it to the YouTube fake from the Library after a confirmation, and see it
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-from fakes_youtube import FakeYouTube
-from processes import free_port, stop_group, wait_for_health
-from test_browser import RENDER_TIMEOUT_S, START_TIMEOUT_S, Server, assert_page_is_healthy, commit, evidence, go_to
+from test_browser import RENDER_TIMEOUT_S, Server, assert_page_is_healthy, commit, evidence, go_to, serve
 from test_browser import browser_page  # noqa: F401 - the fixture, used by name
 from test_youtube import KEY, client_secret, settings_for, token
 
 pytestmark = pytest.mark.slow
 EDITED = "Every octopus arm can taste what it touches."
 NEW_TITLE = "Eight arms, one mind"
-
-
-@pytest.fixture
-def yt():
-    with FakeYouTube() as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -40,25 +28,11 @@ def connected_server(tmp_path: Path, yt) -> Iterator[Server]:
     settings = settings_for(tmp_path, yt)
     with Workbench(settings, start_worker=False) as wb:
         wb.youtube.add_account(1, client_secret("proj-demo"), token("demo"))
-    port = free_port()
-    log = tmp_path / "streamlit.log"
     key = KEY.get_secret_value() if hasattr(KEY, "get_secret_value") else KEY
-    env = dict(os.environ, YTEMPIRE_DATA_DIR=str(settings.data_dir), YTEMPIRE_POLL_S="0.2", HF_HUB_OFFLINE="1",
-               YTEMPIRE_TOKEN_KEY=key, YTEMPIRE_YOUTUBE_API_ROOT=yt.url + "/",
+    with serve(tmp_path, settings.data_dir, YTEMPIRE_TOKEN_KEY=key, YTEMPIRE_YOUTUBE_API_ROOT=yt.url + "/",
                YTEMPIRE_YOUTUBE_ANALYTICS_ROOT=yt.url + "/", YTEMPIRE_OAUTH_TOKEN_URI=yt.url + "/token",
-               YTEMPIRE_UPLOAD_CHUNK_KB="256", YTEMPIRE_BOOTSTRAP_TRENDS="0",
-               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    srv = Server(f"http://127.0.0.1:{port}", settings.data_dir, log, proc)
-    try:
-        wait_for_health(proc, srv.url, START_TIMEOUT_S, srv.log_tail)
+               YTEMPIRE_UPLOAD_CHUNK_KB="256", YTEMPIRE_BOOTSTRAP_TRENDS="0") as srv:
         yield srv
-    finally:
-        stop_group(proc)
 
 
 def choose(page, key: str, option: str) -> None:

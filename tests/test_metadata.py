@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import regex
 
-from fakes_youtube import FakeYouTube
 from pipeline import jobs
 from pipeline.channels import ChannelInput, create_channel, get_channel
 from pipeline.config import Settings
@@ -221,12 +220,6 @@ def test_without_a_schedule_a_publish_at_gone_by_is_dropped_and_the_video_goes_o
 # -- the publish stage -------------------------------------------------------------------------
 
 KEY = new_key()
-
-
-@pytest.fixture
-def yt():
-    with FakeYouTube() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from PIL import Image
 
 from conftest import EXAMPLE_SOURCE
 from fakes import FakeElevenLabs, FakeGoogleTTS
-from fakes_youtube import FakeYouTube
 from media_helpers import three_slides, tone_wav
 from pipeline import stages
 from pipeline.config import Settings
@@ -206,12 +205,6 @@ def test_every_stage_of_a_real_short_job_rises_monotonically_to_one(tmp_path):
 
 
 # -- upload: bytes acknowledged ------------------------------------------------------------------------------------
-
-@pytest.fixture
-def yt():
-    with FakeYouTube() as fake:
-        yield fake
-
 
 def test_upload_progress_follows_the_bytes_youtube_acknowledged(tmp_path, yt):
     from test_youtube import BODY, connect, settings_for, video_file

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLE_SOURCE
-from fakes_youtube import FakeYouTube
 from pipeline import jobs
 from pipeline.channels import ChannelInput, create_channel, get_channel, update_channel
 from pipeline.review import PublishRequest, ReviewError, ScriptEdit, apply_edit, earliest_change
@@ -31,10 +30,11 @@ def ledger_stages(wb, job: int, run: int | None = None) -> set[str]:
     return {r[0] for r in wb.db.query(sql, [job, run] if run else [job])}
 
 
-@pytest.fixture
-def yt():
-    with FakeYouTube() as fake:
-        yield fake
+def channel(wb, name: str, review: str, connect: bool = False) -> int:
+    cid = create_channel(wb.db, ChannelInput(name, review=review))
+    if connect:
+        wb.youtube.add_account(cid, client_secret("proj-r"), token(name.lower()))
+    return cid
 
 
 @pytest.fixture
@@ -42,13 +42,6 @@ def wb(tmp_path, yt):
     bench = Workbench(settings_for(tmp_path, yt), start_worker=False)
     yield bench
     bench.close()
-
-
-def channel(wb, name: str, review: str, connect: bool = False) -> int:
-    cid = create_channel(wb.db, ChannelInput(name, review=review))
-    if connect:
-        wb.youtube.add_account(cid, client_secret("proj-r"), token(name.lower()))
-    return cid
 
 
 @pytest.mark.slow

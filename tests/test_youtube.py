@@ -31,12 +31,6 @@ BODY = {"snippet": {"title": "T", "description": "D", "tags": [], "categoryId": 
         "status": {"privacyStatus": "public", "selfDeclaredMadeForKids": False, "containsSyntheticMedia": True}}
 
 
-@pytest.fixture
-def yt():
-    with FakeYouTube() as fake:
-        yield fake
-
-
 def settings_for(tmp_path: Path, fake: FakeYouTube, **kw) -> Settings:
     return Settings(data_dir=tmp_path / "data", token_key=KEY, youtube_api_root=fake.url + "/",
                     youtube_analytics_root=fake.url + "/", oauth_token_uri=fake.url + "/token",
