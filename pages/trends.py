@@ -35,7 +35,8 @@ with rising:
     show_table(read("rising_videos", country, 25), RISING, f"rising_{country}")
 with topics_tab:
     if not wb.trends.has_topics(country):
-        empty("No topics yet for this country.")
+        empty("No topics yet for this country: they appear here when the clustering above finishes, or press "
+              "**Recompute topics** below.")
     else:
         days = read("topic_days", country, 60)
         momentum = read("topic_momentum", country)
