@@ -21,7 +21,7 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from pipeline.review import PublishRequest, ReviewError, ScriptEdit, SectionEdit
+from pipeline.review import PublishRequest, ReviewError, ScriptEdit, SectionEdit, split_tags
 
 MAX_EDIT_BYTES = 1 << 20
 ERRORS = (ReviewError,)
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace, workbench) -> int:
                     at = None
                 if at is None:
                     raise ReviewError(f"--at must be an ISO time such as 2026-12-24T15:00:00Z, not {args.at[:40]!r}.")
-            tags = [t.strip() for t in args.tags.split(",") if t.strip()] if args.tags is not None else None
+            tags = split_tags(args.tags) if args.tags is not None else None
             said = desk.publish(args.job_id, PublishRequest(target=args.target, privacy=args.privacy, title=args.title,
                                                             tags=tags, publish_at=at))
             print(f"job {args.job_id}: queued to publish to {args.target} (from {said['rerun_from']})")

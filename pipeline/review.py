@@ -17,10 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline import jobs
-from pipeline.channels import REVIEW_MODES
 from pipeline.config import ConfigError
 from pipeline.files import job_file
-from pipeline.script import Script, Section, split_sentences, word_count
+from pipeline.script import Script, Section
 from pipeline.youtube.metadata import tags_length, youtube_length
 
 MAX_TITLE = 100  # YouTube's limits, said before anything is queued
@@ -73,6 +72,11 @@ class PublishRequest:
     publish_at: datetime | None = None  # UTC; YouTube publishes it then (private until)
     thumbnail: str | None = None  # an option key from thumbnail_options(); None keeps the current one
     keep_schedule: bool = False  # keep the publish time the video was queued with (bulk publishing)
+
+
+def split_tags(text: str) -> list[str]:
+    """Comma-separated tags as typed in a form or on the command line."""
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
 
 
 def _clean_lines(items: list[str]) -> list[str]:
@@ -199,13 +203,6 @@ class ReviewDesk:
 
     def versions(self, job_id: int) -> list[dict]:
         return jobs.script_versions(self.db, job_id)
-
-    def version_script(self, job_id: int, version: int) -> Script:
-        row = next((v for v in self.versions(job_id) if v["version"] == version), None)
-        path = job_file(Path(row["path"]), self.settings.jobs_dir, job_id) if row else None
-        if path is None or not path.exists():
-            raise ReviewError(f"Job #{job_id} has no script version {version}.")
-        return Script.load(path)
 
     def runs(self, job_id: int) -> list[dict]:
         """Each run of the job with what it cost: run 1 is the first pass, each rerun after an edit the next."""
@@ -487,11 +484,3 @@ def _mtime(path: str) -> float:
 def _writer_problem(item: str, settings) -> str | None:
     from pipeline.providers import make
     return make("writer", item, settings).check(settings)
-
-
-def review_label(mode: str | None) -> str:
-    return REVIEW_MODES.get(mode or "auto", REVIEW_MODES["auto"])
-
-
-__all__ = ["ReviewDesk", "ReviewError", "ScriptEdit", "SectionEdit", "PublishRequest", "apply_edit",
-           "earliest_change", "check_metadata", "split_sentences", "word_count"]

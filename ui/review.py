@@ -13,7 +13,7 @@ from pipeline.config import ConfigError
 from pipeline.jobs import InvalidTransition
 from pipeline.providers import UnknownProvider
 from pipeline.review import (MAX_DESCRIPTION_BYTES, MAX_SENTENCE_CHARS, MAX_TITLE, PRIVACY, PublishRequest,
-                             ScriptEdit, SectionEdit)
+                             ScriptEdit, SectionEdit, split_tags)
 from ui.state import get_workbench
 from ui.text import md
 from ui.widgets import usd
@@ -70,7 +70,7 @@ def script_form(job_id: int, awaiting_script: bool) -> None:
                                               help="Only the stages your change touches run again.")
             approve = False
     if save or approve:
-        edit = ScriptEdit(title, hook, sections, cta, description, [t.strip() for t in tags.split(",") if t.strip()])
+        edit = ScriptEdit(title, hook, sections, cta, description, split_tags(tags))
         try:
             said = wb.review.edit_script(job_id, edit, approve=bool(approve))
         except ERRORS as exc:
@@ -209,7 +209,7 @@ def publish_panel(v: dict) -> None:
         when = datetime.combine(day, at, tzinfo=timezone.utc) if later else None
         st.session_state[pending] = PublishRequest(target=target, privacy="private" if when else privacy, title=title,
                                                    description=description,
-                                                   tags=[t.strip() for t in tags.split(",") if t.strip()],
+                                                   tags=split_tags(tags),
                                                    publish_at=when,
                                                    thumbnail=thumb if thumb != (current or (keys or [None])[0]) else None)
     req = st.session_state.get(pending)
