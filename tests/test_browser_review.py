@@ -81,6 +81,7 @@ def test_review_edit_approve_and_publish_one_video(browser_page, connected_serve
 
         # Change the first sentence, approve.
         sentences = page.locator(".st-key-s-text-1-1 textarea")
+        expect(sentences).not_to_have_value("")  # the form is drawn before its values arrive
         first, *rest = sentences.input_value().splitlines()
         sentences.fill("\n".join([EDITED, *rest]))
         page.get_by_role("button", name="Approve and make the video").click()
