@@ -57,10 +57,15 @@ def parse_budget(text: str) -> tuple[Decimal, str]:
 class BudgetGuard:
     """Reads what the job and each provider have spent and hold; reserves and settles each paid call."""
 
-    def __init__(self, db: Database, prices: PriceTable, job_id: int, cap_usd: float, daily_budgets: dict[str, str]):
+    def __init__(self, db: Database, prices: PriceTable, job_id: int, cap_usd: float, daily_budgets: dict[str, str],
+                 workspace_budgets: dict[str, str] | None = None, workspace_id: int | None = None):
+        """``daily_budgets``: the installation's, over every workspace's spend; ``workspace_budgets``: the job's
+        workspace's own, over that workspace's spend only. A call must fit both."""
         self.db, self.prices, self.job_id = db, prices, job_id
         self.cap = Decimal(str(cap_usd))
         self.daily = {p: parse_budget(b) for p, b in daily_budgets.items()}
+        self.workspace_daily = {p: parse_budget(b) for p, b in (workspace_budgets or {}).items()}
+        self.workspace_id = workspace_id
 
     # -- reading (any cursor: the caller's transaction when reserving) ---------------------------
     def spent(self, cur=None) -> Decimal:
@@ -71,18 +76,21 @@ class BudgetGuard:
                                 [self.job_id, self.job_id]))
         return Decimal(row[0])
 
-    def today(self, provider: str, unit: str, cur=None) -> Decimal:
-        """Today's ledgered spend (or units) at a provider plus its calls in flight."""
+    def today(self, provider: str, unit: str, cur=None, workspace_id: int | None = None) -> Decimal:
+        """Today's ledgered spend (or units) at a provider plus its calls in flight (of one workspace, or all)."""
         cur = cur or self.db.cursor()
+        ws = "" if workspace_id is None else f" AND workspace_id = {int(workspace_id)}"
+        held = "" if workspace_id is None else \
+            f" AND job_id IN (SELECT id FROM jobs WHERE workspace_id = {int(workspace_id)})"
         if unit == "usd":
             row = first(cur.execute(
-                "SELECT (SELECT coalesce(sum(usd), 0) FROM cost_daily WHERE day = current_date AND provider = ?)"
-                " + (SELECT coalesce(sum(usd), 0) FROM budget_holds WHERE provider = ?)", [provider, provider]))
+                f"SELECT (SELECT coalesce(sum(usd), 0) FROM cost_daily WHERE day = current_date AND provider = ?{ws})"
+                f" + (SELECT coalesce(sum(usd), 0) FROM budget_holds WHERE provider = ?{held})", [provider, provider]))
         else:
             row = first(cur.execute(
                 "SELECT (SELECT coalesce(sum(quantity), 0) FROM cost_daily WHERE day = current_date"
-                " AND provider = ? AND unit = ?) + (SELECT coalesce(sum(quantity), 0) FROM budget_holds"
-                " WHERE provider = ? AND unit = ?)", [provider, unit, provider, unit]))
+                f" AND provider = ? AND unit = ?{ws}) + (SELECT coalesce(sum(quantity), 0) FROM budget_holds"
+                f" WHERE provider = ? AND unit = ?{held})", [provider, unit, provider, unit]))
         return Decimal(str(row[0]))
 
     def refusal(self, estimate: list[Usage], pending: Decimal = Decimal(0), cur=None) -> str | None:
@@ -96,16 +104,19 @@ class BudgetGuard:
         if cost > 0 and total > self.cap:  # a free step always fits: it is how a chain finishes within budget
             return (f"the video would cost ${total:.4f}, over its ${self.cap:.2f} cap "
                     f"(${so_far:.4f} so far + ${cost:.4f} for this call)")
-        for provider in {u.provider for u in estimate}:
-            if provider not in self.daily:
-                continue
-            limit, unit = self.daily[provider]
-            need = cost if unit == "usd" else sum((Decimal(str(u.quantity)) for u in estimate
-                                                   if u.provider == provider and u.unit == unit), Decimal(0))
-            used = self.today(provider, unit, cur)
-            if need and used + need > limit:
-                shown = f"${used:.2f} + ${need:.4f}" if unit == "usd" else f"{used:,.0f} + {need:,.0f} {unit}"
-                return f"{provider}'s daily budget of {limit:,} {unit} would be passed ({shown})"
+        for budgets, workspace, whose in ((self.daily, None, ""),
+                                          (self.workspace_daily, self.workspace_id, "this workspace's ")):
+            for provider in {u.provider for u in estimate}:
+                if provider not in budgets:
+                    continue
+                limit, unit = budgets[provider]
+                need = cost if unit == "usd" else sum((Decimal(str(u.quantity)) for u in estimate
+                                                       if u.provider == provider and u.unit == unit), Decimal(0))
+                used = self.today(provider, unit, cur, workspace)
+                if need and used + need > limit:
+                    shown = f"${used:.2f} + ${need:.4f}" if unit == "usd" else f"{used:,.0f} + {need:,.0f} {unit}"
+                    return f"{whose}{provider} daily budget of {limit:,} {unit} would be passed ({shown})" if whose \
+                        else f"{provider}'s daily budget of {limit:,} {unit} would be passed ({shown})"
         return None
 
     # -- reserving and settling ------------------------------------------------------------------

@@ -151,7 +151,7 @@ def get_channel(db: Database, ref: int | str) -> dict:
     return rows[0]
 
 
-def create_channel(db: Database, data: ChannelInput) -> int:
+def create_channel(db: Database, data: ChannelInput, workspace_id: int = 1) -> int:
     errors = validate(data)
     if errors:
         raise ChannelError(" ".join(errors))
@@ -160,8 +160,8 @@ def create_channel(db: Database, data: ChannelInput) -> int:
     values = [getattr(data, f) for f in FIELDS]
     values[0] = data.name.strip()
     with db.write() as cur:
-        return cur.execute(f"INSERT INTO channels ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))}) RETURNING id",
-                           values).fetchall()[0][0]
+        return cur.execute(f"INSERT INTO channels ({', '.join(FIELDS)}, workspace_id) VALUES "
+                           f"({', '.join('?' * len(FIELDS))}, ?) RETURNING id", [*values, workspace_id]).fetchall()[0][0]
 
 
 def update_channel(db: Database, channel_id: int, data: ChannelInput) -> None:

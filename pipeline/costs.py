@@ -90,12 +90,12 @@ class PriceTable:
 def insert_ledger(cur, job_id: int, stage: str, priced: list[PricedUsage]) -> Decimal:
     """Append priced usage to the ledger inside the caller's transaction, keeping the rollups
     (job_costs, cost_daily) in step; returns the total."""
-    run = None
+    run = workspace = None
     for p in priced:
         u = p.usage
-        if run is None:  # the job's current run (1, then one more per rerun after an edit)
-            row = cur.execute("SELECT run FROM jobs WHERE id = ?", [job_id]).fetchall()
-            run = row[0][0] if row else 1
+        if run is None:  # the job's current run (1, then one more per rerun after an edit) and its workspace
+            row = cur.execute("SELECT run, workspace_id FROM jobs WHERE id = ?", [job_id]).fetchall()
+            run, workspace = row[0] if row else (1, 1)
         cur.execute(
             "INSERT INTO cost_ledger (job_id, stage, provider, model, unit, quantity,"
             " unit_price_usd, usd, compute_s, price_version, run) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -103,11 +103,11 @@ def insert_ledger(cur, job_id: int, stage: str, priced: list[PricedUsage]) -> De
              u.compute_s, p.price_version, run],
         )
         cur.execute(
-            "INSERT INTO cost_daily VALUES (current_date, ?, ?, ?, ?, ?, ?, ?, 1)"
+            "INSERT INTO cost_daily VALUES (current_date, ?, ?, ?, ?, ?, ?, ?, 1, ?)"
             " ON CONFLICT DO UPDATE SET quantity = cost_daily.quantity + excluded.quantity,"
             " usd = cost_daily.usd + excluded.usd, compute_s = cost_daily.compute_s + excluded.compute_s,"
             " calls = cost_daily.calls + 1",
-            [stage, u.provider, u.model, u.unit, u.quantity, p.usd, u.compute_s],
+            [stage, u.provider, u.model, u.unit, u.quantity, p.usd, u.compute_s, workspace],
         )
     total = sum((p.usd for p in priced), Decimal(0))
     if priced:
@@ -124,8 +124,9 @@ def rebuild_rollups(cur) -> None:
     cur.execute("DELETE FROM job_costs")
     cur.execute("INSERT INTO job_costs SELECT job_id, sum(usd), sum(compute_s) FROM cost_ledger GROUP BY job_id")
     cur.execute("DELETE FROM cost_daily")
-    cur.execute("INSERT INTO cost_daily SELECT charged_at::DATE, stage, provider, model, unit, sum(quantity), sum(usd),"
-                " sum(compute_s), count(*) FROM cost_ledger GROUP BY ALL")
+    cur.execute("INSERT INTO cost_daily SELECT l.charged_at::DATE, l.stage, l.provider, l.model, l.unit, sum(l.quantity),"
+                " sum(l.usd), sum(l.compute_s), count(*), coalesce(j.workspace_id, 1)"
+                " FROM cost_ledger l LEFT JOIN jobs j ON j.id = l.job_id GROUP BY ALL")
 
 
 def record_usage(db: Database, table: PriceTable, job_id: int, stage: str, usages: list[Usage]) -> Decimal:

@@ -84,13 +84,16 @@ def submit_job(db: Database, channel_id: int, topic: str, duration_s: int, fmt: 
     (checked and written in one transaction, so a double-clicked form or a retried request makes one job)."""
     with db.write() as cur:
         if request_key:
-            row = first(cur.execute("SELECT id FROM jobs WHERE request_key = ?", [request_key]))
+            # Keys are per workspace: another customer's key never returns (or reveals) their job.
+            row = first(cur.execute("SELECT id FROM jobs WHERE request_key = ? AND workspace_id ="
+                                    " coalesce((SELECT workspace_id FROM channels WHERE id = ?), 1)",
+                                    [request_key, channel_id]))
             if row:
                 return row[0], False
         job_id = cur.execute(
-            "INSERT INTO jobs (channel_id, topic, duration_s, format, brief, uid, request_key)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            [channel_id, topic, duration_s, fmt, json.dumps(brief), uuid.uuid4().hex, request_key],
+            "INSERT INTO jobs (channel_id, topic, duration_s, format, brief, uid, request_key, workspace_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, coalesce((SELECT workspace_id FROM channels WHERE id = ?), 1)) RETURNING id",
+            [channel_id, topic, duration_s, fmt, json.dumps(brief), uuid.uuid4().hex, request_key, channel_id],
         ).fetchall()[0][0]
         for position, stage in enumerate(stages):
             cur.execute("INSERT INTO job_stages (job_id, stage, position) VALUES (?, ?, ?)", [job_id, stage, position])

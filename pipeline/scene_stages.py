@@ -103,6 +103,7 @@ def _load_plan(ctx: StageContext) -> tuple[str, list[Scene]]:
 def _sources(ctx: StageContext) -> tuple[list[tuple[str, object]], list]:
     """The chain's usable sources, in order, and a fallback for each that cannot run (checked without
     loading the embedding model; :func:`choose` hands it to the library source once it is needed)."""
+    from pipeline.access.scope import ScopedDb
     from pipeline.budget import Fallback
     from pipeline.media.library import LibrarySource
 
@@ -117,7 +118,9 @@ def _sources(ctx: StageContext) -> tuple[list[tuple[str, object]], list]:
             chain.append(("slides", None))
             continue
         if family == "library":
-            source = LibrarySource(ctx.db, True) if ctx.db is not None else None
+            # Only the job's own workspace's folders: another customer's pictures never appear in this video.
+            source = LibrarySource(ScopedDb(ctx.db, frozenset({ctx.channel.get("workspace_id") or 1})), True) \
+                if ctx.db is not None else None
             why = source.check(ctx.settings) if source is not None else "no database to search"
         else:
             source = make("visuals", item, ctx.settings)

@@ -6,7 +6,8 @@ writes every table to ``<data>/snapshots/<table>.parquet`` whenever the data
 changed (checked every ``interval_s``), each file written aside and renamed
 into place so a reader never sees half a file. Read them with DuckDB
 (``read_parquet``) or polars (``pl.read_parquet``); ``manifest.json`` says when
-they were taken.
+they were taken. ``<data>/snapshots/`` holds every workspace (the owner's);
+``<data>/snapshots/workspaces/<id>/`` holds one workspace's rows only, the snapshot made for its analysts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipeline.access.scope import scoped_sql
 from pipeline.db import Database
 from pipeline.files import private_dir, private_file
 from pipeline.queries import SNAPSHOT_COLUMNS, TABLES, data_version
@@ -26,8 +28,10 @@ from pipeline.queries import SNAPSHOT_COLUMNS, TABLES, data_version
 log = logging.getLogger("ytempire.snapshots")
 
 
-def write_snapshots(db: Database, folder: Path, tables: tuple[str, ...] = TABLES) -> dict:
-    """Write every table as Parquet into folder (atomically per file); returns the manifest."""
+def write_snapshots(db: Database, folder: Path, tables: tuple[str, ...] = TABLES,
+                    scope: frozenset[int] | None = None) -> dict:
+    """Write every table as Parquet into folder (atomically per file); returns the manifest. With ``scope``
+    only those workspaces' rows (pipeline.access.scope): the snapshot made for one workspace's analysts."""
     private_dir(folder)  # analysts on this account read them; nobody else
     cur = db.cursor()
     counts = {}
@@ -35,11 +39,13 @@ def write_snapshots(db: Database, folder: Path, tables: tuple[str, ...] = TABLES
         final = folder / f"{table}.parquet"
         tmp = folder / f".{table}.parquet.tmp"
         columns = SNAPSHOT_COLUMNS.get(table, "*")
-        cur.execute(f"COPY (SELECT {columns} FROM {table}) TO '{tmp.as_posix()}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+        select = scoped_sql(f"SELECT {columns} FROM {table}", scope)
+        cur.execute(f"COPY ({select}) TO '{tmp.as_posix()}' (FORMAT PARQUET, COMPRESSION ZSTD)")
         private_file(tmp)
         os.replace(tmp, final)
-        counts[table] = cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    manifest = {"taken_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": counts}
+        counts[table] = cur.execute(scoped_sql(f"SELECT count(*) FROM {table}", scope)).fetchall()[0][0]
+    manifest = {"taken_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": counts,
+                "workspaces": "all" if scope is None else sorted(scope)}
     tmp = folder / ".manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     private_file(tmp)
@@ -63,7 +69,10 @@ class SnapshotWriter:
         if not force and version == self._version and (self.folder / "manifest.json").exists():
             return False
         started = time.perf_counter()
-        write_snapshots(self.db, self.folder)
+        write_snapshots(self.db, self.folder)  # every workspace: the owner's
+        private_dir(self.folder / "workspaces")
+        for (ws,) in self.db.query("SELECT id FROM workspaces ORDER BY id"):  # one folder per workspace
+            write_snapshots(self.db, self.folder / "workspaces" / str(ws), scope=frozenset({ws}))
         self._version = version
         log.debug("snapshots written in %.2fs", time.perf_counter() - started)
         return True

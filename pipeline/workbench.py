@@ -20,6 +20,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pipeline import backup, channels, jobs
+from pipeline.access.accounts import AccessDesk
+from pipeline.access.actor import SYSTEM, Actor
+from pipeline.access.guard import acts
+from pipeline.access.scope import ScopedDb
 from pipeline.budget import release_holds
 from pipeline.config import FORMATS, ConfigError, Settings, validate_duration
 from pipeline.costs import PriceTable, Usage
@@ -93,6 +97,7 @@ MAX_BULK = 200  # jobs one bulk action may touch
 
 class Workbench:
     SERVICES = ("worker", "snapshots", "scheduler", "trends")
+    actor: Actor = SYSTEM  # who acts through this object: the installation itself, until acting() names a user
 
     def __init__(self, settings: Settings, *, start_worker: bool = True, lease: GpuLease | None = None,
                  snapshot_s: float = 30.0, services: tuple[str, ...] | None = None):
@@ -108,6 +113,7 @@ class Workbench:
             self.settings = self._with_overrides(settings)
             self.prices = PriceTable.load(self.local_prices if self.local_prices.exists() else self.settings.prices_file)
             channels.ensure_demo_channel(self.db)
+            self.access = AccessDesk(self.db, self.settings.data_dir)
             self.youtube = YouTubeDesk(self.db, self.settings)
             self.youtube.accounts.require_key_if_tokens()
         except BaseException:
@@ -198,6 +204,44 @@ class Workbench:
             return
         self.db.close()
 
+    def acting(self, actor: Actor, owns: bool = False) -> Workbench:
+        """This Workbench as ``actor`` uses it: every action checks their role and workspace, every read through
+        ``.db`` sees only their workspaces, and the desks it hands out are guarded (pipeline.access.views).
+        Shares everything else (the database, the worker, the threads) with this one; closing it does nothing."""
+        import copy
+
+        from pipeline.access.views import guard_desks
+
+        view = copy.copy(self)
+        view.actor = actor
+        view._core_wb = self.core
+        view._closed = True  # only the process's own Workbench closes the shared database
+        view.db = ScopedDb(self.raw_db, actor.scope)
+        guard_desks(view, self)
+        if owns:  # a command's one Workbench: closing the view closes it
+            view.close = self.close  # type: ignore[method-assign]
+        return view
+
+    _core_wb: Workbench | None = None
+
+    @property
+    def core(self) -> Workbench:
+        """The process's own Workbench (the engine's own calls use its desks, unguarded)."""
+        return self._core_wb or self
+
+    @property
+    def raw_db(self):
+        return getattr(self.db, "raw", self.db)
+
+    def workspace_settings(self, workspace_id: int | None = None) -> dict:
+        """The per-video cap and daily budgets in force in a workspace (its own, else the installation's)."""
+        ws = workspace_id if workspace_id is not None else self.actor.home()
+        row = self.raw_db.query_one("SELECT cap_usd, daily_budgets FROM workspaces WHERE id = ?", [ws])
+        own = json.loads(row[1]) if row and row[1] else {}
+        cap = row[0] if row and row[0] is not None else self.settings.cap_usd
+        return {"cap_usd": float(cap), "own_cap": bool(row and row[0] is not None), "daily_budgets": own,
+                "installation_budgets": dict(self.settings.daily_budgets)}
+
     def __enter__(self) -> Workbench:
         return self
 
@@ -211,7 +255,14 @@ class Workbench:
         if len(req.related_titles) > MAX_RELATED or len(req.tags) > MAX_RELATED \
                 or any(len(str(x)) > 300 for x in [*req.related_titles, *req.tags]):
             raise BriefError(f"Give at most {MAX_RELATED} related titles and {MAX_RELATED} tags, each at most 300 characters.")
-        channel = channels.get_channel(self.db, req.channel) if req.channel not in (None, "") else channels.list_channels(self.db)[0]
+        if req.channel not in (None, ""):
+            channel = channels.get_channel(self.db, req.channel)
+        else:
+            found = channels.list_channels(self.db)
+            if not found:
+                raise channels.ChannelError("This workspace has no channel yet: create one on the Channels page "
+                                            "(or with `python -m pipeline channels add`) first.")
+            channel = next((c for c in found if c.get("workspace_id") == self.actor.home()), found[0])
         fmt = req.format or channel["default_format"]
         duration = _seconds(req.duration_s if req.duration_s is not None else channel["default_duration"])
         validate_duration(duration, fmt)
@@ -228,6 +279,10 @@ class Workbench:
                 parse_item("visuals", item)
         if req.cap_usd is not None and not (isinstance(req.cap_usd, (int, float)) and 0 <= req.cap_usd <= 1000):
             raise ConfigError(f"The cap must be a number of dollars between 0 and 1000 a video; got {req.cap_usd!r}.")
+        cap = self.workspace_settings(channel.get("workspace_id"))["cap_usd"]
+        if req.cap_usd is not None and req.cap_usd > cap and not self.actor.can("admin"):
+            raise ConfigError(f"The cap ${req.cap_usd:.2f} is above this workspace's ${cap:.2f} a video: only an owner "
+                              "can raise it (Settings).")
         if req.playlist_id and not re.fullmatch(r"[A-Za-z0-9_-]{2,64}", req.playlist_id):
             raise ConfigError(f"{req.playlist_id[:80]!r} is not a YouTube playlist id (letters, digits, - and _).")
         if req.privacy not in ("private", "unlisted", "public"):
@@ -242,7 +297,7 @@ class Workbench:
                 raise ConfigError(f"publish_at must be an ISO time such as 2026-12-01T15:00:00Z, not "
                                   f"{req.publish_at[:40]!r}.") from exc
         brief = {"outline": req.outline or "", "related_titles": list(req.related_titles), "tags": list(req.tags),
-                 "privacy": req.privacy, "cap_usd": req.cap_usd if req.cap_usd is not None else self.settings.cap_usd}
+                 "privacy": req.privacy, "cap_usd": req.cap_usd if req.cap_usd is not None else cap}
         if req.publish_at:
             brief["publish_at"] = req.publish_at
         if req.playlist_id:
@@ -291,6 +346,7 @@ class Workbench:
     def enqueue(self, req: VideoRequest) -> int:
         return self.submit(req)[0]
 
+    @acts("make", audit_as="job.make", target=lambda a, r: f"job {r[0]}: {a['req'].topic[:120]}")
     def submit(self, req: VideoRequest) -> tuple[int, bool]:
         """Queue a video; returns (job id, created). A request key seen before returns its job, not a new one."""
         if self._maintenance_on.is_set():
@@ -312,6 +368,7 @@ class Workbench:
             raise ConfigError(f"An idempotency key is 1 to {MAX_REQUEST_KEY_CHARS} characters.")
         return key
 
+    @acts("make")
     def enqueue_batch(self, topics: list[str], request_key: str | None = None,
                       **common: object) -> tuple[list[int], list[str]]:
         """Queue one job per non-empty line; returns (job ids, errors per rejected line). With a request key,
@@ -349,23 +406,42 @@ class Workbench:
         return VideoRequest(topic=brief["topic"], related_titles=brief["related_titles"][:MAX_RELATED],
                             tags=brief["tags"][:MAX_RELATED], **request)  # type: ignore[arg-type]
 
+    @acts("channels", channel="channel", audit_as="channel.disconnect")
+    @acts("channels", audit_as="channel.create", target=lambda a, r: f"{r}: {a['data'].name.strip()[:80]}")
+    def create_channel(self, data: channels.ChannelInput) -> int:
+        """A new channel in the acting user's current workspace."""
+        return channels.create_channel(self.raw_db, data, workspace_id=self.actor.home())
+
+    @acts("channels", channel="channel_id", audit_as="channel.update")
+    def update_channel(self, channel_id: int, data: channels.ChannelInput) -> None:
+        channels.update_channel(self.raw_db, channel_id, data)
+
+    @acts("channels", channel="channel_id", audit_as="schedule.change",
+          target=lambda a, r: f"channel {a['channel_id']}: {a['times']} {a['tz']}")
+    def save_schedule(self, channel_id: int, times: str, tz: str, country: str | None, duration_s: int,
+                      fmt: str, privacy: str, enabled: bool = True) -> None:
+        from pipeline.youtube.schedule import save_schedule
+        save_schedule(self.raw_db, channel_id, times, tz, country, duration_s, fmt, privacy, enabled)
+
     def disconnect_channel(self, channel: int | str, project: str | None = None) -> list[str]:
         """Revoke the channel's YouTube tokens at Google (when reachable) and delete them here."""
         found = channels.get_channel(self.db, channel)
-        notes = self.youtube.accounts.disconnect(found["id"], project)
+        notes = self.core.youtube.accounts.disconnect(found["id"], project)
         if not notes:
             raise channels.ChannelError(f"{found['name']} is not connected to YouTube"
                                         + (f" through project {project}" if project else "") + ".")
         return notes
 
+    @acts("channels", channel="channel", audit_as="channel.delete")
     def delete_channel(self, channel: int | str) -> list[str]:
         """Delete a channel: its YouTube tokens are revoked at Google (when reachable) and deleted first.
         Refused while it has queued or running jobs. Returns what happened to each token."""
         found = channels.check_deletable(self.db, channels.get_channel(self.db, channel)["id"])
-        notes = self.youtube.accounts.disconnect(found["id"])
+        notes = self.core.youtube.accounts.disconnect(found["id"])
         channels.delete_channel(self.db, found["id"])
         return notes
 
+    @acts("make", job="job_id", audit_as="video.delete")
     def delete_video(self, job_id: int) -> str:
         """Delete a finished job's files (video, thumbnail, captions, every artifact in its folder) and take it
         off the Library; its cost ledger rows, events and job row stay, so what it cost is never lost. Refused
@@ -395,15 +471,18 @@ class Workbench:
             said += f" The outbox copy in {video[0]['publish_ref']} is kept."
         return said
 
+    @acts("make", job="job_id", audit_as="job.cancel")
     def cancel(self, job_id: int) -> str:
         return self.worker.cancel(job_id)
 
+    @acts("make", job="job_id", audit_as="job.retry")
     def retry(self, job_id: int) -> None:
         jobs.retry_job(self.db, job_id)
         self.worker.wake()
 
     BULK = ("retry", "cancel", "delete", "publish", "approve")
 
+    @acts("read", job="job_ids")
     def bulk(self, action: str, job_ids: list[int], **options: object) -> list[tuple[int, bool, str]]:
         """One action on many jobs (the Library's and the queue's selections): each is tried on its own, so one
         refusal stops nothing else. Returns (job id, done, what happened) for each, in the order given."""
@@ -435,6 +514,7 @@ class Workbench:
                 results.append((job_id, False, str(exc)))
         return results
 
+    @acts("read")
     def estimate(self, req: VideoRequest) -> tuple[list[dict], Decimal]:
         """The provider chain of each stage and its estimated cost, before anything is spent."""
         channel, duration, fmt, brief = self.validate_request(req)
@@ -486,6 +566,7 @@ class Workbench:
             log.warning("ignoring invalid stored settings %s", overrides)
             return settings
 
+    @acts("admin", audit_as="settings.change", target=lambda a, r: json.dumps(a["changes"], default=str)[:500])
     def update_settings(self, changes: dict) -> list[str]:
         """Validate, store and apply operator changes; returns notes (e.g. what needs a restart)."""
         unknown = set(changes) - set(EDITABLE)
@@ -513,6 +594,7 @@ class Workbench:
         """The operator's edited price table (Settings), which wins over the bundled one."""
         return self.settings.data_dir / "prices.local.json"
 
+    @acts("admin", audit_as="prices.change", target=lambda a, r: r)
     def update_prices(self, rows: list[dict]) -> str:
         """Save an edited price table as a new dated version and use it from now on; returns the version."""
         from datetime import date
@@ -544,10 +626,12 @@ class Workbench:
                 for p, models in self.prices.prices.items() for m, units in models.items() for u, v in units.items()]
 
     # -- scenes ------------------------------------------------------------------------------------
+    @acts("read", job="job_id")
     def scenes(self, job_id: int) -> list[dict]:
         """The job's scenes as the Library shows them (the chosen visual, its source, score and narration)."""
         return self.db.query_dicts("SELECT * FROM job_scenes WHERE job_id = ? ORDER BY idx", [job_id])
 
+    @acts("make", job="job_id", audit_as="scene.swap", target=lambda a, r: f"job {a['job_id']} scene {a['index']}")
     def swap_scene(self, job_id: int, index: int, candidate: dict | None = None,
                    library_path: str | None = None) -> int:
         """Show another visual in one scene (one of its ranked alternatives, or a file of the media library),
@@ -573,7 +657,7 @@ class Workbench:
         if job["status"] in jobs.ACTIVE:
             raise ConfigError(f"Job {job_id} is {job['status']}: wait until it has finished, then swap the scene.")
         video = self.db.query_one("SELECT publish_state FROM videos WHERE job_id = ?", [job_id])
-        if (video and video[0] in ("published", "scheduled")) or self.youtube.publisher.sent(job_id):
+        if (video and video[0] in ("published", "scheduled")) or self.core.youtube.publisher.sent(job_id):
             raise ConfigError(f"Job {job_id} has gone to YouTube already (or its upload has begun), and YouTube "
                               "does not take a new file for a video: make a new video to change its pictures.")
         found = jobs.artifacts(self.db, job_id).get("scenes")
@@ -640,6 +724,7 @@ class Workbench:
         return job_id
 
     # -- the media library -------------------------------------------------------------------------
+    @acts("channels", channel="channel_id", audit_as="channel.music")
     def set_music_folder(self, channel_id: int, folder: str | Path | None) -> str:
         """Make a folder the channel's background music (indexed, again only what changed), or none with None."""
         from pipeline.media.music import MusicError, clear_music_folder, set_music_folder
@@ -655,6 +740,7 @@ class Workbench:
             raise ConfigError(str(exc)) from exc
         return report.summary() if report else "No background music for this channel."
 
+    @acts("channels", audit_as="media.add", target=lambda a, r: a["folder"])
     def add_media_folder(self, folder: str | Path) -> str:
         """Index a folder of the operator's pictures and clips (again: incrementally); returns the summary."""
         from pipeline.media.library import LibraryError, index_folder
@@ -664,23 +750,28 @@ class Workbench:
             raise ConfigError(f"{folder} is not a folder this workbench can read: give the path of a folder of "
                               "pictures and clips on this machine.")
         try:
-            embedder = self.trends.embedder("cpu")
+            embedder = self.core.trends.embedder("cpu")
         except Exception as exc:  # noqa: BLE001 - indexed without embeddings; a later pass fills them in
             log.warning("indexing without the embedding model: %s", exc)
             embedder = None
         try:
-            return index_folder(self.db, Path(folder), embedder).summary()
+            return index_folder(self.raw_db, Path(folder), embedder, workspace_id=self.actor.home()).summary()
         except LibraryError as exc:
             raise ConfigError(str(exc)) from exc
 
+    @acts("channels")
     def reindex_media(self) -> list[str]:
         """Index every media folder again (only what changed is read)."""
         from pipeline.media.library import library_folders
         return [self.add_media_folder(f["path"]) for f in library_folders(self.db)]
 
+    @acts("channels", audit_as="media.remove", target=lambda a, r: a["folder"])
     def remove_media_folder(self, folder: str) -> int:
         from pipeline.media.library import remove_folder
-        return remove_folder(self.db, folder)
+        resolved = str(Path(folder).expanduser().resolve())
+        if not self.db.query_one("SELECT 1 FROM media_folders WHERE path = ?", [resolved]):
+            raise ConfigError(f"{folder} is not a media folder of this workspace.")
+        return remove_folder(self.raw_db, folder)
 
     def providers(self) -> list[dict]:
         rows = provider_status(self.settings)
@@ -691,6 +782,7 @@ class Workbench:
                 row.update(usable=why is None, why_not=why or "")
         return rows
 
+    @acts("admin", audit_as="backup.export", target=lambda a, r: r.name)
     def export_backup(self, dest: Path | None = None, automatic: bool = False, at: float | None = None) -> Path:
         """Write a backup (into the data directory's backups/ unless dest is given); returns its path.
         Its name carries the time it was taken (``at``, default now), which is how backups are ordered."""
@@ -709,6 +801,7 @@ class Workbench:
     def backup_limit(self) -> int:
         return backup.size_limit(self.settings.db_path, self.settings.backup_max_mb)
 
+    @acts("admin", audit_as="backup.restore", target=lambda a, r: a["source"].name if hasattr(a["source"], "name") else a["source"])
     def import_backup(self, source: Path, max_bytes: int | None = None) -> dict:
         """Restore a backup over everything. The worker and the scheduler are paused for the whole restore:
         running jobs are parked at their next checkpoint first, and nothing is claimed until it is done."""
@@ -719,14 +812,14 @@ class Workbench:
                     busy = ", ".join(map(str, self.worker.busy()))
                     raise backup.BackupError(f"Jobs {busy} did not stop within {self.restore_wait_s:.0f} s (a paid call "
                                              "in flight?): nothing was restored. Try again in a minute, or cancel them.")
-                box = self.youtube.accounts.box
+                box = self.core.youtube.accounts.box
                 manifest = backup.import_backup(self.db, Path(source), self.settings.data_dir,
                                                 max_bytes or self.backup_limit(), box.open if box.ready else None)
                 self._apply_stored_settings()
             finally:
                 self._maintenance_on.clear()
                 self.worker.resume()
-        self.snapshots.refresh(force=True)
+        self.core.snapshots.refresh(force=True)
         return manifest
 
     def _apply_stored_settings(self) -> None:
@@ -755,11 +848,20 @@ class Workbench:
         return path
 
     # -- queue view --------------------------------------------------------------------------------
+    @acts("read")
     def queue_eta(self):
         """Time left for every queued or running job, from this machine's stage history (``pipeline.eta``)."""
-        from pipeline import eta
-        return eta.queue_eta(self.db, self.settings.workers)
+        import polars as pl
 
+        from pipeline import eta
+        # The whole machine's queue (the workers are shared by every workspace), then only this actor's rows.
+        table = eta.queue_eta(self.raw_db, self.settings.workers)
+        if self.actor.scope is None:
+            return table
+        mine = [r[0] for r in self.db.query("SELECT id FROM jobs WHERE status IN ('queued', 'running')")]
+        return table.filter(pl.col("job_id").is_in(mine))
+
+    @acts("make", job="job_ids", audit_as="job.retry", target=lambda a, r: ", ".join(map(str, a["job_ids"]))[:500])
     def retry_jobs(self, job_ids) -> list:
         """Queue each failed, cancelled or held job again; the others are reported, not changed
         (``job_views.Outcome`` per job)."""
@@ -768,15 +870,19 @@ class Workbench:
         self.worker.wake()
         return outcomes
 
+    @acts("make", job="job_ids")
     def cancel_jobs(self, job_ids) -> list:
         """Cancel each queued job, ask each running one to stop; the others are reported, not changed."""
         from pipeline import job_views
         return job_views.each(job_ids, self.cancel, job_views.cancelled_words)
 
+    @acts("make", job="job_ids")
     def clear_finished(self, job_ids=None) -> int:
         """Hide finished jobs (all, or those of ``job_ids``) from the queue view; returns how many."""
         from pipeline import job_views
-        return job_views.clear_finished(self.db, job_ids)
+        if job_ids is None and self.actor.scope is not None:  # "all finished" means all of this workspace's
+            job_ids = [r[0] for r in self.db.query("SELECT id FROM jobs")]
+        return job_views.clear_finished(self.raw_db, job_ids)
 
 
 def _seconds(value: object) -> int:

@@ -9,6 +9,7 @@ stages hold a lease and run again on the CPU when the GPU fails them.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -431,7 +432,11 @@ class Worker:
 
     def _budget(self, job: dict) -> BudgetGuard:
         cap = job["brief"].get("cap_usd", self.settings.cap_usd)
-        return BudgetGuard(self.db, self.prices, job["id"], float(cap), self.settings.daily_budgets)
+        row = self.db.query_one("SELECT w.id, w.daily_budgets FROM workspaces w JOIN jobs j ON j.workspace_id = w.id"
+                                " WHERE j.id = ?", [job["id"]])
+        own = json.loads(row[1]) if row and row[1] else None
+        return BudgetGuard(self.db, self.prices, job["id"], float(cap), self.settings.daily_budgets,
+                           workspace_budgets=own, workspace_id=row[0] if row else None)
 
     def _attempt(self, job: dict, channel: dict, spec: StageSpec, job_dir: Path, have: dict[str, Path],
                  cancel: threading.Event, on_progress: ProgressFn | None, provider: str | None) -> StageOutput:

@@ -247,7 +247,8 @@ def _check_overlap(db: Database, folder: Path) -> None:
                                "or index the folders side by side.")
 
 
-def index_folder(db: Database, folder: Path, embedder=None, probe: Callable | None = None) -> IndexReport:
+def index_folder(db: Database, folder: Path, embedder=None, probe: Callable | None = None,
+                 workspace_id: int = 1) -> IndexReport:
     """Index (or re-index) ``folder`` into media_folders and media_files; returns what it did.
 
     New files are read and embedded; files whose size, mtime and text (sidecar included) are as
@@ -265,6 +266,9 @@ def index_folder(db: Database, folder: Path, embedder=None, probe: Callable | No
         raise LibraryError(f"{folder} is not a folder this workbench can read.")
     folder = folder.resolve()
     _check_overlap(db, folder)
+    owner = db.query_one("SELECT workspace_id FROM media_folders WHERE path = ?", [str(folder)])
+    if owner and owner[0] != workspace_id:
+        raise LibraryError(f"{folder} is indexed by another workspace: each workspace indexes its own folders.")
     report = IndexReport(str(folder))
 
     paths = _walk(folder, report.skipped)
@@ -295,7 +299,8 @@ def index_folder(db: Database, folder: Path, embedder=None, probe: Callable | No
     gone = [p for p in known if p not in keep]
     fresh = [(e, v) for e, v in zip(todo, vectors) if str(e.path) not in known]
     with db.write() as cur:
-        cur.execute("INSERT INTO media_folders (path) VALUES (?) ON CONFLICT DO NOTHING", [str(folder)])
+        cur.execute("INSERT INTO media_folders (path, workspace_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    [str(folder), workspace_id])
         if gone:
             cur.register("gone_media", pa.table({"path": gone}))
             cur.execute("DELETE FROM media_files WHERE path IN (SELECT path FROM gone_media)")

@@ -164,13 +164,18 @@ class Accounts:
         return notes
 
     # -- projects ------------------------------------------------------------------------------
-    def add_project(self, client_config: dict, quota_model: str | None = None) -> str:
+    def add_project(self, client_config: dict, quota_model: str | None = None, workspace_id: int = 1) -> str:
         section = client_config.get("installed") or client_config.get("web")
         project = section["project_id"]
         with self.db.write() as cur:
-            cur.execute("INSERT INTO youtube_projects (project_id, client_config, quota_model) VALUES (?, ?, ?)"
-                        " ON CONFLICT DO UPDATE SET client_config = excluded.client_config",
-                        [project, self.box.seal(client_config), quota_model or self.settings.quota_model])
+            owner = cur.execute("SELECT workspace_id FROM youtube_projects WHERE project_id = ?", [project]).fetchall()
+            if owner and owner[0][0] != workspace_id:
+                raise AccountError(f"The Google Cloud project {project} is connected in another workspace: each "
+                                   "workspace uses a project of its own.")
+            cur.execute("INSERT INTO youtube_projects (project_id, client_config, quota_model, workspace_id)"
+                        " VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET client_config = excluded.client_config",
+                        [project, self.box.seal(client_config), quota_model or self.settings.quota_model,
+                         workspace_id])
         return project
 
     def client_config(self, project: str) -> dict:

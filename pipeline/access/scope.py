@@ -1,0 +1,103 @@
+"""Reads limited to workspaces by construction.
+
+A :class:`ScopedDb` is the database as one actor may read it: every query through it (``query``,
+``query_one``, ``query_dicts`` and ``pipeline.queries.frame``) runs with the customer tables shadowed by
+common table expressions that keep only the actor's workspaces' rows. A read model written against the plain
+table names is therefore scoped without knowing it, and a page handed the acting Workbench's ``db`` cannot read
+another workspace's channels, jobs, videos or costs. Writes (``write()``) pass through unchanged: the
+Workbench checks an action before it writes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Customer tables and how each row finds its workspace ({W}: the id list, {CH}/{JB}: the workspace's channels/jobs).
+_CH = "(SELECT id FROM main.channels WHERE workspace_id IN {W})"
+_JB = "(SELECT id FROM main.jobs WHERE workspace_id IN {W})"
+SCOPED_TABLES: dict[str, str] = {
+    "channels": "workspace_id IN {W}",
+    "jobs": "workspace_id IN {W}",
+    "videos": "job_id IN {JB}",
+    "job_stages": "job_id IN {JB}",
+    "job_events": "job_id IN {JB}",
+    "artifacts": "job_id IN {JB}",
+    "cost_ledger": "job_id IN {JB}",
+    "job_costs": "job_id IN {JB}",
+    "budget_holds": "job_id IN {JB}",
+    "fallbacks": "job_id IN {JB}",
+    "job_scenes": "job_id IN {JB}",
+    "script_versions": "job_id IN {JB}",
+    "job_runs": "job_id IN {JB}",
+    "cost_daily": "workspace_id IN {W}",
+    "uploads": "job_id IN {JB}",
+    "video_stats": "youtube_video_id IN (SELECT video_id FROM main.uploads WHERE job_id IN {JB})",
+    "schedules": "channel_id IN {CH}",
+    "schedule_slots": "channel_id IN {CH}",
+    "channel_stats": "channel_id IN {CH}",
+    "youtube_accounts": "channel_id IN {CH}",
+    "oauth_states": "channel_id IN {CH}",
+    "music_folders": "channel_id IN {CH}",
+    "music_tracks": "channel_id IN {CH}",
+    "youtube_projects": "workspace_id IN {W}",
+    "quota_ledger": "project_id IN (SELECT project_id FROM main.youtube_projects WHERE workspace_id IN {W})",
+    "media_folders": "workspace_id IN {W}",
+    "media_files": "folder IN (SELECT path FROM main.media_folders WHERE workspace_id IN {W})",
+    "youtube_parking": "kind <> 'channel' OR ref IN (SELECT id::VARCHAR FROM main.channels WHERE workspace_id IN {W})",
+    "audit_log": "workspace_id IN {W}",
+}
+_WITH = re.compile(r"^\s*WITH\s+(?!RECURSIVE)", re.IGNORECASE)
+
+
+def scope_prefix(scope: frozenset[int]) -> str:
+    ids = "(" + ", ".join(str(int(i)) for i in sorted(scope)) + ")" if scope else "(NULL)"
+    ch, jb = _CH.format(W=ids), _JB.format(W=ids)
+    parts = [f"{table} AS (SELECT * FROM main.{table} WHERE {where.format(W=ids, CH=ch, JB=jb)})"
+             for table, where in SCOPED_TABLES.items()]
+    return ", ".join(parts)
+
+
+def scoped_sql(sql: str, scope: frozenset[int] | None) -> str:
+    """``sql`` with every customer table limited to ``scope`` (None: unchanged, every workspace)."""
+    if scope is None:
+        return sql
+    prefix = scope_prefix(scope)
+    if _WITH.match(sql):
+        return _WITH.sub(lambda m: f"WITH {prefix}, ", sql, count=1)
+    return f"WITH {prefix} {sql}"
+
+
+class ScopedDb:
+    """The database as one actor reads it (see the module docstring); everything else passes through."""
+
+    def __init__(self, db: Any, scope: frozenset[int] | None):
+        self._db = db
+        self.scope = scope
+
+    @property
+    def raw(self) -> Any:
+        return self._db
+
+    def scoped(self, sql: str) -> str:
+        return scoped_sql(sql, self.scope)
+
+    def query(self, sql: str, params: list | tuple | None = None) -> list[tuple]:
+        return self._db.query(self.scoped(sql), params)
+
+    def query_one(self, sql: str, params: list | tuple | None = None) -> tuple | None:
+        return self._db.query_one(self.scoped(sql), params)
+
+    def query_dicts(self, sql: str, params: list | tuple | None = None) -> list[dict]:
+        return self._db.query_dicts(self.scoped(sql), params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def scope_of(db: Any) -> frozenset[int] | None:
+    return getattr(db, "scope", None)
+
+
+def raw_db(db: Any) -> Any:
+    return db.raw if isinstance(db, ScopedDb) else db
