@@ -84,6 +84,8 @@ def _number(low: float, high: float, what: str, integer: bool = False):
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="data directory (default: $YTEMPIRE_DATA_DIR, else data/)")
+    common.add_argument("--as", dest="as_email", metavar="EMAIL", default=None,
+                        help="act as this account (its role and workspace); default: the only account, if one")
     p = argparse.ArgumentParser(prog="python -m pipeline", description="YTEmpire: make and publish videos from the command line.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -122,13 +124,14 @@ def _parser() -> argparse.ArgumentParser:
     work = sub.add_parser("work", parents=[common], help="run the worker: resume unfinished jobs and drain the queue")
     work.add_argument("--until-empty", action="store_true", help="exit when no job is queued or running")
 
-    from pipeline import cli_backup, cli_media, cli_music, cli_review, cli_trends, cli_youtube
+    from pipeline import cli_backup, cli_media, cli_music, cli_review, cli_trends, cli_users, cli_youtube
     cli_review.add_parser(sub, common)
     cli_trends.add_parser(sub, common)
     cli_youtube.add_parsers(sub, common)
     cli_backup.add_parser(sub, common)
     cli_media.add_parser(sub, common)
     cli_music.add_parser(sub, common)
+    cli_users.add_parser(sub, common)
 
     for name, text in (("cancel", "cancel a queued or running job"), ("retry", "queue a failed, cancelled or held job again")):
         c = sub.add_parser(name, parents=[common], help=text)
@@ -145,7 +148,24 @@ def _workbench(args: argparse.Namespace):
     from pipeline.workbench import Workbench
 
     settings = load_settings(args.data_dir)
-    return Workbench(settings, start_worker=False)
+    wb = Workbench(settings, start_worker=False)
+    try:
+        actor = wb.access.cli_actor(getattr(args, "as_email", None), cli_client())
+    except BaseException:
+        wb.close()
+        raise
+    return wb.acting(actor, owns=True)
+
+
+def cli_client() -> str:
+    import getpass
+    import socket
+
+    try:
+        who = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in this environment
+        who = "?"
+    return f"cli {who}@{socket.gethostname()}"
 
 
 def cmd_make(args: argparse.Namespace) -> int:
@@ -336,6 +356,9 @@ def cmd_simple(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.access.accounts import AccessError
+    from pipeline.access.actor import Forbidden, NotInWorkspace
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         args = _parser().parse_args(argv)
@@ -369,6 +392,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "media":
             from pipeline import cli_media
             return cli_media.run(args, _workbench)
+        if args.command == "users":
+            from pipeline import cli_users
+            try:
+                return cli_users.run(args, _workbench)
+            except cli_users.ERRORS as exc:
+                return _error(str(exc), 2)
         if args.command == "music":
             from pipeline import cli_music
             try:
@@ -384,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         return handlers.get(args.command, cmd_simple)(args)
     except DatabaseLocked as exc:
         return _error(str(exc), 3)
+    except (Forbidden, NotInWorkspace, AccessError) as exc:
+        return _error(str(exc), 7)
     except BAD_INPUT as exc:
         return _error(str(exc), 2)
     except (jobs.JobNotFound, jobs.InvalidTransition) as exc:
