@@ -15,42 +15,57 @@ log = logging.getLogger("ytempire.app")
 
 def main() -> None:
     # Imported here: the server's import of this module needs none of them (nor their cache decorators).
+    from pipeline.access.actor import Forbidden, NotInWorkspace
     from pipeline.config import ConfigError
     from pipeline.costs import PriceError
     from pipeline.db import DatabaseLocked
-    from ui.state import get_workbench
+    from ui.auth import current_actor, show_account, show_signed_out
+    from ui.state import shared_workbench
     from ui.text import md
     from ui.youtube import finish_oauth_redirect
 
     st.set_page_config(page_title="YTEmpire", page_icon="🎬", layout="wide")
-    # Navigation first: until st.navigation runs, Streamlit would list pages/ by file name.
+    try:
+        wb = shared_workbench()
+    except DatabaseLocked as exc:
+        st.navigation([st.Page(lambda: None, title="YTEmpire")], position="hidden")
+        st.error(md(exc), icon=":material/lock:")
+        st.stop()
+    except (ConfigError, PriceError) as exc:
+        st.navigation([st.Page(lambda: None, title="YTEmpire")], position="hidden")
+        st.error(f"The workbench cannot start: {md(exc)}", icon=":material/error:")
+        st.stop()
+    actor = current_actor()
+    if actor is None:  # the gate: nothing of the workbench is shown, or run, without a signed-in user
+        st.navigation([st.Page(show_signed_out, title="Sign in", icon=":material/login:")], position="hidden").run()
+        st.stop()
+    # Navigation first: until st.navigation runs, Streamlit would list pages/ by file name. A role sees the pages
+    # it may use; the engine refuses the rest anyway.
+    make = [st.Page("pages/trends.py", title="Trends", icon=":material/trending_up:")]
+    if actor.can("make"):
+        make.append(st.Page("pages/studio.py", title="Studio", icon=":material/movie_edit:"))
+    make.append(st.Page("pages/library.py", title="Library", icon=":material/video_library:"))
+    setup = [st.Page("pages/channels.py", title="Channels", icon=":material/groups:")]
+    if actor.can("admin"):
+        setup += [st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+                  st.Page("pages/access.py", title="Access", icon=":material/admin_panel_settings:")]
     page = st.navigation({
         "Business": [
             st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
             st.Page("pages/costs.py", title="Costs", icon=":material/payments:"),
         ],
-        "Make": [
-            st.Page("pages/trends.py", title="Trends", icon=":material/trending_up:"),
-            st.Page("pages/studio.py", title="Studio", icon=":material/movie_edit:"),
-            st.Page("pages/library.py", title="Library", icon=":material/video_library:"),
-        ],
-        "Setup": [
-            st.Page("pages/channels.py", title="Channels", icon=":material/groups:"),
-            st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
-        ],
+        "Make": make,
+        "Setup": setup,
     })
-    try:
-        wb = get_workbench()
-    except DatabaseLocked as exc:
-        st.error(md(exc), icon=":material/lock:")
-        st.stop()
-    except (ConfigError, PriceError) as exc:
-        st.error(f"The workbench cannot start: {md(exc)}", icon=":material/error:")
-        st.stop()
-    st.sidebar.caption(f"Data: `{wb.settings.data_dir}`")
-    finish_oauth_redirect()
+    show_account(actor)
+    if actor.can("admin"):
+        st.sidebar.caption(f"Data: `{wb.settings.data_dir}`")
+    if actor.can("channels"):
+        finish_oauth_redirect()
     try:
         page.run()
+    except (Forbidden, NotInWorkspace) as exc:
+        st.error(md(exc), icon=":material/block:")
     except Exception as exc:  # noqa: BLE001 - never show an operator a raw traceback
         log.exception("page %s failed", page.title)
         st.error(f"Something went wrong on this page: {type(exc).__name__}: {md(exc)}. "
@@ -60,7 +75,8 @@ def main() -> None:
 if __name__ == "__main__":  # Streamlit (and AppTest) run the page script as "__main__", on every rerun
     main()
 else:  # uvicorn imports this file as the module `app`, once, when the server starts
+    from ui.access_routes import access_routes
     from ui.server import guard_middleware, release_workbench, route_every_session_through_app
 
     route_every_session_through_app()
-    app = st.App(__file__, middleware=guard_middleware(), lifespan=release_workbench)
+    app = st.App(__file__, routes=access_routes(), middleware=guard_middleware(), lifespan=release_workbench)

@@ -4,11 +4,12 @@ import polars as pl
 import streamlit as st
 
 from pipeline.channels import (MAX_CHAIN, MAX_NAME, MAX_NICHE, REVIEW_MODES, ChannelError, ChannelInput,
-                               channel_warnings, create_channel, update_channel)
+                               channel_warnings)
 from pipeline.media.draw import ColorError, parse_color
 from pipeline.providers import EXAMPLES
 from ui.cache import read
 from ui.captions import show_captions
+from ui.media import show_media_library
 from ui.music import show_music
 from ui.state import get_workbench
 from ui.text import md
@@ -89,52 +90,58 @@ def saved(message: str, data: ChannelInput) -> None:
         st.warning(md(warning))
 
 
-create, edit, sound, youtube = st.tabs(["New channel", "Edit or delete", "Captions and music", "YouTube"])
-with create:
-    data = channel_form("new-channel")
-    if data:
-        try:
-            create_channel(wb.db, data)
-            saved(f"Channel {md(repr(data.name))} created.", data)
-        except ChannelError as exc:
-            st.error(md(exc))
-with edit:
-    current = pick("edit-channel")
-    if current:
-        chosen = current["name"]
-        data = channel_form(f"edit-{current['id']}", current)
+if not wb.actor.can("channels"):  # analysts read: the list below, nothing to change
+    st.caption(f"Your role ({wb.actor.role}) reads channels; an operator or owner changes them.")
+else:
+    create, edit, sound, youtube, media = st.tabs(["New channel", "Edit or delete", "Captions and music", "YouTube",
+                                                    "Media library"])
+    with media:
+        show_media_library(wb)
+    with create:
+        data = channel_form("new-channel")
         if data:
             try:
-                update_channel(wb.db, current["id"], data)
-                saved("Saved.", data)
+                wb.create_channel(data)
+                saved(f"Channel {md(repr(data.name))} created.", data)
             except ChannelError as exc:
                 st.error(md(exc))
-        outcome = st.container()  # what happened shows here, outside the popover
-        with st.popover(f"Delete {md(chosen)}…", icon=":material/delete:"):
-            st.caption("Its schedule goes and its YouTube access is revoked at Google. Its finished videos stay in "
-                       "the Library and what they cost stays in the ledger. A channel with queued or running jobs "
-                       "cannot be deleted: cancel them or let them finish first.")
-            sure = st.checkbox(f"Yes, delete {md(chosen)}", key=f"delete-sure-{current['id']}")
-            go = st.button(f"Delete {md(chosen)}", icon=":material/delete:", key="delete-channel", type="primary",
-                           disabled=not sure)
-        if go:
-            try:
-                for note in wb.delete_channel(current["id"]):
-                    outcome.info(md(note))
-                outcome.success(f"Deleted {md(chosen)}. Its finished videos stay in the Library.")
-            except ChannelError as exc:
-                outcome.error(md(exc))
+    with edit:
+        current = pick("edit-channel")
+        if current:
+            chosen = current["name"]
+            data = channel_form(f"edit-{current['id']}", current)
+            if data:
+                try:
+                    wb.update_channel(current["id"], data)
+                    saved("Saved.", data)
+                except ChannelError as exc:
+                    st.error(md(exc))
+            outcome = st.container()  # what happened shows here, outside the popover
+            with st.popover(f"Delete {md(chosen)}…", icon=":material/delete:"):
+                st.caption("Its schedule goes and its YouTube access is revoked at Google. Its finished videos stay in "
+                           "the Library and what they cost stays in the ledger. A channel with queued or running jobs "
+                           "cannot be deleted: cancel them or let them finish first.")
+                sure = st.checkbox(f"Yes, delete {md(chosen)}", key=f"delete-sure-{current['id']}")
+                go = st.button(f"Delete {md(chosen)}", icon=":material/delete:", key="delete-channel", type="primary",
+                               disabled=not sure)
+            if go:
+                try:
+                    for note in wb.delete_channel(current["id"]):
+                        outcome.info(md(note))
+                    outcome.success(f"Deleted {md(chosen)}. Its finished videos stay in the Library.")
+                except ChannelError as exc:
+                    outcome.error(md(exc))
 
-with sound:
-    current = pick("sound-channel")
-    if current:
-        st.subheader("Captions")
-        show_captions(wb, current)
-        st.subheader("Background music")
-        show_music(wb, current)
+    with sound:
+        current = pick("sound-channel")
+        if current:
+            st.subheader("Captions")
+            show_captions(wb, current)
+            st.subheader("Background music")
+            show_music(wb, current)
 
-with youtube:
-    show_youtube(channels)
+    with youtube:
+        show_youtube(channels)
 
 st.subheader("All channels")
 channels = read("channels")  # again: a channel created or deleted above shows at once

@@ -11,7 +11,7 @@ from ui.state import get_workbench
 from ui.widgets import cap_line, chart, count, day_axis, empty, in_stage_order, table, usd
 
 wb = get_workbench()
-cap = wb.settings.cap_usd
+cap = wb.workspace_settings()["cap_usd"]
 st.title("Costs")
 
 period = st.segmented_control("Period", ["7 days", "30 days", "All time"], default="30 days", key="cost-period") or "All time"
@@ -60,7 +60,9 @@ table(in_stage_order(by_stage), "cost_by_stage")
 st.subheader("Per provider and model")
 table(read("cost_by_provider", since.isoformat()), "cost_by_provider")
 st.subheader("Today's burn against daily budgets")
-show_budgets(wb.settings.daily_budgets)
+# The owner on "All workspaces" sees the installation's budgets; in a workspace, that workspace's own
+# (counted over its spend only, as the guard counts them).
+show_budgets(wb.settings.daily_budgets if wb.actor.scope is None else wb.workspace_settings()["daily_budgets"])
 st.subheader("Fallbacks taken, and why")
 show_fallbacks()
 st.subheader("Dearest videos")

@@ -23,7 +23,7 @@ asked = int(asked) if asked and str(asked).isdigit() else None
 opened = waiting_list() or asked
 if opened is not None:
     row = read("review_queue").filter((pl.col("job_id") == opened) & (pl.col("awaiting") == "script"))
-    if not row.is_empty():
+    if not row.is_empty() and wb.actor.can("make"):
         script_review(row.row(0, named=True))
         st.divider()
 
@@ -49,7 +49,8 @@ ids = videos["job_id"].to_list()
 event = grid(shown, {"job_id": "Job", "quality_score": "Quality", "cost_usd": "Cost", "publish_state": "Published",
                      "created_at": "Made"}, on_select="rerun", selection_mode="multi-row", key=f"lib-table-{digest(ids)}")
 picked = [ids[i] for i in event.selection.rows if i < len(ids)]
-bulk_bar(videos.filter(pl.col("job_id").is_in(picked)) if picked else videos.head(0))
+if wb.actor.can("make"):  # an analyst selects rows to export them; acting on them is an operator's
+    bulk_bar(videos.filter(pl.col("job_id").is_in(picked)) if picked else videos.head(0))
 exports(videos, "library")
 
 wanted = picked[0] if picked else opened

@@ -4,6 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from ui.cache import read
+from ui.onboarding import show_checklist
 from ui.state import get_workbench
 from ui.widgets import cap_line, chart, count, day_axis, empty, exports, percent, table, usd
 
@@ -11,13 +12,16 @@ SERIES = {"published": "Published on YouTube", "exported": "Exported to the outb
 COSTS = {"median_usd": "Median", "max_usd": "Dearest"}
 wb = get_workbench()
 st.title("Overview")
+show_checklist()
 k = read("kpis")
-cap = wb.settings.cap_usd
+cap = wb.workspace_settings()["cap_usd"]
 
 if not k["videos_made"] and not k["queued"] and not k["running"] and not k["failed"]:
     empty("No videos yet. Open **Studio** to make your first one: a topic and a click are enough, "
-          "everything runs locally with no keys.")
-    st.page_link("pages/studio.py", label="Go to Studio", icon=":material/movie_edit:")
+          "everything runs locally with no keys." if wb.actor.can("make") else
+          "No videos in this workspace yet: they appear here once an operator makes one.")
+    if wb.actor.can("make"):
+        st.page_link("pages/studio.py", label="Go to Studio", icon=":material/movie_edit:")
     st.stop()
 
 c = st.columns(4)

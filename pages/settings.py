@@ -13,6 +13,7 @@ from ui.text import md
 from ui.widgets import columns, grid, when
 
 wb = get_workbench()
+wb.actor.require("admin")  # the installation's settings, keys, prices and backups are the owner's
 s = wb.settings
 st.title("Settings")
 

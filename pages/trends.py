@@ -46,8 +46,8 @@ with topics_tab:
         chart(day_axis(fig, 60), legend="Topic")
         show_table(momentum, TOPICS, f"topic_momentum_{country}")
     busy = wb.trends.busy(country)
-    if st.button("Recompute topics", icon=":material/hub:", disabled=busy,
-                 help="Clustering is running in the background already." if busy else None):
+    if wb.actor.can("admin") and st.button("Recompute topics", icon=":material/hub:", disabled=busy,
+                                           help="Clustering is running in the background already." if busy else None):
         with st.spinner("Clustering titles and tags…"):
             s = wb.trends.compute_topics(country)
         (st.success if s.state == "ready" else st.error)(f"{md(s.message)} ({s.seconds} s)")
@@ -86,7 +86,7 @@ with backlog_tab:
                 left.markdown(f"**{md(r['label'])}** · score {r['score']:.2f} · momentum {r['momentum']:+.2f} · "
                               f"{growth} · fit {r['fit']:.2f} · novelty {r['novelty']:.2f}")
                 left.caption(md(r["examples"]))
-                if right.button("Make video", key=f"make-{country}-{r['topic_id']}", icon=":material/play_arrow:"):
+                if wb.actor.can("make") and right.button("Make video", key=f"make-{country}-{r['topic_id']}", icon=":material/play_arrow:"):
                     key = request_key(f"backlog-{country}-{r['topic_id']}", (chosen["id"], int(duration), fmt))
                     try:
                         job, created = wb.submit(wb.topic_request(country, r["topic_id"], channel=channel,
@@ -97,7 +97,10 @@ with backlog_tab:
                         st.error(md(exc))
         show_table(ranked.drop("terms"), BACKLOG, f"backlog_{country}")
 with import_tab:
-    import_form()
+    if wb.actor.can("admin"):
+        import_form()
+    else:
+        st.caption("Trending data is shared by every workspace: the owner imports it.")
     youtube_trending()
     imports = read("trend_imports", 20)
     if not imports.is_empty():

@@ -47,8 +47,8 @@ def show_budgets(daily_budgets: dict[str, str]) -> None:
         table(pl.DataFrame(rows).drop("_share"), "budgets_today",
               labels={"used_today": "Used today", "share": "Share of budget", "forecast_today": "Forecast for today"})
     else:
-        empty("No daily budgets set: add one a line under **Settings > Budgets and limits**, like 'openai: 5 usd' "
-              "or 'elevenlabs: 100000 characters'.")
+        empty("No daily budgets set: add one a line under **Settings > Budgets and limits** (a workspace's own: "
+              "**Access > Workspaces**), like 'openai: 5 usd' or 'elevenlabs: 100000 characters'.")
 
 
 def show_fallbacks() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pipeline.channels import CAPTION_STYLES, ChannelError, ChannelInput, update_channel
+from pipeline.channels import CAPTION_STYLES, ChannelError, ChannelInput
 from pipeline.providers.base import Brand
 from pipeline.media.draw import ColorError
 from ui.text import md
@@ -73,7 +73,7 @@ def show_captions(wb, current: dict) -> None:
         data = replace(ChannelInput(**fields), caption_style=style, caption_font=font, caption_size=int(size),
                        caption_outline=int(outline), caption_shadow=int(shadow))
         try:
-            update_channel(wb.db, cid, data)
+            wb.update_channel(cid, data)
             st.success("Captions saved: the next videos use them.")
         except ChannelError as exc:
             st.error(md(exc))

@@ -303,7 +303,7 @@ def waiting_list() -> int | None:
                          key=f"review-table-{digest(ids)}")
     picked = [ids[i] for i in event.selection.rows if i < len(ids)]
     scripts = [j for j in picked if waiting.filter(pl.col("job_id") == j)["awaiting"][0] == "script"]
-    if len(scripts) > 1:
+    if len(scripts) > 1 and get_workbench().actor.can("make"):
         st.button(f"Approve {len(scripts)} scripts", key="bulk-approve", icon=":material/done_all:",
                   on_click=_approve_all, args=(scripts,))
     return picked[0] if picked else None

@@ -45,6 +45,8 @@ def show_scenes(wb, detail: dict) -> None:
 
 
 def _swap(wb, job: int, row: dict, library: list[str], where, shown: set[tuple], paths: set[str]) -> None:
+    if not wb.actor.can("make"):  # an analyst sees each scene; swapping one is an operator's
+        return
     # Not what this scene or another scene of the video shows: a video never shows the same footage twice.
     alternatives = [c for c in row.get("candidates") or [] if (c.get("provider"), c.get("source_id")) not in shown]
     library = [p for p in library if p not in paths]

@@ -285,6 +285,6 @@ async def release_workbench(_app: Any) -> AsyncIterator[None]:
     database cleanly, as plain `streamlit run` did through atexit.
     """
     yield
-    from ui.state import get_workbench
+    from ui.state import shared_workbench
 
-    await asyncio.to_thread(get_workbench.clear)  # on_release closes it; a job may take a moment to stop
+    await asyncio.to_thread(shared_workbench.clear)  # on_release closes it; a job may take a moment to stop

@@ -23,6 +23,19 @@ def _download(label: str, path: str | None, mime: str, key: str) -> None:
                            icon=":material/download:", on_click="ignore")
 
 
+def _delete_popover(job: int) -> None:
+    with st.popover("Delete video", icon=":material/delete:"):
+        st.caption("Deletes this video's files (video, thumbnail, captions, scenes) from this machine. What it "
+                   "cost stays in the ledger; a copy on YouTube or in the outbox is not touched.")
+        sure = st.checkbox(f"Yes, delete job #{job}'s files", key=f"delete-sure-{job}")
+        if st.button("Delete", key=f"delete-video-{job}", type="primary", disabled=not sure):
+            try:
+                st.success(md(get_workbench().delete_video(job)))
+                st.stop()  # the rest of this view was about files that are gone
+            except ConfigError as exc:
+                st.error(md(exc))
+
+
 def show_video(detail: dict, row: pl.DataFrame) -> None:
     v = detail["video"]
     job = v["job_id"]
@@ -60,21 +73,18 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
                        + (f" · licence: {md(v['music_licence'])}" if v.get("music_licence") else " · no licence note"))
         st.caption("This video's row:")
         exports(row, f"video-{job}", key=f"row-{job}")
-        with st.popover("Delete video", icon=":material/delete:"):
-            st.caption("Deletes this video's files (video, thumbnail, captions, scenes) from this machine. What it "
-                       "cost stays in the ledger; a copy on YouTube or in the outbox is not touched.")
-            sure = st.checkbox(f"Yes, delete job #{job}'s files", key=f"delete-sure-{job}")
-            if st.button("Delete", key=f"delete-video-{job}", type="primary", disabled=not sure):
-                try:
-                    st.success(md(get_workbench().delete_video(job)))
-                    st.stop()  # the rest of this view was about files that are gone
-                except ConfigError as exc:
-                    st.error(md(exc))
+        if get_workbench().actor.can("make"):  # an analyst reads and downloads; deleting is an operator's
+            _delete_popover(job)
 
     # Publishing first, always: where the video went (or the form that sends it) is what the operator checks.
     publish, script, scenes, quality, costs = st.tabs(["Publish", "Script", "Scenes", "Quality", "Costs"])
+    acts = get_workbench().actor
     with publish:
-        publish_panel(v)
+        if acts.can("publish"):
+            publish_panel(v)
+        else:
+            st.markdown(f"**{state}**{where}")
+            st.caption(f"Your role ({acts.role}) reads; an operator publishes.")
     with scenes:
         show_scenes(get_workbench(), detail)
     with script:
@@ -82,7 +92,7 @@ def show_video(detail: dict, row: pl.DataFrame) -> None:
         if v.get("job_status") == "review" and v.get("awaiting") == "script":
             st.info("A new script for this video waits for your review at the top of the Library.",
                     icon=":material/rate_review:")
-        elif s and st.toggle("Edit the script", key=f"edit-script-{job}",
+        elif s and acts.can("make") and st.toggle("Edit the script", key=f"edit-script-{job}",
                            help="Change any sentence, heading, the title or the description; only the stages your "
                                 "change touches are made again."):
             script_form(job, awaiting_script=False)

@@ -12,7 +12,7 @@ from pipeline.config import ConfigError
 from pipeline.providers.base import ProviderError
 from pipeline.youtube.accounts import AccountError, parse_client_config
 from pipeline.youtube.quota import QuotaDeferred
-from pipeline.youtube.schedule import MAX_SLOTS, ScheduleError, save_schedule
+from pipeline.youtube.schedule import MAX_SLOTS, ScheduleError
 from ui.cache import read
 from ui.state import get_workbench
 from ui.text import md
@@ -159,7 +159,7 @@ def schedules(channels: pl.DataFrame) -> None:
             if st.form_submit_button("Save schedule"):
                 try:
                     cid = channels.filter(pl.col("name") == name)["id"][0]
-                    save_schedule(wb.db, cid, times, tz, country.upper() or None, int(duration), fmt, privacy, enabled)
+                    wb.save_schedule(cid, times, tz, country.upper() or None, int(duration), fmt, privacy, enabled)
                     st.success("Saved. Jobs are queued from the trend backlog ahead of each time and publish when "
                                "they pass the quality gate.")
                 except ScheduleError as exc:
