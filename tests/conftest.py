@@ -43,3 +43,34 @@ def workbench(settings: Settings):
     wb = Workbench(settings, start_worker=False)
     yield wb
     wb.close()
+
+
+# -- signing in (AppTest cannot send cookies: the gate also reads a real session's cookie from session state) --
+OWNER_EMAIL = "owner@example.com"
+PASSWORD = "correct horse battery staple 42"
+
+
+def sign_in_as(wb, role: str = "owner", email: str | None = None, workspace_id: int | None = None) -> str:
+    """A real session cookie for an account of ``role`` (created when missing; the owner first)."""
+    from pipeline.access.actor import SYSTEM
+
+    access = getattr(wb.access, "_desk", wb.access)
+    if access.needs_owner():
+        access.create_owner(OWNER_EMAIL, "Olivia Owner", PASSWORD, client="test")
+    email = email or (OWNER_EMAIL if role == "owner" else f"{role}@example.com")
+    if access.user(email) is None:
+        token = access.invite(SYSTEM, email, role, workspace_id or 1, name=role.title())
+        access.accept(token, f"{role.title()} Person", PASSWORD, client="test")
+    return access.sign_in(email, PASSWORD, client="test").cookie
+
+
+def app_test(timeout: float = 60, role: str = "owner", email: str | None = None, workspace_id: int | None = None):
+    """An AppTest of app.py signed in as ``role`` (the data directory comes from YTEMPIRE_DATA_DIR)."""
+    from streamlit.testing.v1 import AppTest
+
+    from ui.state import shared_workbench
+
+    cookie = sign_in_as(shared_workbench(), role, email, workspace_id)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    at.session_state["ytempire_session_cookie"] = cookie
+    return at

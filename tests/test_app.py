@@ -13,7 +13,7 @@ import pytest
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from conftest import EXAMPLE_SOURCE, ROOT
+from conftest import EXAMPLE_SOURCE, ROOT, app_test
 from pipeline.config import Settings
 from pipeline.providers.base import BriefError
 from pipeline.workbench import VideoRequest, Workbench
@@ -38,7 +38,7 @@ def open_app(data, monkeypatch, page: str | None = None) -> AppTest:
     monkeypatch.chdir(ROOT)
     from ui.state import get_workbench
     get_workbench.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = app_test(60)
     at.run()
     if page:
         at.switch_page(f"pages/{page}.py").run()

@@ -303,7 +303,8 @@ def test_the_database_backups_and_snapshots_are_readable_by_the_owner_only(wb, t
     assert mode(wb.settings.db_path) == 0o600
     assert mode(wb.export_backup()) == 0o600 and mode(wb.settings.backups_dir) == 0o700
     snaps = wb.settings.data_dir / "snapshots"
-    assert mode(snaps) == 0o700 and {mode(p) for p in snaps.iterdir()} == {0o600}
+    assert mode(snaps) == 0o700 and {mode(p) for p in snaps.rglob("*") if p.is_file()} == {0o600}
+    assert {mode(p) for p in snaps.rglob("*") if p.is_dir()} == {0o700}  # workspaces/ and each workspace's
 
 
 def test_the_library_rechecks_every_path_it_reads_or_offers(wb, tmp_path):

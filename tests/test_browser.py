@@ -133,6 +133,33 @@ def go_to(page, server: Server, title: str) -> None:
     expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
 
 
+OWNER = ("owner@example.com", "Olivia Owner", "correct horse battery staple 42")
+
+
+def sign_up_owner(page, server: Server, owner: tuple[str, str, str] = OWNER) -> None:
+    """A new install's first visit: the app sends the browser to the owner's form; fill it, land on Overview."""
+    from playwright.sync_api import expect
+
+    page.goto(server.url + "/", wait_until="domcontentloaded")
+    expect(page).to_have_url(server.url + "/access/setup", timeout=60_000)
+    page.fill("#email", owner[0])
+    page.fill("#name", owner[1])
+    page.fill("#password", owner[2])
+    page.fill("#again", owner[2])
+    page.get_by_role("button", name="Create the owner account").click()
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible(timeout=60_000)
+
+
+def sign_in(page, server: Server, email: str, password: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(server.url + "/access/sign-in", wait_until="domcontentloaded")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible(timeout=60_000)
+
+
 def commit(field, value: str) -> None:
     """Type into a Streamlit input and press Enter, so Streamlit registers the value (and reruns)."""
     from playwright.sync_api import expect
@@ -164,9 +191,8 @@ def test_make_a_video_in_studio_and_play_it_in_the_library(browser_page, server,
 
     page = browser_page
     with evidence(page, server, tmp_path):
-        # Overview, on a fresh install.
-        page.goto(server.url + "/", wait_until="domcontentloaded")
-        expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible(timeout=60_000)
+        # A fresh install asks for the owner's account first, then shows Overview.
+        sign_up_owner(page, server)
         # st.navigation's default page is Overview at "/". Until app.py reaches st.navigation, Streamlit briefly
         # shows its legacy pages/-folder list ("app" at "/", then channels, costs...), whose links run the page
         # scripts without app.py; wait until that list has been replaced.
@@ -231,6 +257,9 @@ def test_a_first_visit_to_a_deep_link_goes_through_the_app(server: Server, brows
     from playwright.sync_api import expect
 
     page = browser_page
+    page.goto(f"{server.url}/settings")  # signed out: the gate, never the page
+    expect(page).to_have_url(server.url + "/access/setup", timeout=60_000)
+    sign_up_owner(page, server)
     page.goto(f"{server.url}/settings")
     expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
     nav = page.locator('[data-testid="stSidebarNav"]')

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import RENDER_TIMEOUT_S, Server, assert_page_is_healthy, commit, evidence, go_to, serve
+from test_browser import (RENDER_TIMEOUT_S, Server, assert_page_is_healthy, commit, evidence, go_to, serve,
+                          sign_up_owner)
 from test_browser import browser_page  # noqa: F401 - the fixture, used by name
 from test_youtube import KEY, client_secret, settings_for, token
 
@@ -59,8 +60,7 @@ def test_review_edit_approve_and_publish_one_video(browser_page, connected_serve
 
     page, server = browser_page, connected_server
     with evidence(page, server, tmp_path):
-        page.goto(server.url + "/", wait_until="domcontentloaded")
-        expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible(timeout=60_000)
+        sign_up_owner(page, server)
         expect(page.locator(f'[data-testid="stSidebarNav"] a[href="{server.url}/"]')).to_contain_text("Overview")
 
         # Studio: the example, 12 s, reviewed at both gates.

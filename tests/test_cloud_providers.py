@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import app_test
+
 from fakes import FakeElevenLabs, FakeGoogleTTS, FakeOpenAI
 from pipeline import jobs
 from pipeline.budget import BudgetGuard, parse_budget
@@ -386,13 +388,12 @@ def test_costs_page_shows_budgets_and_fallbacks(tmp_path, monkeypatch, google_fa
     wb, job, status = run_paid(cloud_settings(tmp_path, google=google_fake), voice="google-neural2 > piper", cap_usd=0.0001)
     wb.close()
     from conftest import ROOT
-    from streamlit.testing.v1 import AppTest
     from ui.state import get_workbench
     monkeypatch.setenv("YTEMPIRE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(ROOT)
     get_workbench.clear()
     try:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at = app_test(60)
         at.run()
         at.switch_page("pages/costs.py").run()
         assert not at.exception

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, app_test
 from pipeline import jobs
 from pipeline.costs import PricedUsage, Usage, insert_ledger
 from pipeline.eta import describe_left
@@ -32,7 +32,7 @@ def app(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     from ui.state import get_workbench
     get_workbench.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = app_test(60)
     at.run()
     wb = get_workbench()
     wb.worker.stop()

@@ -12,6 +12,8 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
+from conftest import app_test
+
 from pipeline.gpu import GpuLease
 from pipeline.trends.desk import TrendDesk
 from pipeline.trends.embed_cache import EmbeddingCache, encode_cached, text_key
@@ -188,7 +190,6 @@ def test_tf_idf_topics_on_real_titles_read_as_phrases(db):
 @pytest.fixture
 def started(tmp_path, monkeypatch):
     """The app on a data directory with trending data whose topics are still being clustered."""
-    from streamlit.testing.v1 import AppTest
 
     from conftest import ROOT
     from pipeline.config import Settings
@@ -200,7 +201,7 @@ def started(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     from ui.state import get_workbench
     get_workbench.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = app_test(120)
     at.run()
     yield at, get_workbench
     get_workbench().close()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE_SOURCE, ROOT
+from conftest import EXAMPLE_SOURCE, ROOT, app_test
 from fakes_youtube import FakeYouTube
 from pipeline import jobs
 from pipeline.channels import ChannelInput, create_channel
@@ -371,7 +371,6 @@ def test_a_quota_deferral_puts_the_job_back_until_the_reset(tmp_path, yt):
 
 
 def test_the_channels_page_connects_through_the_oauth_redirect(tmp_path, monkeypatch, yt):
-    from streamlit.testing.v1 import AppTest
     from ui.state import get_workbench
     from urllib.parse import parse_qs, urlparse
     wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
@@ -384,7 +383,7 @@ def test_the_channels_page_connects_through_the_oauth_redirect(tmp_path, monkeyp
     monkeypatch.chdir(ROOT)
     get_workbench.clear()
     try:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at = app_test(60)
         at.query_params["code"] = "code-nu"
         at.query_params["state"] = state
         at.run()
