@@ -22,8 +22,11 @@ st.title("Trends")
 countries = read("trend_countries")
 
 if not countries:
-    empty("No trending data yet. Import a trending CSV below (the bundled samples load on first start).")
-    import_form()
+    if wb.actor.can("admin"):
+        empty("No trending data yet. Import a trending CSV below (the bundled samples load on first start).")
+        import_form()
+    else:
+        empty("No trending data yet: the owner imports it (the bundled samples load on first start).")
     st.stop()
 
 country = st.segmented_control("Country", countries, default=countries[0], key="trend-country") or countries[0]
@@ -55,7 +58,7 @@ with model_tab:
     c = st.columns(3)
     k = c[0].number_input("Days seen (k)", 1, 7, 2)
     h = c[1].number_input("Horizon (days)", 1, 7, 2)
-    if c[2].button("Evaluate", icon=":material/science:"):
+    if wb.actor.can("make") and c[2].button("Evaluate", icon=":material/science:"):
         with st.spinner("Training on the earlier period, testing on the later one…"):
             try:
                 wb.trends.evaluate(country, int(k), int(h))

@@ -236,6 +236,9 @@ class Workbench:
     def workspace_settings(self, workspace_id: int | None = None) -> dict:
         """The per-video cap and daily budgets in force in a workspace (its own, else the installation's)."""
         ws = workspace_id if workspace_id is not None else self.actor.home()
+        if not self.actor.sees(ws):
+            from pipeline.access.actor import NotInWorkspace
+            raise NotInWorkspace(f"There is no workspace {ws} among yours.")
         row = self.raw_db.query_one("SELECT cap_usd, daily_budgets FROM workspaces WHERE id = ?", [ws])
         own = json.loads(row[1]) if row and row[1] else {}
         cap = row[0] if row and row[0] is not None else self.settings.cap_usd
@@ -406,7 +409,6 @@ class Workbench:
         return VideoRequest(topic=brief["topic"], related_titles=brief["related_titles"][:MAX_RELATED],
                             tags=brief["tags"][:MAX_RELATED], **request)  # type: ignore[arg-type]
 
-    @acts("channels", channel="channel", audit_as="channel.disconnect")
     @acts("channels", audit_as="channel.create", target=lambda a, r: f"{r}: {a['data'].name.strip()[:80]}")
     def create_channel(self, data: channels.ChannelInput) -> int:
         """A new channel in the acting user's current workspace."""
@@ -423,6 +425,7 @@ class Workbench:
         from pipeline.youtube.schedule import save_schedule
         save_schedule(self.raw_db, channel_id, times, tz, country, duration_s, fmt, privacy, enabled)
 
+    @acts("channels", channel="channel", audit_as="channel.disconnect")
     def disconnect_channel(self, channel: int | str, project: str | None = None) -> list[str]:
         """Revoke the channel's YouTube tokens at Google (when reachable) and delete them here."""
         found = channels.get_channel(self.db, channel)
@@ -734,6 +737,7 @@ class Workbench:
             return "No background music for this channel from now on (the files are untouched)."
         if len(str(folder)) > 1000:
             raise ConfigError("Give the folder's path (at most 1,000 characters).")
+        self._outside_data_dir(folder)
         try:
             report = set_music_folder(self.db, channel_id, Path(str(folder).strip()).expanduser())
         except MusicError as exc:
@@ -743,9 +747,21 @@ class Workbench:
     @acts("channels", audit_as="media.add", target=lambda a, r: a["folder"])
     def add_media_folder(self, folder: str | Path) -> str:
         """Index a folder of the operator's pictures and clips (again: incrementally); returns the summary."""
+        return self._index_media(folder, self.actor.home())
+
+    def _outside_data_dir(self, folder: str | Path) -> None:
+        """A media or music folder is the operator's own files, never the workbench's (another workspace's jobs)."""
+        resolved = Path(str(folder).strip()).expanduser().resolve()
+        data = self.settings.data_dir.resolve()
+        if resolved == data or data in resolved.parents or resolved in data.parents:
+            raise ConfigError(f"{folder} is (or holds) the workbench's data directory: choose a folder of your own "
+                              "pictures, clips or music outside it.")
+
+    def _index_media(self, folder: str | Path, workspace_id: int) -> str:
         from pipeline.media.library import LibraryError, index_folder
         if not str(folder).strip() or len(str(folder)) > 1000:
             raise ConfigError("Give the folder's path (at most 1,000 characters).")
+        self._outside_data_dir(folder)
         if not Path(folder).expanduser().is_dir():  # before the model is loaded for nothing
             raise ConfigError(f"{folder} is not a folder this workbench can read: give the path of a folder of "
                               "pictures and clips on this machine.")
@@ -755,15 +771,16 @@ class Workbench:
             log.warning("indexing without the embedding model: %s", exc)
             embedder = None
         try:
-            return index_folder(self.raw_db, Path(folder), embedder, workspace_id=self.actor.home()).summary()
+            return index_folder(self.raw_db, Path(folder), embedder, workspace_id=workspace_id).summary()
         except LibraryError as exc:
             raise ConfigError(str(exc)) from exc
 
     @acts("channels")
     def reindex_media(self) -> list[str]:
         """Index every media folder again (only what changed is read)."""
-        from pipeline.media.library import library_folders
-        return [self.add_media_folder(f["path"]) for f in library_folders(self.db)]
+        # Each folder into its own workspace (the owner on "All workspaces" reindexes every one).
+        return [self._index_media(path, ws) for path, ws in
+                self.db.query("SELECT path, workspace_id FROM media_folders ORDER BY path")]
 
     @acts("channels", audit_as="media.remove", target=lambda a, r: a["folder"])
     def remove_media_folder(self, folder: str) -> int:
@@ -876,7 +893,7 @@ class Workbench:
         from pipeline import job_views
         return job_views.each(job_ids, self.cancel, job_views.cancelled_words)
 
-    @acts("make", job="job_ids")
+    @acts("make", job="job_ids", audit_as="queue.clear", target=lambda a, r: f"{r} finished job(s) cleared")
     def clear_finished(self, job_ids=None) -> int:
         """Hide finished jobs (all, or those of ``job_ids``) from the queue view; returns how many."""
         from pipeline import job_views

@@ -309,3 +309,101 @@ def test_the_cli_acts_as_a_named_account_and_resets_a_password(tmp_path, monkeyp
             wb.access.sign_in("boss@example.com", PASSWORD, "t")
         assert wb.access.sign_in("boss@example.com", "a brand new passphrase 9", "t").user["role"] == "owner"
         assert wb.db.query_one("SELECT count(*) FROM audit_log WHERE action = 'account.password'")[0] == 1
+
+
+# -- what a reviewer tried (each held after its fix) ------------------------------------------------
+def test_ids_in_other_spellings_never_slip_past_the_workspace_check(wb):
+    boss, alpha, beta, a_job, b_job = two_workspaces(wb)
+    a_channel = wb.db.query_one("SELECT id FROM channels WHERE name = 'Alpha Secret Channel'")[0]
+    for spelled in (f"{a_job}.0", f"0x{a_job}", f"{a_job}e0", f"+{a_job}", float(a_job), True):
+        with pytest.raises(NotInWorkspace):
+            beta.cancel(spelled)
+        with pytest.raises(NotInWorkspace):
+            beta.review.runs(spelled)
+    for spelled in (f"+{a_channel}", float(a_channel), f" {a_channel}.0"):
+        with pytest.raises(NotInWorkspace):
+            beta.save_schedule(spelled, "09:00", "UTC", None, 30, "shorts", "public")
+        with pytest.raises(NotInWorkspace):
+            beta.youtube.connected(spelled)
+    with pytest.raises(NotInWorkspace):  # a channel that does not exist yet is nobody's to schedule
+        beta.save_schedule(9999, "09:00", "UTC", None, 30, "shorts", "public")
+    assert wb.db.query_one("SELECT count(*) FROM schedules")[0] == 0
+    assert wb.db.query_one("SELECT status FROM jobs WHERE id = ?", [a_job])[0] == "queued"
+
+
+def test_a_youtube_project_belongs_to_the_workspace_that_added_it(tmp_path):
+    from test_youtube import KEY, client_secret, token
+    with Workbench(Settings(data_dir=tmp_path / "data", token_key=KEY), start_worker=False) as wb:
+        _a_project_belongs_to_its_workspace(wb, client_secret, token)
+
+
+def _a_project_belongs_to_its_workspace(wb, client_secret, token):
+    boss, alpha, beta, a_job, b_job = two_workspaces(wb)
+    b_channel = wb.db.query_one("SELECT id FROM channels WHERE name = 'Beta Own Channel'")[0]
+    a_channel = wb.db.query_one("SELECT id FROM channels WHERE name = 'Alpha Secret Channel'")[0]
+    wb.acting(boss).youtube.add_account(a_channel, client_secret("proj-a"), token("a"))
+    beta.youtube.add_account(b_channel, client_secret("proj-b"), token("b"))
+    owners = dict(wb.db.query("SELECT project_id, workspace_id FROM youtube_projects"))
+    assert owners == {"proj-a": 1, "proj-b": beta.actor.workspace_id}
+    before = wb.db.query_one("SELECT client_config FROM youtube_projects WHERE project_id = 'proj-a'")[0]
+    with pytest.raises(Exception, match="another workspace"):
+        beta.youtube.add_account(b_channel, client_secret("proj-a"), token("b"))
+    assert wb.db.query_one("SELECT client_config FROM youtube_projects WHERE project_id = 'proj-a'")[0] == before
+    assert [q["project"] for q in beta.youtube.status()["quota"]] == ["proj-b"] * len(beta.youtube.status()["quota"])
+    analyst = wb.acting(member(wb, "analyst", beta.actor.workspace_id))
+    with pytest.raises(Forbidden):
+        analyst.disconnect_channel(b_channel)
+    assert beta.youtube.connected(b_channel)
+
+
+def test_media_folders_stay_outside_the_data_directory(wb):
+    boss, alpha, beta, a_job, b_job = two_workspaces(wb)
+    (wb.settings.jobs_dir / str(a_job)).mkdir(parents=True, exist_ok=True)
+    for folder in (wb.settings.jobs_dir / str(a_job), wb.settings.data_dir, wb.settings.data_dir.parent):
+        with pytest.raises(Exception, match="data directory"):
+            beta.add_media_folder(folder)
+        with pytest.raises(Exception, match="data directory"):
+            beta.set_music_folder(wb.db.query_one("SELECT id FROM channels WHERE name = 'Beta Own Channel'")[0],
+                                  folder)
+
+
+def test_the_access_desk_always_checks_the_acting_user_not_one_passed_in(wb):
+    boss, alpha, beta, a_job, b_job = two_workspaces(wb)
+    analyst = wb.acting(member(wb, "analyst", beta.actor.workspace_id))
+    with pytest.raises(Forbidden):
+        analyst.access.set_password(SYSTEM, "owner@example.com", "a brand new passphrase 9")
+    with pytest.raises(Forbidden):
+        analyst.access.invite(SYSTEM, "x@example.com", "owner", 1)
+    assert [w["name"] for w in analyst.access.workspaces()] == ["Beta Customer"]
+    with pytest.raises(NotInWorkspace):
+        analyst.workspace_settings(1)
+
+
+def test_a_scoped_read_that_would_step_around_the_filter_is_refused(wb):
+    from pipeline.access.scope import ScopeEscape
+    _, alpha, beta, a_job, b_job = two_workspaces(wb)
+    wb.snapshots.refresh(force=True)
+    every = (wb.settings.data_dir / "snapshots" / "jobs.parquet").as_posix()
+    for sql in ("SELECT topic FROM main.jobs", 'SELECT topic FROM "main"."jobs"', "SELECT topic FROM ytempire.jobs",
+                f"SELECT topic FROM read_parquet('{every}')", "SELECT email, password_hash FROM users",
+                "SELECT * FROM sessions"):
+        with pytest.raises(ScopeEscape):
+            beta.db.query(sql)
+    assert [r[0] for r in beta.db.query("SELECT topic FROM jobs")] == ["Betatopic coral reefs"]
+
+
+def test_a_burst_of_parallel_guesses_gets_no_more_tries_than_one_at_a_time(wb):
+    from concurrent.futures import ThreadPoolExecutor
+    owner(wb)
+
+    def guess(n: int) -> str:
+        try:
+            wb.access.sign_in("owner@example.com", f"wrong guess number {n}", "burst")
+        except Throttled:
+            return "throttled"
+        except AccessError:
+            return "checked"
+        return "in"
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(guess, range(24)))
+    assert results.count("checked") == 3 and results.count("throttled") == 21

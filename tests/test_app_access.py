@@ -85,6 +85,11 @@ def test_every_page_as_each_role_shows_what_it_may_and_refuses_the_rest(tmp_path
             assert not [e.value for e in at.error if "Something went wrong" in e.value], f"{role} {page}"
         else:
             assert not [t for t in at.title if t.value.lower() == page] or "cannot" in text, f"{role} saw {page}"
+    at = app_test(60, role=role)
+    at.run()
+    at.switch_page("pages/trends.py").run()
+    labels = {str(b.label) for b in at.button}
+    assert ("Import" in labels) == (role == "owner"), labels  # trending data (shared) is the owner's to import
     if role == "analyst":  # reads channels, changes nothing
         at = app_test(60, role=role)
         at.run()
@@ -113,8 +118,20 @@ def test_two_workspaces_never_see_each_others_channels_topics_or_jobs(tmp_path, 
     beta = wb.acting(wb.access.actor_for(wb.access.user("beta@example.com")))
     beta.create_channel(ChannelInput("Beta Own Channel", niche="betaniche"))
     forbidden = ["Alpha Secret Channel", "Alphatopic", "alphaniche", "Demo channel"]
+    exported: list[str] = []  # every table a page offers as CSV/Parquet, as its CSV
+    import sys
+
+    import ui.widgets
+    original = ui.widgets.exports
+
+    def recording(df, name, key=None):
+        exported.append(ui.widgets.to_csv(df).decode())
+        return original(df, name, key)
+    for module in [m for n, m in list(sys.modules.items()) if n == "ui" or n.startswith("ui.")]:
+        if getattr(module, "exports", None) is original:
+            monkeypatch.setattr(module, "exports", recording)
     from streamlit.testing.v1 import AppTest
-    for page in ["overview", "costs", "studio", "library", "channels"]:
+    for page in ["overview", "costs", "trends", "studio", "library", "channels"]:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
         at.session_state["ytempire_session_cookie"] = cookie
         at.run()
@@ -126,10 +143,13 @@ def test_two_workspaces_never_see_each_others_channels_topics_or_jobs(tmp_path, 
         assert not re.search(rf"(#|job |Job ){a_job}\b", text), f"{page} shows job {a_job}"
         if page == "overview":
             assert "Getting started" in text and "Beta Own Channel" in text  # its own checklist, ticked
+        for csv in exported:
+            assert not any(word in csv for word in forbidden), f"{page} exports {csv[:200]!r}"
         if page == "library":  # a deep link to the other workspace's video: not found, nothing shown
             at.query_params["job"] = str(a_job)
             at.run()
             assert not at.exception and all(w not in rendered(at) for w in forbidden)
+    assert exported, "no page offered an export: the check above checked nothing"
 
 
 def test_the_sign_in_doors_set_a_strict_http_only_cookie_and_throttle(tmp_path, monkeypatch):

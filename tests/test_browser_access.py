@@ -66,10 +66,29 @@ def test_owner_signs_up_invites_a_customer_who_sees_only_their_own_workspace(bro
 
         # Signing out ends the session; the sign-in form brings it back.
         guest.get_by_role("button", name="Sign out", exact=True).click()
-        expect(guest.get_by_text("Sign in with email and password")).to_be_visible(timeout=30_000)
-        guest.reload()
-        expect(guest).to_have_url(re.compile(r"/access/sign-in$|/$"), timeout=30_000)
+        expect(guest).to_have_url(server.url + "/access/sign-in", timeout=30_000)
+        guest.goto(server.url + "/", wait_until="domcontentloaded")  # the old cookie opens nothing any more
+        expect(guest).to_have_url(server.url + "/access/sign-in", timeout=30_000)
         sign_in(guest, server, "beta@example.com", "another long passphrase 7")
         expect(guest.locator('[data-testid="stSidebar"]')).to_contain_text("Beta Shorts")
         other.close()
         assert OWNER[0] == "owner@example.com"
+
+
+def test_a_signed_in_browser_stays_signed_in_across_a_server_restart(browser_page, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect
+
+    from test_browser import serve
+
+    page, data = browser_page, tmp_path / "data"
+    with serve(tmp_path, data) as first:
+        with evidence(page, first, tmp_path):
+            sign_up_owner(page, first)
+    with serve(tmp_path, data) as second:  # a new process (and port: cookies are per host, not per port)
+        with evidence(page, second, tmp_path):
+            page.goto(second.url + "/", wait_until="domcontentloaded")
+            expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible(timeout=60_000)
+            expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("Signed in as Olivia Owner")
+            page.context.add_cookies([{"name": "ytempire_session", "value": "forged.value", "url": second.url}])
+            page.reload()  # a tampered cookie: back to the gate
+            expect(page).to_have_url(second.url + "/access/sign-in", timeout=60_000)

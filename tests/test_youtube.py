@@ -85,7 +85,7 @@ def test_tokens_are_encrypted_and_the_app_refuses_to_start_without_the_key(tmp_p
 
 def test_oauth_code_exchange_against_the_token_endpoint(wb, yt):
     cid = create_channel(wb.db, ChannelInput("Beta"))
-    project = wb.youtube.accounts.add_project(json.loads(client_secret("proj-b")))
+    project = wb.youtube.accounts.add_project(json.loads(client_secret("proj-b")), workspace_id=1)
     from urllib.parse import parse_qs, urlparse
     url = wb.youtube.accounts.authorization_url(project, cid)
     query = parse_qs(urlparse(url).query)
@@ -374,7 +374,7 @@ def test_the_channels_page_connects_through_the_oauth_redirect(tmp_path, monkeyp
     from ui.state import get_workbench
     from urllib.parse import parse_qs, urlparse
     wb = Workbench(settings_for(tmp_path, yt), start_worker=False)
-    project = wb.youtube.accounts.add_project(json.loads(client_secret("proj-ui")))
+    project = wb.youtube.accounts.add_project(json.loads(client_secret("proj-ui")), workspace_id=1)
     state = parse_qs(urlparse(wb.youtube.accounts.authorization_url(project, 1)).query)["state"][0]
     wb.close()
     for key, value in {"YTEMPIRE_DATA_DIR": str(tmp_path / "data"), "YTEMPIRE_TOKEN_KEY": KEY,

@@ -61,7 +61,7 @@ def _signed_in(request: Any, result: SignIn):
 
     seconds = max(1, int((result.expires_at - now()).total_seconds()))
     response.set_cookie(COOKIE, result.cookie, max_age=seconds, path="/", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+                        secure=request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https")
     return response
 
 
@@ -82,15 +82,21 @@ def _access():
 
 PASSWORD_NOTE = (f'<p class="note">At least {MIN_PASSWORD} characters, not one of the common passwords. '
                  "It is stored only as an Argon2id hash.</p>")
+NEW_PASSWORD = (_field("password", "Password", "password", "", MAX_PASSWORD, "autocomplete=new-password")
+                + _field("again", "Password again", "password", "", MAX_PASSWORD, "autocomplete=new-password")
+                + PASSWORD_NOTE)
+
+
+def _same_password(form: dict[str, str]) -> None:
+    if form.get("password", "") != form.get("again", ""):
+        raise AccessError("The two passwords differ: type the same password twice.")
 
 
 def _setup_form(error: str | None = None, email: str = "", name: str = "") -> str:
     return (f"{_error(error)}<p>This workbench has no accounts yet. The first is its owner.</p>"
             f'<form method="post" action="/access/setup">{_field("email", "Email", "email", email, MAX_EMAIL)}'
             f'{_field("name", "Name", "text", name, MAX_NAME)}'
-            f'{_field("password", "Password", "password", "", MAX_PASSWORD, "autocomplete=new-password")}'
-            f'{_field("again", "Password again", "password", "", MAX_PASSWORD, "autocomplete=new-password")}'
-            f"{PASSWORD_NOTE}<button type=submit>Create the owner account</button></form>")
+            f"{NEW_PASSWORD}<button type=submit>Create the owner account</button></form>")
 
 
 async def setup(request: Any):
@@ -104,8 +110,7 @@ async def setup(request: Any):
     form: dict[str, str] = {}
     try:
         form = await _form(request)
-        if form.get("password", "") != form.get("again", ""):
-            raise AccessError("The two passwords differ: type the same password twice.")
+        _same_password(form)
         result = await asyncio.to_thread(access.create_owner, form.get("email", ""), form.get("name", ""),
                                          form.get("password", ""), _client(request))
     except AccessError as exc:
@@ -150,9 +155,7 @@ def _invite_form(token: str, inv: dict, error: str | None = None, name: str = ""
             f"<b>{html.escape(inv['role'])}</b>, with the email <b>{html.escape(inv['email'])}</b>.</p>"
             f'<form method="post" action="/access/invite"><input type="hidden" name="token" '
             f'value="{html.escape(token)}">{_field("name", "Your name", "text", name or inv.get("name") or "", MAX_NAME)}'
-            f'{_field("password", "Password", "password", "", MAX_PASSWORD, "autocomplete=new-password")}'
-            f'{_field("again", "Password again", "password", "", MAX_PASSWORD, "autocomplete=new-password")}'
-            f"{PASSWORD_NOTE}<button type=submit>Create my account</button></form>")
+            f"{NEW_PASSWORD}<button type=submit>Create my account</button></form>")
 
 
 async def invite(request: Any):
@@ -172,8 +175,7 @@ async def invite(request: Any):
     except AccessError as exc:
         return _page("Invitation", _error(str(exc)) + '<p><a href="/access/sign-in">Sign in</a></p>', 410)
     try:
-        if form.get("password", "") != form.get("again", ""):
-            raise AccessError("The two passwords differ: type the same password twice.")
+        _same_password(form)
         result = await asyncio.to_thread(access.accept, token, form.get("name", ""), form.get("password", ""),
                                          _client(request))
     except AccessError as exc:

@@ -90,7 +90,15 @@ def show_signed_out() -> None:
     st.markdown("### Sign in")
     st.write("Sign in to use the workbench.")
     st.link_button("Sign in with email and password", "/access/sign-in", type="primary", icon=":material/login:")
-    for provider in sso_providers():
+    providers = sso_providers()
+    sso_pending = False
+    try:
+        sso_pending = bool(st.user.get("is_logged_in"))
+    except Exception:  # noqa: BLE001 - single sign-on not configured
+        pass
+    if not providers and not sso_pending:  # nothing to choose: straight to the form
+        st.markdown('<meta http-equiv="refresh" content="0; url=/access/sign-in">', unsafe_allow_html=True)
+    for provider in providers:
         label = "Sign in with single sign-on" if provider == "default" else f"Sign in with {provider}"
         if st.button(label, key=f"sso_{provider}", icon=":material/key:"):
             st.login() if provider == "default" else st.login(provider)

@@ -255,32 +255,40 @@ class AccessDesk:
                          workspace_id=workspace_id)
 
     # -- signing in ----------------------------------------------------------------------------------
-    def throttle_wait(self, email: str, client: str) -> int:
+    def throttle_wait(self, email: str, client: str, cur=None) -> int:
         """Seconds before this account (or this client) may try again; 0: now."""
         since = now() - timedelta(hours=FAILURE_WINDOW_H)
         waits = []
         for column, value in (("email", email.strip().lower()), ("client", client)):
-            n, last = self.db.query_one(
-                f"SELECT count(*), max(at_time) FROM sign_in_failures WHERE {column} = ? AND NOT cleared"
-                " AND at_time > ?", [value, since])
+            sql = (f"SELECT count(*), max(at_time) FROM sign_in_failures WHERE {column} = ? AND NOT cleared"
+                   " AND at_time > ?")
+            n, last = cur.execute(sql, [value, since]).fetchall()[0] if cur is not None else \
+                self.db.query_one(sql, [value, since])
             if n >= FREE_FAILURES and last is not None:
                 delay = min(2 ** (n - FREE_FAILURES), MAX_DELAY_S)
                 waits.append(max(0, int((last + timedelta(seconds=delay) - now()).total_seconds() + 0.999)))
         return max(waits, default=0)
 
     def sign_in(self, email: str, password: str, client: str) -> SignIn:
-        """Check a password; every failure is counted (per account and per client) and logged."""
+        """Check a password; every failure is counted (per account and per client) and logged.
+
+        The attempt is counted before the (slow) password check, in the same transaction as the throttle
+        check: parallel guesses are serialised there, so a burst gets no more tries than one at a time."""
         email = email.strip().lower()[:320]
-        wait = self.throttle_wait(email, client)
-        if wait:
-            with self.db.write() as cur:
+        client = client[:200]
+        with self.db.write() as cur:
+            wait = self.throttle_wait(email, client, cur)
+            if wait:
                 audit.record(cur, Actor(None, email, "", "", None, frozenset(), client), "sign_in.throttled", email)
+            else:
+                attempt = cur.execute("INSERT INTO sign_in_failures (email, client) VALUES (?, ?) RETURNING id",
+                                      [email, client]).fetchall()[0][0]
+        if wait:
             raise Throttled(f"Too many failed sign-ins: wait {wait} s and try again.", wait)
         user = self.user(email) if email else None
         ok = verify_password(user["password_hash"] if user else DUMMY_HASH, password[:1024]) and user is not None
         if not ok or user["disabled"]:
-            with self.db.write() as cur:
-                cur.execute("INSERT INTO sign_in_failures (email, client) VALUES (?, ?)", [email, client])
+            with self.db.write() as cur:  # the attempt row stays: it was a failure
                 audit.record(cur, Actor(user["id"] if user else None, email, "", "", None, frozenset(), client),
                              "sign_in.failed", email, "disabled account" if ok else "wrong email or password",
                              workspace_id=user["workspace_id"] if user else None)
@@ -290,6 +298,7 @@ class AccessDesk:
                 cur.execute("UPDATE users SET password_hash = ? WHERE id = ?", [hash_password(password), user["id"]])
         result = self._new_session(user["id"], client)
         with self.db.write() as cur:
+            cur.execute("DELETE FROM sign_in_failures WHERE id = ?", [attempt])  # it was no failure
             cur.execute("UPDATE sign_in_failures SET cleared = true WHERE email = ?", [email])
             audit.record(cur, self.actor_for(user, client), "sign_in", email)
         return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -30,16 +31,20 @@ def acts(permission: str, *, job: str | None = None, channel: str | None = None,
             bound = sig.bind(self, *args, **kwargs)
             bound.apply_defaults()
             arguments = bound.arguments
-            if job is not None:
-                for job_id in _many(arguments.get(job)):
-                    check_job(self, actor, job_id)
+            where = None
+            if job is not None and arguments.get(job) is not None:
+                value = arguments[job]
+                ids = [canonical_job(self, actor, j) for j in _many(value)]
+                arguments[job] = ids if isinstance(value, (list, tuple, set, frozenset)) else ids[0]
+                where = workspace_of_job(self.db, ids[0]) if ids else None
             if channel is not None and arguments.get(channel) not in (None, ""):
-                check_channel(self, actor, arguments[channel])
-            result = fn(self, *args, **kwargs)
+                arguments[channel] = canonical_channel(self, actor, arguments[channel])
+                where = workspace_of_channel(self.db, arguments[channel])
+            result = fn(*bound.args, **bound.kwargs)  # with the checked, canonical ids
             if audit_as:
                 what = target(arguments, result) if target else \
                     arguments.get(job) if job else arguments.get(channel) if channel else None
-                record(self, audit_as, what)
+                record(self, audit_as, what, workspace_id=where)
             return result
 
         checked.permission = permission  # type: ignore[attr-defined]
@@ -56,6 +61,7 @@ def _many(value: object) -> list:
 
 
 def record(wb: Any, action: str, what: object = None, detail: object = None, workspace_id: int | None = None) -> None:
+    """An audit entry for the acting user, in the workspace of what they acted on (else their current one)."""
     actor: Actor = wb.actor
     audit.record(raw(wb.db), actor, action, what, detail, workspace_id)
 
@@ -64,36 +70,65 @@ def raw(db: Any) -> Any:
     return getattr(db, "raw", db)
 
 
-def workspace_of_job(db: Any, job_id: object) -> int | None:
-    try:
-        row = raw(db).query_one("SELECT workspace_id FROM jobs WHERE id = ?", [int(job_id)])  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+def as_id(value: object) -> int | None:
+    """A row id as an int: an int (not a bool) or a string of digits; anything else (1.0, "0x1", "+2") is None."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,12}", value.strip()):
+        return int(value.strip())
+    return None
+
+
+def workspace_of_job(db: Any, job_id: object) -> int | None:
+    ident = as_id(job_id)
+    row = raw(db).query_one("SELECT workspace_id FROM jobs WHERE id = ?", [ident]) if ident is not None else None
     return row[0] if row else None
 
 
 def workspace_of_channel(db: Any, ref: object) -> int | None:
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
-        row = raw(db).query_one("SELECT workspace_id FROM channels WHERE id = ?", [int(ref)])
+    ident = as_id(ref)
+    if ident is not None:
+        row = raw(db).query_one("SELECT workspace_id FROM channels WHERE id = ?", [ident])
+    elif isinstance(ref, str):
+        row = raw(db).query_one("SELECT workspace_id FROM channels WHERE lower(name) = lower(?)", [ref.strip()])
     else:
-        row = raw(db).query_one("SELECT workspace_id FROM channels WHERE lower(name) = lower(?)", [str(ref).strip()])
+        row = None
     return row[0] if row else None
 
 
-def check_job(wb: Any, actor: Actor, job_id: object) -> None:
-    if actor.scope is None:
-        return
-    ws = workspace_of_job(wb.db, job_id)
-    if ws is not None and ws not in actor.scope:
-        raise NotInWorkspace(f"There is no job #{job_id} in this workspace.")
+def canonical_job(wb: Any, actor: Actor, job_id: object) -> int:
+    """The job id as an int, once it names an existing job in the actor's workspaces (fails closed)."""
+    ident = as_id(job_id)
+    if ident is None:
+        raise NotInWorkspace(f"{str(job_id)[:40]!r} is not a job number.")
+    if actor.scope is not None:
+        ws = workspace_of_job(wb.db, ident)
+        if ws is None or ws not in actor.scope:
+            raise NotInWorkspace(f"There is no job #{ident} in this workspace.")
+    return ident
 
 
-def check_channel(wb: Any, actor: Actor, ref: object) -> None:
-    if actor.scope is None:
-        return
-    ws = workspace_of_channel(wb.db, ref)
-    if ws is not None and ws not in actor.scope:
-        raise NotInWorkspace(f"There is no channel {ref!r} in this workspace.")
+def canonical_channel(wb: Any, actor: Actor, ref: object) -> int | str:
+    """A channel id (int) or name (str), once it names an existing channel in the actor's workspaces."""
+    ident = as_id(ref)
+    if ident is None and not isinstance(ref, str):
+        raise NotInWorkspace(f"{str(ref)[:40]!r} is not a channel id or name.")
+    value: int | str = ident if ident is not None else str(ref).strip()
+    if actor.scope is not None:
+        ws = workspace_of_channel(wb.db, value)
+        if ws is None or ws not in actor.scope:
+            raise NotInWorkspace(f"There is no channel {str(ref)[:80]!r} in this workspace.")
+    return value
+
+
+def check_job(wb: Any, actor: Actor, job_id: object) -> int:
+    return canonical_job(wb, actor, job_id)
+
+
+def check_channel(wb: Any, actor: Actor, ref: object) -> int | str:
+    return canonical_channel(wb, actor, ref)
 
 
 PLAIN = (str, int, float, bool, type(None), dict, list, tuple, frozenset, set)
@@ -124,13 +159,32 @@ class GuardedDesk:
         def checked(*args, **kwargs):
             actor: Actor = self._wb.actor
             actor.require(permission)
-            first = args[0] if args else kwargs.get("job_id", kwargs.get("channel_id", kwargs.get("channel")))
-            if kind == "job":
-                check_job(self._wb, actor, first)
-            elif kind == "channel" and first not in (None, ""):
-                check_channel(self._wb, actor, first)
+            params = list(inspect.signature(value).parameters)
+            if params and params[0] == "actor":  # the desk checks this actor again: always the acting one
+                args = (actor, *args[1:]) if args else args
+                if not args:
+                    kwargs["actor"] = actor
+            where = None
+            if kind in ("job", "channel"):
+                if args:
+                    first = args[0]
+                else:
+                    name = params[0] if params else ""
+                    first = kwargs.get(name)
+                if kind == "job":
+                    first = canonical_job(self._wb, actor, first)
+                    where = workspace_of_job(self._wb.db, first)
+                elif first not in (None, ""):
+                    first = canonical_channel(self._wb, actor, first)
+                    where = workspace_of_channel(self._wb.db, first)
+                if args:
+                    args = (first, *args[1:])
+                elif params:
+                    kwargs[params[0]] = first
+            else:
+                first = args[0] if args else None
             result = value(*args, **kwargs)
             if action:
-                record(self._wb, action, first)
+                record(self._wb, action, first, workspace_id=where)
             return result
         return checked

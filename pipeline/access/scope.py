@@ -44,10 +44,12 @@ SCOPED_TABLES: dict[str, str] = {
     "quota_ledger": "project_id IN (SELECT project_id FROM main.youtube_projects WHERE workspace_id IN {W})",
     "media_folders": "workspace_id IN {W}",
     "media_files": "folder IN (SELECT path FROM main.media_folders WHERE workspace_id IN {W})",
-    "youtube_parking": "kind <> 'channel' OR ref IN (SELECT id::VARCHAR FROM main.channels WHERE workspace_id IN {W})",
+    "youtube_parking": "(kind = 'channel' AND ref IN (SELECT id::VARCHAR FROM main.channels WHERE workspace_id IN {W}))"
+                       " OR (kind = 'project' AND ref IN (SELECT project_id FROM main.youtube_projects"
+                       " WHERE workspace_id IN {W}))",
     "audit_log": "workspace_id IN {W}",
 }
-_WITH = re.compile(r"^\s*WITH\s+(?!RECURSIVE)", re.IGNORECASE)
+_WITH = re.compile(r"^\s*WITH\s+(?!RECURSIVE)", re.IGNORECASE)  # a comment before WITH: prefixed as a whole
 
 
 def scope_prefix(scope: frozenset[int]) -> str:
@@ -58,10 +60,32 @@ def scope_prefix(scope: frozenset[int]) -> str:
     return ", ".join(parts)
 
 
+# What a scoped read may not name: a customer table qualified by its schema or database (it would skip the
+# shadowing CTE), a table function that reads files (the owner's all-workspace snapshots are files), and the
+# account tables.
+_ESCAPES = re.compile(
+    r"(\b(main|ytempire|memory|system|temp)|\"[^\"]*\")\s*\.\s*\"?(" + "|".join(SCOPED_TABLES) + r")\b"
+    r"|\b(read_parquet|read_csv|read_csv_auto|read_json|read_json_auto|read_text|read_blob|parquet_scan|glob"
+    r"|sniff_csv|read_ndjson|iceberg_scan|delta_scan|query_table|query)\s*\("
+    r"|\b(users|sessions|invitations|memberships|sign_in_failures|duckdb_\w+)\b",
+    re.IGNORECASE)
+
+
+class ScopeEscape(PermissionError):
+    """A read that would step around the workspace filter; refused, never run."""
+
+
 def scoped_sql(sql: str, scope: frozenset[int] | None) -> str:
-    """``sql`` with every customer table limited to ``scope`` (None: unchanged, every workspace)."""
+    """``sql`` with every customer table limited to ``scope`` (None: unchanged, every workspace). SQL that
+    could step around the shadowing (a schema-qualified customer table, a file read, the account tables) is
+    refused with ScopeEscape."""
     if scope is None:
         return sql
+    if _ESCAPES.search(sql):
+        raise ScopeEscape("This read names a table or function outside what a workspace may read.")
+    if re.match(r"^\s*WITH\s+RECURSIVE\b", sql, re.IGNORECASE):
+        return re.sub(r"^\s*WITH\s+RECURSIVE\s+", lambda m: f"WITH RECURSIVE {scope_prefix(scope)}, ", sql, count=1,
+                      flags=re.IGNORECASE)
     prefix = scope_prefix(scope)
     if _WITH.match(sql):
         return _WITH.sub(lambda m: f"WITH {prefix}, ", sql, count=1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.access.actor import NotInWorkspace
-from pipeline.access.guard import GuardedDesk, check_channel, record
+from pipeline.access.guard import GuardedDesk, check_channel, record, workspace_of_job
 from pipeline.access.scope import raw_db
 
 REVIEW_RULES = {
@@ -24,7 +24,7 @@ TREND_RULES = {
     "brief": ("read", None, None), "needs_topics": ("read", None, None), "video_growth": ("read", None, None),
     "word_list_labels": ("read", None, None), "quick_pass_helps": ("read", None, None),
     # Trending data is shared by every workspace (public charts): changing it is the owner's.
-    "compute_topics": ("admin", None, "trends.compute"), "evaluate": ("read", None, None),
+    "compute_topics": ("admin", None, "trends.compute"), "evaluate": ("make", None, "trends.evaluate"),
     "import_csv": ("admin", None, "trends.import"), "import_bundled": ("admin", None, "trends.import"),
     "compute_topics_in_background": ("admin", None, "trends.compute"), "relabel": ("admin", None, None),
 }
@@ -42,9 +42,20 @@ ACCESS_RULES = {
     "invite": ("admin", None, None), "revoke_invitation": ("admin", None, None), "set_role": ("admin", None, None),
     "set_disabled": ("admin", None, None), "add_member": ("admin", None, None),
     "create_workspace": ("admin", None, None), "set_workspace_budget": ("admin", None, None),
-    "workspaces": ("read", None, None), "workspace": ("read", None, None), "set_password": ("read", None, None),
+    "workspaces": ("read", None, None), "workspace": ("admin", None, None), "set_password": ("read", None, None),
     "throttle_wait": ("admin", None, None), "create_owner": ("admin", None, None), "needs_owner": ("read", None, None),
 }
+
+
+def _channel_id(wb: Any, ref: object) -> int:
+    """A channel id the actor may touch (a name is turned into its id), or NotInWorkspace."""
+    value = check_channel(wb, wb.actor, ref)
+    if isinstance(value, int):
+        return value
+    row = wb.db.query_one("SELECT id FROM channels WHERE lower(name) = lower(?)", [value])
+    if row is None:
+        raise NotInWorkspace(f"There is no channel {str(ref)[:80]!r} in this workspace.")
+    return row[0]
 
 
 class Box:
@@ -71,13 +82,13 @@ class GuardedAccounts:
 
     def authorization_url(self, project: str, channel_id: int) -> str:
         self._wb.actor.require("channels")
-        check_channel(self._wb, self._wb.actor, channel_id)
+        channel_id = _channel_id(self._wb, channel_id)
         self._project_visible(project)
         return self._accounts.authorization_url(project, channel_id)
 
     def pending_state(self, project: str, channel_id: int) -> str | None:
         self._wb.actor.require("channels")
-        check_channel(self._wb, self._wb.actor, channel_id)
+        channel_id = _channel_id(self._wb, channel_id)
         return self._accounts.pending_state(project, channel_id)
 
     def exchange_code(self, state: str, code: str):
@@ -92,8 +103,7 @@ class GuardedAccounts:
     def accounts(self, channel_id: int | None = None):
         self._wb.actor.require("read")
         if channel_id is not None:
-            check_channel(self._wb, self._wb.actor, channel_id)
-            return self._accounts.accounts(channel_id)
+            return self._accounts.accounts(_channel_id(self._wb, channel_id))
         mine = {r[0] for r in self._wb.db.query("SELECT id FROM channels")}
         return [a for a in self._accounts.accounts() if a.channel_id in mine]
 
@@ -111,24 +121,25 @@ class GuardedPublisher:
     def __init__(self, publisher: Any, wb: Any):
         self._publisher, self._wb = publisher, wb
 
-    def _check(self, permission: str, job_id: int) -> None:
+    def _check(self, permission: str, job_id: int) -> int:
         from pipeline.access.guard import check_job
 
         self._wb.actor.require(permission)
-        check_job(self._wb, self._wb.actor, job_id)
+        return check_job(self._wb, self._wb.actor, job_id)
 
     def sent(self, job_id: int) -> bool:
-        self._check("read", job_id)
-        return self._publisher.sent(job_id)
+        return self._publisher.sent(self._check("read", job_id))
 
     def forget_upload(self, job_id: int):
-        self._check("publish", job_id)
-        return self._publisher.forget_upload(job_id)
+        job_id = self._check("publish", job_id)
+        gone = self._publisher.forget_upload(job_id)
+        record(self._wb, "video.reupload", job_id, gone, workspace_id=workspace_of_job(self._wb.db, job_id))
+        return gone
 
     def publish(self, job_id: int, *args, **kwargs):
-        self._check("publish", job_id)
+        job_id = self._check("publish", job_id)
         result = self._publisher.publish(job_id, *args, **kwargs)
-        record(self._wb, "video.publish", job_id)
+        record(self._wb, "video.publish", job_id, workspace_id=workspace_of_job(self._wb.db, job_id))
         return result
 
 
@@ -138,6 +149,10 @@ class GuardedQuota:
 
     def parked_until(self, kind: str, ref: str):
         self._wb.actor.require("read")
+        if kind == "channel":
+            ref = str(_channel_id(self._wb, ref))
+        elif not self._wb.db.query_one("SELECT 1 FROM youtube_projects WHERE project_id = ?", [ref]):
+            return None  # not this workspace's project
         return self._quota.parked_until(kind, ref)
 
 

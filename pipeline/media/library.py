@@ -237,9 +237,12 @@ def _orientation(width: int, height: int) -> str:
     return "square" if 0.9 <= ratio <= 1.1 else ("landscape" if ratio > 1 else "portrait")
 
 
-def _check_overlap(db: Database, folder: Path) -> None:
-    for (other,) in db.query("SELECT path FROM media_folders WHERE path <> ?", [str(folder)]):
+def _check_overlap(db: Database, folder: Path, workspace_id: int | None = None) -> None:
+    for other, ws in db.query("SELECT path, workspace_id FROM media_folders WHERE path <> ?", [str(folder)]):
         other_path = Path(other)
+        if workspace_id is not None and ws != workspace_id and (other_path in folder.parents
+                                                                 or folder in other_path.parents):
+            raise LibraryError(f"{folder} overlaps a folder another workspace indexed: choose another folder.")
         if other_path in folder.parents:
             raise LibraryError(f"{folder} is inside the library folder {other}, which indexes it already.")
         if folder in other_path.parents:
@@ -265,7 +268,7 @@ def index_folder(db: Database, folder: Path, embedder=None, probe: Callable | No
     if not folder.is_dir():
         raise LibraryError(f"{folder} is not a folder this workbench can read.")
     folder = folder.resolve()
-    _check_overlap(db, folder)
+    _check_overlap(db, folder, workspace_id)
     owner = db.query_one("SELECT workspace_id FROM media_folders WHERE path = ?", [str(folder)])
     if owner and owner[0] != workspace_id:
         raise LibraryError(f"{folder} is indexed by another workspace: each workspace indexes its own folders.")

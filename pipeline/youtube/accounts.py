@@ -164,7 +164,7 @@ class Accounts:
         return notes
 
     # -- projects ------------------------------------------------------------------------------
-    def add_project(self, client_config: dict, quota_model: str | None = None, workspace_id: int = 1) -> str:
+    def add_project(self, client_config: dict, quota_model: str | None = None, *, workspace_id: int) -> str:
         section = client_config.get("installed") or client_config.get("web")
         project = section["project_id"]
         with self.db.write() as cur:

@@ -24,7 +24,11 @@ class YouTubeDesk:
 
     def add_account(self, channel_id: int, client_secret: str, token: str) -> str:
         """Connect a channel from a client secret JSON and an authorized-user token JSON (the scriptable path)."""
-        project = self.accounts.add_project(parse_client_config(client_secret))
+        row = self.db.query_one("SELECT workspace_id FROM channels WHERE id = ?", [channel_id])
+        if row is None:
+            raise AccountError(f"There is no channel {channel_id}.")
+        # The project belongs to the channel's workspace (and another workspace's project is refused).
+        project = self.accounts.add_project(parse_client_config(client_secret), workspace_id=row[0])
         self.accounts.store_token(channel_id, project, parse_token(token))
         return project
 
