@@ -141,7 +141,7 @@ else:
             show_music(wb, current)
 
     with youtube:
-        show_youtube(channels)
+        show_youtube(read("channels"))  # again: a channel just deleted in the tab before is gone
 
 st.subheader("All channels")
 channels = read("channels")  # again: a channel created or deleted above shows at once

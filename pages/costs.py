@@ -60,9 +60,16 @@ table(in_stage_order(by_stage), "cost_by_stage")
 st.subheader("Per provider and model")
 table(read("cost_by_provider", since.isoformat()), "cost_by_provider")
 st.subheader("Today's burn against daily budgets")
-# The owner on "All workspaces" sees the installation's budgets; in a workspace, that workspace's own
-# (counted over its spend only, as the guard counts them).
-show_budgets(wb.settings.daily_budgets if wb.actor.scope is None else wb.workspace_settings()["daily_budgets"])
+# The guard checks a call against the installation's budgets (every workspace's spend) and its workspace's own
+# (that workspace's spend only): the owner sees both, everyone else their workspace's.
+own = wb.workspace_settings()["daily_budgets"] if wb.actor.workspace_id is not None else {}
+if wb.actor.can("admin"):
+    show_budgets(wb.settings.daily_budgets, everywhere=True)
+    if own:
+        st.caption("This workspace's own daily budgets (its spend only):")
+        show_budgets(own, metrics=False)
+else:
+    show_budgets(own)
 st.subheader("Fallbacks taken, and why")
 show_fallbacks()
 st.subheader("Dearest videos")

@@ -23,8 +23,17 @@ def amount(value: float, unit: str) -> str:
     return usd(value) if unit == "usd" else f"{count(value)} {unit}"
 
 
-def show_budgets(daily_budgets: dict[str, str]) -> None:
-    today = read("today_by_provider")
+def show_budgets(daily_budgets: dict[str, str], everywhere: bool = False, metrics: bool = True) -> None:
+    """Today's use of each daily budget. ``everywhere``: the installation's budgets against every workspace's
+    spend (the owner's view: the guard counts them so); else against the signed-in workspace's spend."""
+    if everywhere:
+        from pipeline import queries
+        from ui.state import get_workbench, shared_workbench
+
+        get_workbench().actor.require("admin")
+        today, rate = queries.today_by_provider(shared_workbench().db), queries.spend_rate(shared_workbench().db)
+    else:
+        today, rate = read("today_by_provider"), read("spend_rate")
     fraction = day_fraction()
     rows = []
     for provider, text in sorted(daily_budgets.items()):
@@ -38,7 +47,11 @@ def show_budgets(daily_budgets: dict[str, str]) -> None:
     for r in rows:
         st.progress(min(1.0, r["_share"]), text=f"**{md(r['provider'])}**: {md(r['used_today'])} of "
                     f"{md(r['budget'])} today" + (" · on course to pass it today" if r["on_course_to_pass"] else ""))
-    rate = read("spend_rate")
+    if not metrics:
+        if rows:
+            table(pl.DataFrame(rows).drop("_share"), "workspace_budgets_today",
+                  labels={"used_today": "Used today", "share": "Share of budget", "forecast_today": "Forecast for today"})
+        return
     c = st.columns(3)
     c[0].metric("Spend today", usd(rate["today"]))
     c[1].metric("Forecast for today", usd(rate["today"] / fraction), help="Today's spend at the rate so far.")
