@@ -171,7 +171,9 @@ def make_media(data_dir: Path) -> dict:
 
         shutil.rmtree(seed, ignore_errors=True)
         with Workbench(Settings(data_dir=seed), start_worker=False) as wb:
-            job = wb.enqueue(VideoRequest("Why octopuses are so smart", duration_s=12))
+            # With the bundled source, as the Studio's example: an unsourced local-writer video is held.
+            job = wb.enqueue(VideoRequest("Why octopuses are so smart", duration_s=12,
+                                          sources=[str(ROOT / "data" / "examples" / "octopus.md")]))
             if wb.worker.run_job(job) != "done":
                 raise RuntimeError(f"the seed job ended {wb.db.query_one('SELECT status FROM jobs')[0]}")
             files = dict(wb.db.query("SELECT kind, path FROM artifacts WHERE job_id = ?", [job]))
@@ -497,7 +499,7 @@ def time_pages(repeat: int, cold_runs: int, timeout: float) -> tuple[dict, objec
 
 def owner_session(wb) -> str:
     """A session cookie of the bench's owner (created on first use) for AppTest, which cannot send cookies."""
-    email, password = "bench@example.com", "bench owner passphrase 1"
+    email, password = "bench@example.com", "quiet river lantern 2026"
     if wb.access.needs_owner():
         wb.access.create_owner(email, "Bench Owner", password, client="bench")
     elif wb.access.user(email) is None:
@@ -556,7 +558,9 @@ def page_queries(db: Database, cap: float) -> dict[str, list[tuple[str, object, 
                 (f"video_detail({job_id}) uncached", functools.partial(queries.video_detail, db, job_id),
                  [(sql, [job_id]) for sql in VIDEO_DETAIL_SQL])]
 
-    version = ("data_version (every read)", functools.partial(queries.data_version, db), [(DATA_VERSION_SQL, [])])
+    # ui/cache.py keys every cached read on the data version of the whole database (not through the filter).
+    version = ("data_version (every read)", functools.partial(queries.data_version, getattr(db, "raw", db)),
+               [(DATA_VERSION_SQL, [])])
     channels = q("channels", "channels", sql=queries.CHANNELS_SQL)
     return {
         "overview": [version,
@@ -627,6 +631,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5, help="warm reruns and query runs per median")
     ap.add_argument("--cold", type=int, default=3, help="cold runs (st.cache_data cleared before each) per median")
     ap.add_argument("--timeout", type=float, default=300.0, help="AppTest timeout per run (s)")
+    ap.add_argument("--second-workspace", action="store_true",
+                    help="add an empty second workspace, so every read of workspace 1 goes through the workspace "
+                         "filter (a shared installation); without it, a one-workspace install (no filter needed)")
     args = ap.parse_args(argv)
     data_dir = args.data_dir.resolve()
 
@@ -644,6 +651,17 @@ def main(argv: list[str] | None = None) -> int:
     print("rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
     print(f"media: every video row points at {media['dir']}"
           + ("" if media["real"] else " (missing files: the Library page shows its warning)"))
+
+    db = open_database(data_dir / "ytempire.duckdb")
+    with db.write() as cur:
+        if args.second_workspace:
+            cur.execute("INSERT INTO workspaces (name) VALUES ('Bench B') ON CONFLICT DO NOTHING")
+        else:
+            cur.execute("DELETE FROM workspaces WHERE name = 'Bench B'")
+        shared = cur.execute("SELECT count(*) FROM workspaces").fetchall()[0][0] > 1
+    db.close()
+    print("workspaces: " + ("2 (every read of workspace 1 goes through the workspace filter)" if shared else
+                            "1 (a one-workspace install: reads need no filter)"))
 
     os.environ["YTEMPIRE_DATA_DIR"] = str(data_dir)
     os.chdir(ROOT)

@@ -112,9 +112,9 @@ def insert_ledger(cur, job_id: int, stage: str, priced: list[PricedUsage]) -> De
     total = sum((p.usd for p in priced), Decimal(0))
     if priced:
         cur.execute(
-            "INSERT INTO job_costs VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE"
-            " SET usd = job_costs.usd + excluded.usd, compute_s = job_costs.compute_s + excluded.compute_s",
-            [job_id, total, sum(p.usage.compute_s for p in priced)],
+            "INSERT INTO job_costs (job_id, usd, compute_s, workspace_id) VALUES (?, ?, ?, ?) ON CONFLICT (job_id)"
+            " DO UPDATE SET usd = job_costs.usd + excluded.usd, compute_s = job_costs.compute_s + excluded.compute_s",
+            [job_id, total, sum(p.usage.compute_s for p in priced), workspace],
         )
     return total
 
@@ -122,7 +122,9 @@ def insert_ledger(cur, job_id: int, stage: str, priced: list[PricedUsage]) -> De
 def rebuild_rollups(cur) -> None:
     """Recompute job_costs and cost_daily from the ledger (after a restore or a bulk load)."""
     cur.execute("DELETE FROM job_costs")
-    cur.execute("INSERT INTO job_costs SELECT job_id, sum(usd), sum(compute_s) FROM cost_ledger GROUP BY job_id")
+    cur.execute("INSERT INTO job_costs (job_id, usd, compute_s, workspace_id) SELECT l.job_id, sum(l.usd),"
+                " sum(l.compute_s), coalesce(any_value(j.workspace_id), 1) FROM cost_ledger l"
+                " LEFT JOIN jobs j ON j.id = l.job_id GROUP BY l.job_id")
     cur.execute("DELETE FROM cost_daily")
     cur.execute("INSERT INTO cost_daily SELECT l.charged_at::DATE, l.stage, l.provider, l.model, l.unit, sum(l.quantity),"
                 " sum(l.usd), sum(l.compute_s), count(*), coalesce(j.workspace_id, 1)"

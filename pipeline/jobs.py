@@ -291,8 +291,8 @@ def _upsert_video(cur, job_id: int, fields: dict) -> None:
         cur.execute(f"UPDATE videos SET {sets} WHERE job_id = ?", [*fields.values(), job_id])
     else:
         cols = ["job_id", *fields]
-        cur.execute(f"INSERT INTO videos ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    [job_id, *fields.values()])
+        cur.execute(f"INSERT INTO videos ({', '.join(cols)}, workspace_id) VALUES ({', '.join('?' * len(cols))},"
+                    " coalesce((SELECT workspace_id FROM jobs WHERE id = ?), 1))", [job_id, *fields.values(), job_id])
 
 
 def fail_stage(db: Database, job_id: int, stage: str, message: str, *, final: bool, uid: str | None = None) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.access.scope import scope_of, scoped_sql
 from pipeline.db import Database
 from pipeline.files import locate
 
@@ -21,7 +20,8 @@ FINISHED = ("done", "held", "failed", "cancelled")
 
 def frame(db: Database, sql: str, params: list | None = None) -> pl.DataFrame:
     """Run a read model. Through an actor's ScopedDb it sees only that actor's workspaces (pipeline.access.scope)."""
-    return db.cursor().sql(scoped_sql(sql, scope_of(db)), params=params or None).pl()
+    sql = db.scoped(sql) if hasattr(db, "scoped") else sql
+    return db.cursor().sql(sql, params=params or None).pl()
 
 
 DATA_VERSION_SQL = (

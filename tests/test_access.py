@@ -407,3 +407,17 @@ def test_a_burst_of_parallel_guesses_gets_no_more_tries_than_one_at_a_time(wb):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(guess, range(24)))
     assert results.count("checked") == 3 and results.count("throttled") == 21
+
+
+def test_a_deleted_channels_videos_stay_in_their_workspace(wb):
+    from pipeline import jobs as job_rows
+    boss, alpha, beta, a_job, b_job = two_workspaces(wb)
+    channel = wb.db.query_one("SELECT channel_id FROM jobs WHERE id = ?", [b_job])[0]
+    with wb.db.write() as cur:
+        job_rows._upsert_video(cur, b_job, {"channel_id": channel, "title": "Beta reef video", "description": "",
+                                            "tags": [], "format": "shorts", "video_path": "/nowhere.mp4"})
+        cur.execute("UPDATE jobs SET status = 'done' WHERE id = ?", [b_job])
+    assert wb.db.query_one("SELECT workspace_id FROM videos WHERE job_id = ?", [b_job])[0] == beta.actor.workspace_id
+    beta.delete_channel(channel)
+    assert queries.library(beta.db)["job_id"].to_list() == [b_job]
+    assert queries.library(alpha.db).is_empty() and queries.library_count(alpha.db) == 0

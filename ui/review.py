@@ -9,6 +9,7 @@ import polars as pl
 import streamlit as st
 
 from pipeline import jobs
+from pipeline.access.actor import NotInWorkspace
 from pipeline.config import ConfigError
 from pipeline.jobs import InvalidTransition
 from pipeline.providers import UnknownProvider
@@ -165,8 +166,15 @@ def publish_panel(v: dict) -> None:
     if job["status"] == "review":
         st.info("**Waiting for you to publish it.** Watch it, edit what goes out, then publish.",
                 icon=":material/rate_review:")
-    connected = wb.review.connected(v["channel_id"])
-    script = wb.review.script(job_id)
+    try:
+        connected = wb.review.connected(v["channel_id"])
+    except NotInWorkspace:  # its channel was deleted: the outbox is left
+        connected = False
+    try:
+        script = wb.review.script(job_id)
+    except ERRORS as exc:  # its script file is gone (deleted, or a restore without the files)
+        st.warning(f"{md(exc)} Retry the job to make its files again before publishing.", icon=":material/warning:")
+        return
     options = []
     try:
         options = wb.review.thumbnail_options(job_id)

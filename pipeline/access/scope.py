@@ -19,20 +19,21 @@ _JB = "(SELECT id FROM main.jobs WHERE workspace_id IN {W})"
 SCOPED_TABLES: dict[str, str] = {
     "channels": "workspace_id IN {W}",
     "jobs": "workspace_id IN {W}",
-    "videos": "job_id IN {JB}",
+    "videos": "workspace_id IN {W}",
     "job_stages": "job_id IN {JB}",
     "job_events": "job_id IN {JB}",
     "artifacts": "job_id IN {JB}",
     "cost_ledger": "job_id IN {JB}",
-    "job_costs": "job_id IN {JB}",
+    "job_costs": "workspace_id IN {W}",
     "budget_holds": "job_id IN {JB}",
     "fallbacks": "job_id IN {JB}",
     "job_scenes": "job_id IN {JB}",
     "script_versions": "job_id IN {JB}",
     "job_runs": "job_id IN {JB}",
     "cost_daily": "workspace_id IN {W}",
-    "uploads": "job_id IN {JB}",
-    "video_stats": "youtube_video_id IN (SELECT video_id FROM main.uploads WHERE job_id IN {JB})",
+    "uploads": "job_id IN (SELECT job_id FROM main.videos WHERE workspace_id IN {W})",
+    "video_stats": "youtube_video_id IN (SELECT video_id FROM main.uploads WHERE job_id IN"
+                   " (SELECT job_id FROM main.videos WHERE workspace_id IN {W}))",
     "schedules": "channel_id IN {CH}",
     "schedule_slots": "channel_id IN {CH}",
     "channel_stats": "channel_id IN {CH}",
@@ -52,11 +53,16 @@ SCOPED_TABLES: dict[str, str] = {
 _WITH = re.compile(r"^\s*WITH\s+(?!RECURSIVE)", re.IGNORECASE)  # a comment before WITH: prefixed as a whole
 
 
-def scope_prefix(scope: frozenset[int]) -> str:
+def scope_prefix(scope: frozenset[int], sql: str | None = None) -> str:
+    """The shadowing CTEs (only those of tables ``sql`` names, when given: fewer to bind on every read)."""
     ids = "(" + ", ".join(str(int(i)) for i in sorted(scope)) + ")" if scope else "(NULL)"
     ch, jb = _CH.format(W=ids), _JB.format(W=ids)
-    parts = [f"{table} AS (SELECT * FROM main.{table} WHERE {where.format(W=ids, CH=ch, JB=jb)})"
-             for table, where in SCOPED_TABLES.items()]
+    tables = SCOPED_TABLES if sql is None else \
+        {t: w for t, w in SCOPED_TABLES.items() if re.search(rf"\b{t}\b", sql, re.IGNORECASE)}
+    # NOT MATERIALIZED: each shadow is inlined where it is used, so DuckDB pushes the query's own filters and
+    # joins through it (a materialized copy of a large table per query costs several times the query).
+    parts = [f"{table} AS NOT MATERIALIZED (SELECT * FROM main.{table} WHERE {where.format(W=ids, CH=ch, JB=jb)})"
+             for table, where in tables.items()]
     return ", ".join(parts)
 
 
@@ -75,18 +81,24 @@ class ScopeEscape(PermissionError):
     """A read that would step around the workspace filter; refused, never run."""
 
 
+def check_escape(sql: str) -> None:
+    if _ESCAPES.search(sql):
+        raise ScopeEscape("This read names a table or function outside what a workspace may read.")
+
+
 def scoped_sql(sql: str, scope: frozenset[int] | None) -> str:
     """``sql`` with every customer table limited to ``scope`` (None: unchanged, every workspace). SQL that
     could step around the shadowing (a schema-qualified customer table, a file read, the account tables) is
     refused with ScopeEscape."""
     if scope is None:
         return sql
-    if _ESCAPES.search(sql):
-        raise ScopeEscape("This read names a table or function outside what a workspace may read.")
+    check_escape(sql)
+    prefix = scope_prefix(scope, sql)
+    if not prefix:  # no customer table named: nothing to shadow
+        return sql
     if re.match(r"^\s*WITH\s+RECURSIVE\b", sql, re.IGNORECASE):
-        return re.sub(r"^\s*WITH\s+RECURSIVE\s+", lambda m: f"WITH RECURSIVE {scope_prefix(scope)}, ", sql, count=1,
+        return re.sub(r"^\s*WITH\s+RECURSIVE\s+", lambda m: f"WITH RECURSIVE {prefix}, ", sql, count=1,
                       flags=re.IGNORECASE)
-    prefix = scope_prefix(scope)
     if _WITH.match(sql):
         return _WITH.sub(lambda m: f"WITH {prefix}, ", sql, count=1)
     return f"WITH {prefix} {sql}"
@@ -98,13 +110,21 @@ class ScopedDb:
     def __init__(self, db: Any, scope: frozenset[int] | None):
         self._db = db
         self.scope = scope
+        # A scope holding every workspace there is (a one-workspace install) reads like no scope: no shadowing.
+        self.sql_scope = scope
+        if scope is not None:
+            others = db.query_one(f"SELECT count(*) FROM workspaces WHERE id NOT IN "
+                                  f"({', '.join(str(int(i)) for i in scope) or 'NULL'})")[0]
+            self.sql_scope = None if not others else scope
 
     @property
     def raw(self) -> Any:
         return self._db
 
     def scoped(self, sql: str) -> str:
-        return scoped_sql(sql, self.scope)
+        if self.sql_scope is None and self.scope is not None:
+            check_escape(sql)  # the same refusals, even when nothing needs shadowing
+        return scoped_sql(sql, self.sql_scope)
 
     def query(self, sql: str, params: list | tuple | None = None) -> list[tuple]:
         return self._db.query(self.scoped(sql), params)
@@ -120,7 +140,8 @@ class ScopedDb:
 
 
 def scope_of(db: Any) -> frozenset[int] | None:
-    return getattr(db, "scope", None)
+    """The workspaces a read through ``db`` is limited to (None: all)."""
+    return getattr(db, "sql_scope", None)
 
 
 def raw_db(db: Any) -> Any:

@@ -13,6 +13,9 @@ INSERT INTO workspaces (name) VALUES ('Main workspace');
 ALTER TABLE channels ADD COLUMN workspace_id INTEGER NOT NULL DEFAULT 1;
 -- A job keeps its workspace even after its channel is deleted (its video stays in that workspace's library).
 ALTER TABLE jobs ADD COLUMN workspace_id INTEGER NOT NULL DEFAULT 1;
+-- Videos and the per-job cost rollup carry it too, so a workspace's pages filter them directly (no join to jobs).
+ALTER TABLE videos ADD COLUMN workspace_id INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE job_costs ADD COLUMN workspace_id INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE youtube_projects ADD COLUMN workspace_id INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE media_folders ADD COLUMN workspace_id INTEGER NOT NULL DEFAULT 1;
 
