@@ -421,3 +421,20 @@ def test_a_deleted_channels_videos_stay_in_their_workspace(wb):
     beta.delete_channel(channel)
     assert queries.library(beta.db)["job_id"].to_list() == [b_job]
     assert queries.library(alpha.db).is_empty() and queries.library_count(alpha.db) == 0
+
+
+def test_the_checklist_ticks_from_real_state_and_its_one_click_video_has_a_source(wb):
+    from pipeline.access.onboarding import checklist, progress, suggested_request
+    boss = owner(wb)
+    ws = wb.access.create_workspace(boss, "Fresh")
+    fresh = wb.acting(member(wb, "operator", ws))
+    assert progress(checklist(fresh)) == (0, 5)
+    channel = fresh.create_channel(ChannelInput("Fresh Facts", niche="fresh things"))
+    steps = {s.key: s.done for s in checklist(fresh)}
+    assert steps["channel"] and steps["providers"] and not steps["video"]
+    req = suggested_request(fresh)
+    assert req.sources or req.related_titles  # never an unsourced local-writer video the gate would hold
+    fresh.save_schedule(channel, "09:00", "UTC", None, 30, "shorts", "private")
+    assert {s.key: s.done for s in checklist(fresh)}["schedule"]
+    fresh.delete_channel(channel)  # ticked from state, not clicks: gone again
+    assert not {s.key: s.done for s in checklist(fresh)}["channel"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pipeline.access.onboarding import checklist, progress, suggested_topic
+from pipeline.access.onboarding import checklist, progress, suggested_request, suggested_topic
 from ui.state import get_workbench
 from ui.text import md
 
@@ -28,9 +28,7 @@ def show_checklist() -> None:
             if not step.done and step.key == "video" and wb.actor.can("make") and steps[0].done:
                 topic = suggested_topic(wb)
                 if st.button(f"Make a video on “{topic[:60]}”", key="onboard_make", icon=":material/movie:"):
-                    from pipeline.workbench import VideoRequest
-
-                    job_id = wb.enqueue(VideoRequest(topic=topic))
+                    job_id = wb.enqueue(suggested_request(wb))
                     st.success(f"Queued job #{job_id}: follow it in Studio.")
                     st.page_link("pages/studio.py", label="Open Studio", icon=":material/movie_edit:")
             elif not step.done and wb.actor.can("channels"):

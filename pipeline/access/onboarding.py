@@ -7,10 +7,12 @@ so deleting the only channel unticks "Create a channel" again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pipeline.providers import chain_items, parse_item
 
 DEFAULT_TOPIC = "Why octopuses are so smart"
+EXAMPLE_SOURCE = Path(__file__).resolve().parents[2] / "data" / "examples" / "octopus.md"
 
 
 @dataclass
@@ -65,18 +67,34 @@ def checklist(wb) -> list[Step]:
     return steps
 
 
-def suggested_topic(wb) -> str:
-    """The top rising trending topic (the bundled sample's when nothing newer was imported)."""
+def suggestion(wb) -> tuple[str, str | None, int | None]:
+    """(topic, country, topic id) of the top rising trending topic; (the example, None, None) while there is none."""
     from pipeline.queries import topic_momentum, trend_countries
 
     try:
         for country in trend_countries(wb.db):
             top = topic_momentum(wb.db, country)
             if top.height:
-                return str(top["label"][0])
+                return str(top["label"][0]), country, int(top["topic_id"][0])
     except Exception:  # noqa: BLE001 - trends still loading: the example topic
         pass
-    return DEFAULT_TOPIC
+    return DEFAULT_TOPIC, None, None
+
+
+def suggested_topic(wb) -> str:
+    return suggestion(wb)[0]
+
+
+def suggested_request(wb):
+    """The request the checklist's one click queues: the trending topic with its related titles and tags (as the
+    Trends page makes it), or the example with the source that ships with the project (a local-writer video
+    without a source would be held by the quality gate)."""
+    from pipeline.workbench import VideoRequest
+
+    topic, country, topic_id = suggestion(wb)
+    if country is not None and topic_id is not None:
+        return wb.topic_request(country, topic_id)
+    return VideoRequest(topic=topic, sources=[str(EXAMPLE_SOURCE)])
 
 
 def progress(steps: list[Step]) -> tuple[int, int]:
