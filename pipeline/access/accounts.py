@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.access import audit
-from pipeline.access.actor import ROLES, SYSTEM, Actor, Forbidden
+from pipeline.access.actor import ROLES, SYSTEM, Actor
 from pipeline.access.passwords import (email_problem, hash_password, name_problem, needs_rehash, password_problems,
                                        verify_password)
 from pipeline.files import private_dir, private_file
@@ -498,10 +498,6 @@ class AccessDesk:
         if len(users) == 1:
             return self.actor_for(users[0], client)
         raise AccessError("This workbench has several accounts: say who acts with --as EMAIL.")
-
-    def require_owner(self, actor: Actor) -> None:
-        if actor.role != "owner":
-            raise Forbidden("Only an owner can do this.")
 
 
 AUDIT_SQL = """
