@@ -45,7 +45,10 @@ def main() -> None:
     if actor.can("make"):
         make.append(st.Page("pages/studio.py", title="Studio", icon=":material/movie_edit:"))
     make.append(st.Page("pages/library.py", title="Library", icon=":material/video_library:"))
-    setup = [st.Page("pages/channels.py", title="Channels", icon=":material/groups:")]
+    setup = [st.Page("pages/channels.py", title="Channels", icon=":material/groups:"),
+             st.Page("pages/account.py", title="Account", icon=":material/account_circle:")]
+    if actor.can("channels"):
+        setup.append(st.Page("pages/automation.py", title="Automation", icon=":material/webhook:"))
     if actor.can("admin"):
         setup += [st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
                   st.Page("pages/access.py", title="Access", icon=":material/admin_panel_settings:")]
@@ -75,8 +78,14 @@ def main() -> None:
 if __name__ == "__main__":  # Streamlit (and AppTest) run the page script as "__main__", on every rerun
     main()
 else:  # uvicorn imports this file as the module `app`, once, when the server starts
+    from api import api_routes
     from ui.access_routes import access_routes
     from ui.server import guard_middleware, release_workbench, route_every_session_through_app
 
+    def shared_workbench():  # imported on the first API request, like the sign-in doors do
+        from ui.state import shared_workbench as shared
+        return shared()
+
     route_every_session_through_app()
-    app = st.App(__file__, routes=access_routes(), middleware=guard_middleware(), lifespan=release_workbench)
+    app = st.App(__file__, routes=[*access_routes(), *api_routes(shared_workbench)], middleware=guard_middleware(),
+                 lifespan=release_workbench)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from pipeline import events
 from pipeline.costs import PriceError, PricedUsage, PriceTable, Usage, insert_ledger
 from pipeline.db import Database, first
 from pipeline.providers.base import ProviderError, TransientError
@@ -132,6 +133,7 @@ class BudgetGuard:
                 cur.execute("INSERT INTO budget_holds (hold, job_id, stage, provider, model, unit, quantity, usd)"
                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [hold, self.job_id, stage, p.usage.provider,
                                                                  p.usage.model, p.usage.unit, p.usage.quantity, p.usd])
+            events.budget_alerts(cur, self, {u.provider for u in estimate})  # a call in flight counts as spent
         return hold, None
 
     def settle(self, hold: str | None, stage: str, usage: list[Usage]) -> None:
@@ -146,6 +148,8 @@ class BudgetGuard:
             if hold:
                 cur.execute("DELETE FROM budget_holds WHERE hold = ?", [hold])
             insert_ledger(cur, self.job_id, stage, priced)
+            if priced:  # billed more than held: a threshold may be passed only now
+                events.budget_alerts(cur, self, {p.usage.provider for p in priced})
         if unpriced:
             raise unpriced[0]
 

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     x264_crf: int = Field(default=23, ge=0, le=51, description="libx264 constant rate factor.")
     max_video_mbps: float = Field(default=8.0, gt=0, description="Peak video bitrate (YouTube: ~8 for 1080p30).")
     transition: str = Field(default="dip", description="Slide transition: 'dip' (fast) or 'crossfade'.")
+    api_rate_per_minute: int = Field(default=120, ge=1, le=100_000,
+                                     description="Requests a minute one API token may make on average (429 past it).")
+    api_burst: int = Field(default=30, ge=1, le=10_000, description="Requests one API token may make at once.")
     bootstrap_trends: bool = Field(
         default=True, description="On first start, load the bundled trending data and cluster its topics."
     )
@@ -120,6 +123,24 @@ class Settings(BaseSettings):
     backup_max_mb: int = Field(default=0, ge=0, le=1_000_000,
                                description="Largest backup a restore accepts, uncompressed, in MB "
                                            "(0: four times the database file, at least 256 MB).")
+
+    # -- webhooks: signed events out (pipeline.webhooks) ------------------------------------------
+    public_url: str = Field(default="http://localhost:8501", max_length=2000,
+                            description="The address webhooks and links name (links in event payloads start "
+                                        "with it), e.g. https://studio.example.com.")
+    webhooks_allow_private: bool = Field(
+        default=False, description="Let webhooks reach loopback, private, link-local and CGNAT addresses (a "
+                                   "receiver on this machine or the office network); off, so a webhook cannot be "
+                                   "pointed at what only the workbench can reach.")
+    webhook_retry_s: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800],
+        description="Seconds before each retry of a failed webhook delivery (comma separated; about a day in all "
+                    "by default); when they run out the delivery is failed.")
+    webhook_disable_after: int = Field(default=5, ge=1, le=1000,
+                                       description="Deliveries in a row that fail every retry before the webhook "
+                                                   "is turned off (a 410 Gone turns it off at once).")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60, description="How long a webhook receiver may take "
+                                                                            "to answer one delivery.")
 
     # -- the network door: which names and origins the web server answers ------------------------
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
@@ -197,6 +218,28 @@ class Settings(BaseSettings):
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value.strip()):
+            raise ValueError("the public URL is the workbench's address, like https://studio.example.com "
+                             f"(http:// or https://, no query), not {value[:80]!r}")
+        return value.strip().rstrip("/")
+
+    @field_validator("webhook_retry_s", mode="before")
+    @classmethod
+    def _retry_list(cls, value: object) -> object:
+        if isinstance(value, str):  # "5,30,120" or "[5, 30, 120]"
+            return [item.strip() for item in value.strip().strip("[]").split(",") if item.strip()]
+        return value
+
+    @field_validator("webhook_retry_s")
+    @classmethod
+    def _retry_schedule(cls, value: list[float]) -> list[float]:
+        if not 1 <= len(value) <= 20 or any(not 0 <= v <= 86_400 for v in value):
+            raise ValueError("the webhook retry schedule is 1 to 20 delays of 0 to 86400 seconds, like '5,30,120'")
         return value
 
     @field_validator("daily_budgets")

@@ -14,6 +14,7 @@ import json
 import uuid
 from pathlib import Path
 
+from pipeline import events
 from pipeline.costs import PricedUsage, insert_ledger
 from pipeline.db import Database, first
 
@@ -98,6 +99,7 @@ def submit_job(db: Database, channel_id: int, topic: str, duration_s: int, fmt: 
         for position, stage in enumerate(stages):
             cur.execute("INSERT INTO job_stages (job_id, stage, position) VALUES (?, ?, ?)", [job_id, stage, position])
         _event(cur, job_id, None, "queued", topic)
+        events.emit_job(cur, "job.queued", job_id)  # only a new job: a request key used again queues nothing
     return job_id, True
 
 
@@ -132,9 +134,12 @@ def claim_next(db: Database, exclude: set[int] | None = None) -> int | None:
         row = first(cur.execute(f"SELECT id FROM jobs WHERE {where} ORDER BY id LIMIT 1", skip))
         if row is None:
             return None
+        resumed = first(cur.execute("SELECT started_at IS NOT NULL FROM jobs WHERE id = ?", [row[0]]))[0]
         cur.execute("UPDATE jobs SET status = 'running', started_at = coalesce(started_at, current_timestamp),"
                     " finished_at = NULL WHERE id = ?", [row[0]])
         _event(cur, row[0], None, "running")
+        # Every claim, a resumed or retried job's too: a receiver sees each time work (and spend) starts again.
+        events.emit_job(cur, "job.started", row[0], resumed=bool(resumed))
         return row[0]
 
 
@@ -157,6 +162,10 @@ def set_job_status(db: Database, job_id: int, new: str, message: str | None = No
             [new, finished, finished, error_stage, error_provider, message if new == "failed" else None, new, job_id],
         )
         _event(cur, job_id, error_stage, new, message)
+        if new in ("running", "done", "failed", "held"):  # running: the command line's run_job starts it here
+            extra = {"stage": error_stage, "error": message, "provider": error_provider} if new == "failed" else \
+                {"message": message} if new == "held" else {}
+            events.emit_job(cur, "job.started" if new == "running" else f"job.{new}", job_id, **extra)
 
 
 def _set_stage(cur, job_id: int, stage: str, new: str) -> None:
@@ -260,6 +269,9 @@ def _complete(cur, job_id: int, stage: str, produced: dict[str, Path], priced: l
         [provider, job_id, stage],
     )
     _event(cur, job_id, stage, "done")
+    events.emit_job(cur, "stage.done", job_id, stage=stage, provider=provider)
+    if stage == "publish" and video_fields and "publish_state" in video_fields:
+        events.emit_published(cur, job_id)  # the publish result is recorded just above, in this transaction
     if hold:
         for rest in skip or []:
             cur.execute("UPDATE job_stages SET status = 'skipped', finished_at = current_timestamp"
@@ -268,6 +280,7 @@ def _complete(cur, job_id: int, stage: str, produced: dict[str, Path], priced: l
         cur.execute("UPDATE jobs SET status = 'held', current_stage = NULL, finished_at = current_timestamp"
                     " WHERE id = ?", [job_id])
         _event(cur, job_id, stage, "held", hold)
+        events.emit_job(cur, "job.held", job_id, stage=stage, message=hold)
 
 
 SCENE_COLUMNS = ("idx", "start_s", "end_s", "block", "narration", "query", "provider", "source_id", "kind", "path",

@@ -24,6 +24,7 @@ from pipeline.access.accounts import AccessDesk
 from pipeline.access.actor import SYSTEM, Actor
 from pipeline.access.guard import acts
 from pipeline.access.scope import ScopedDb
+from pipeline.access.tokens import TokenDesk
 from pipeline.budget import release_holds
 from pipeline.config import FORMATS, ConfigError, Settings, validate_duration
 from pipeline.costs import PriceTable, Usage
@@ -38,6 +39,8 @@ from pipeline.review import ReviewDesk
 from pipeline.snapshots import SnapshotWriter
 from pipeline.trends import features
 from pipeline.trends.desk import TrendDesk
+from pipeline.webhook_delivery import WebhookDispatcher
+from pipeline.webhooks import WebhookDesk
 from pipeline.youtube.desk import YouTubeDesk
 from pipeline.worker import Worker
 
@@ -86,6 +89,7 @@ EDITABLE = {
     "backup_daily": "Daily automatic backup",
     "backup_keep": "Automatic backups kept",
     "backup_max_mb": "Backup size limit for restores (MB, 0 = automatic)",
+    "webhooks_allow_private": "Webhooks may reach private addresses (this machine, your network)",
 }
 RESTART_NEEDED = {"workers", "gpu_slots"}
 MAX_REQUEST_KEY_CHARS = 200
@@ -96,7 +100,7 @@ MAX_BULK = 200  # jobs one bulk action may touch
 
 
 class Workbench:
-    SERVICES = ("worker", "snapshots", "scheduler", "trends")
+    SERVICES = ("worker", "snapshots", "scheduler", "trends", "webhooks")
     actor: Actor = SYSTEM  # who acts through this object: the installation itself, until acting() names a user
 
     def __init__(self, settings: Settings, *, start_worker: bool = True, lease: GpuLease | None = None,
@@ -114,6 +118,7 @@ class Workbench:
             self.prices = PriceTable.load(self.local_prices if self.local_prices.exists() else self.settings.prices_file)
             channels.ensure_demo_channel(self.db)
             self.access = AccessDesk(self.db, self.settings.data_dir)
+            self.tokens = TokenDesk(self.db, self.access)
             self.youtube = YouTubeDesk(self.db, self.settings)
             self.youtube.accounts.require_key_if_tokens()
         except BaseException:
@@ -124,6 +129,8 @@ class Workbench:
         self.snapshots = SnapshotWriter(self.db, self.settings.data_dir / "snapshots", snapshot_s)
         self.trends = TrendDesk(self.db, self.worker.lease)
         self.review = ReviewDesk(self.db, self.settings, self.worker, self.youtube.publisher)
+        self.webhooks = WebhookDesk(self.db, self.settings, self.settings.data_dir)
+        self.webhook_dispatcher = WebhookDispatcher(self.db, self.settings, self.webhooks)
         self._scheduler_stop = threading.Event()
         self._maintenance = threading.RLock()  # a restore, a backup or a schedule round: one at a time
         self._maintenance_on = threading.Event()  # set while restoring: scheduler and backups hold off
@@ -136,6 +143,8 @@ class Workbench:
             self.worker.start()
         if "snapshots" in wanted:
             self.snapshots.start()
+        if "webhooks" in wanted:  # fans out what an earlier process emitted but never delivered, first
+            self.webhook_dispatcher.start()
         if "scheduler" in wanted:
             thread = threading.Thread(target=self._schedule_loop, name="ytempire-schedule", daemon=True)
             thread.start()
@@ -194,11 +203,13 @@ class Workbench:
         self._scheduler_stop.set()
         self.trends.stop()
         self.snapshots.stop()
+        self.webhook_dispatcher.stop()
         self.worker.stop(wait=True)
         for thread in self._threads:
             thread.join()  # a round in progress (a daily backup) finishes first
         self.trends.wait(timeout=60)
-        alive = [t.name for t in self._threads if t.is_alive()] + self.trends.alive()
+        alive = [t.name for t in self._threads if t.is_alive()] + self.trends.alive() + \
+            (["webhooks"] if self.webhook_dispatcher.running else [])
         if alive or self.worker.running:
             log.error("not closing the database: %s still running", ", ".join(alive) or "the worker")
             return

@@ -73,7 +73,7 @@ _ESCAPES = re.compile(
     r"(\b(main|ytempire|memory|system|temp)|\"[^\"]*\")\s*\.\s*\"?(" + "|".join(SCOPED_TABLES) + r")\b"
     r"|\b(read_parquet|read_csv|read_csv_auto|read_json|read_json_auto|read_text|read_blob|parquet_scan|glob"
     r"|sniff_csv|read_ndjson|iceberg_scan|delta_scan|query_table|query)\s*\("
-    r"|\b(users|sessions|invitations|memberships|sign_in_failures|duckdb_\w+)\b",
+    r"|\b(users|sessions|invitations|memberships|sign_in_failures|api_tokens|api_idempotency|duckdb_\w+)\b",
     re.IGNORECASE)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from pipeline.access.actor import NotInWorkspace
 from pipeline.access.guard import GuardedDesk, check_channel, record, workspace_of_job
 from pipeline.access.scope import raw_db
+from pipeline.access.tokens import BoundTokens
 
 REVIEW_RULES = {
     "script": ("read", "job", None), "versions": ("read", "job", None), "runs": ("read", "job", None),
@@ -36,6 +37,13 @@ YOUTUBE_RULES = {
     "import_trending": ("channels", "channel", "trends.import_youtube"),
 }
 SNAPSHOT_RULES = {"refresh": ("admin", None, None)}
+# The desk checks the workspace itself (a webhook of another workspace is not found) and writes the audit entries.
+WEBHOOK_RULES = {
+    "list": ("read", None, None), "get": ("read", None, None), "deliveries": ("read", None, None),
+    "attempts": ("read", None, None), "payload": ("read", None, None),
+    "create": ("channels", None, None), "delete": ("channels", None, None), "set_enabled": ("channels", None, None),
+    "send_test": ("channels", None, None), "replay": ("channels", None, None),
+}
 # Account changes take the actor too and check it again; reading accounts is the owner's.
 ACCESS_RULES = {
     "users": ("admin", None, None), "user": ("admin", None, None), "invitations": ("admin", None, None),
@@ -181,3 +189,5 @@ def guard_desks(view: Any, base: Any) -> None:
                                           "quota": GuardedQuota(base.youtube.quota, view)})
     view.snapshots = GuardedDesk(base.snapshots, view, SNAPSHOT_RULES)
     view.access = GuardedDesk(base.access, view, ACCESS_RULES)
+    view.webhooks = GuardedDesk(base.webhooks, view, WEBHOOK_RULES)
+    view.tokens = BoundTokens(base.tokens, view)

@@ -299,9 +299,15 @@ class Accounts:
         return creds
 
     def set_status(self, channel_id: int, project: str, status: str, message: str | None = None) -> None:
+        from pipeline.events import emit_token_revoked
+
         with self.db.write() as cur:
+            before = cur.execute("SELECT status FROM youtube_accounts WHERE channel_id = ? AND project_id = ?",
+                                 [channel_id, project]).fetchall()
             cur.execute("UPDATE youtube_accounts SET status = ?, status_message = ?, updated_at = now()"
                         " WHERE channel_id = ? AND project_id = ?", [status, message, channel_id, project])
+            if before and status in ("revoked", "expired") and before[0][0] != status:  # once, when it is found
+                emit_token_revoked(cur, channel_id, project, status, message)
 
     def touch(self, channel_id: int, project: str, youtube_channel_id: str | None = None) -> None:
         with self.db.write() as cur:

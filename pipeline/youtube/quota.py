@@ -117,10 +117,15 @@ class QuotaLedger:
         return c.units
 
     def park(self, kind: str, ref: str, until: datetime, reason: str) -> None:
+        from pipeline.events import emit_parked
+
         with self.db.write() as cur:
+            before = cur.execute("SELECT until FROM youtube_parking WHERE kind = ? AND ref = ?", [kind, ref]).fetchall()
             cur.execute("INSERT INTO youtube_parking (kind, ref, until, reason) VALUES (?, ?, ?, ?)"
                         " ON CONFLICT DO UPDATE SET until = excluded.until, reason = excluded.reason, at_time = now()",
                         [kind, ref, until, reason])
+            if not before or before[0][0] != until:  # parked anew (not the same parking said again)
+                emit_parked(cur, kind, ref, until, reason)
 
     def parked_until(self, kind: str, ref: str) -> tuple[datetime, str] | None:
         row = self.db.query_one("SELECT until, reason FROM youtube_parking WHERE kind = ? AND ref = ? AND until > ?",
