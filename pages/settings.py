@@ -76,6 +76,15 @@ if st.button("Refresh snapshots now", icon=":material/sync:"):
     wb.snapshots.refresh(force=True)
     st.success("Snapshots written.")
 
+st.subheader("Webhooks")
+allow = st.checkbox("Webhooks may reach private addresses (this machine, your network)", s.webhooks_allow_private,
+                    help="Off: a webhook must point at a public address, so nobody can aim the workbench at what only "
+                         "it can reach (a router, a cloud metadata address). Turn it on for a receiver such as n8n "
+                         "on this machine or your LAN.")
+if allow != s.webhooks_allow_private:
+    wb.update_settings({"webhooks_allow_private": allow})
+    st.success("Webhooks may now reach private addresses." if allow else "Webhooks reach public addresses only.")
+
 st.subheader("Media library")
 show_media_library(wb)
 

@@ -39,13 +39,15 @@ from pipeline.db import Database, migration_files
 from pipeline.files import OWNER_FILE, inside, private_dir, private_file
 from pipeline.queries import TABLES as SNAPSHOT_TABLES
 
-# Everything but derived rollups (rebuilt on restore), budget holds (calls in flight) and consent requests.
-TABLES = (*SNAPSHOT_TABLES, "youtube_projects", "youtube_accounts", "youtube_parking")
+# Everything but derived rollups (rebuilt on restore), budget holds (calls in flight) and consent requests. Webhooks
+# (their secrets sealed under <data>/secrets/webhook.key) come back; their outbox and delivery log record what was
+# sent to the outside world, so a restore neither replays old events nor forgets that they went out.
+TABLES = (*SNAPSHOT_TABLES, "youtube_projects", "youtube_accounts", "youtube_parking", "webhooks")
 
 FORMAT = "ytempire-backup-1"
 SEQUENCES = {"channels": "channel_ids", "jobs": "job_ids", "job_events": "event_ids", "cost_ledger": "ledger_ids",
              "trend_imports": "trend_import_ids", "fallbacks": "fallback_ids", "quota_ledger": "quota_ids",
-             "media_files": "media_file_ids", "music_tracks": "music_track_ids"}
+             "media_files": "media_file_ids", "music_tracks": "music_track_ids", "webhooks": "webhook_ids"}
 # Stored paths to a job's files: each must resolve inside <data dir>/jobs/.
 PATH_COLUMNS = {"artifacts": ("job_id", "kind", ("path",)), "videos": ("job_id", None, ("video_path", "thumbnail_path")),
                 "script_versions": ("job_id", "version", ("path",))}

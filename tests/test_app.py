@@ -245,6 +245,19 @@ def test_settings_save_and_restart_note(tmp_path, monkeypatch):
     assert get_workbench().settings.quality_threshold == 80.0
 
 
+def test_settings_lets_the_owner_allow_private_webhook_receivers(tmp_path, monkeypatch):
+    from ui.state import get_workbench
+
+    at = open_app(tmp_path / "data", monkeypatch, "settings")
+    [box] = [c for c in at.checkbox if "private addresses" in c.label]
+    assert box.value is False and get_workbench().settings.webhooks_allow_private is False
+    box.check().run()
+    assert any("may now reach private" in s.value for s in at.success)
+    assert get_workbench().settings.webhooks_allow_private is True
+    stored = get_workbench().db.query_one("SELECT value FROM app_settings WHERE key = 'webhooks_allow_private'")
+    assert stored == ("true",)
+
+
 def test_settings_backup_round_trip_and_a_bad_file(tmp_path, monkeypatch, made):
     data = tmp_path / "data"
     shutil.copytree(made, data)

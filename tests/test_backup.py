@@ -393,3 +393,23 @@ def test_a_backup_written_into_an_existing_folder_leaves_its_permissions_alone(w
     shared.chmod(0o755)
     path = wb.export_backup(shared / "b.zip")
     assert stat.S_IMODE(shared.stat().st_mode) == 0o755 and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_webhooks_come_back_with_a_restore_and_events_already_sent_are_not_sent_again(wb, tmp_path):
+    from pipeline import events
+    from pipeline.access.actor import SYSTEM
+
+    wb.settings.webhooks_allow_private = True
+    made = wb.webhooks.create(SYSTEM, "http://127.0.0.1:9/hook", ["job.done"], "books")
+    with wb.db.write() as cur:
+        events.emit(cur, "job.done", 1, {"job_id": 1})
+    outbox = wb.db.query_one("SELECT count(*) FROM event_outbox")[0]
+    good = wb.export_backup(tmp_path / "good.zip")
+    wb.webhooks.delete(SYSTEM, made["id"])
+    wb.import_backup(good)
+    [back] = wb.webhooks.list(SYSTEM)
+    assert back["url"] == "http://127.0.0.1:9/hook" and back["events"] == ["job.done"]
+    assert wb.webhooks.box.open(wb.db.query_one("SELECT secret FROM webhooks")[0]) == made["secret"]
+    assert wb.db.query_one("SELECT count(*) FROM event_outbox")[0] == outbox  # the outbox is not rolled back
+    again = wb.webhooks.create(SYSTEM, "http://127.0.0.1:9/other")
+    assert again["id"] > back["id"]  # the id sequence moved past the restored rows
