@@ -110,7 +110,7 @@ class Api:
         async def handle(request):
             started = time.perf_counter()
             try:
-                body = await request.body() if endpoint.body is not None else b""
+                body = await _read_body(request) if endpoint.body is not None else b""
                 result = await run_in_threadpool(self._run, endpoint, request, body)
             except Exception as exc:  # noqa: BLE001 - every failure is a problem response, never a traceback
                 result = problems.response(problems.from_exception(exc), request.url.path)
@@ -160,6 +160,25 @@ class Api:
         return Response(json.dumps(data), status_code=status, media_type="application/json")
 
 
+async def _read_body(request) -> bytes:
+    """The body, refused (413) as soon as it is larger than MAX_BODY: never held whole before it is checked."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _too_large(int(declared))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _too_large(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int) -> Problem:
+    return Problem(413, "too-large", "The body is too large",
+                   f"The JSON body is {size:,} bytes or more; at most {MAX_BODY:,} are accepted.")
+
+
 def _bearer(request) -> str | None:
     value = request.headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
@@ -186,8 +205,7 @@ def _query_dict(request, model: type[BaseModel]) -> dict:
 
 def _json_body(body: bytes) -> Any:
     if len(body) > MAX_BODY:
-        raise Problem(413, "too-large", "The body is too large",
-                      f"The JSON body is {len(body):,} bytes; at most {MAX_BODY:,} are accepted.")
+        raise _too_large(len(body))
     if not body.strip():
         raise Problem(400, "invalid-json", "No body", "Send a JSON object as the body (Content-Type: "
                                                       "application/json).")
@@ -195,6 +213,9 @@ def _json_body(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(400, "invalid-json", "The body is not JSON", f"The body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise Problem(400, "invalid-json", "The body is nested too deeply",
+                      "The JSON body nests arrays or objects too deeply: send a flat object.") from None
 
 
 def _validated(model: type[BaseModel], data: Any, where: str):
@@ -225,7 +246,9 @@ class Idempotency:
         from pipeline.access.accounts import now
 
         user = call.actor.user_id
-        key = call.idempotency_key
+        # Per user and per workspace the token acts in: a key used in one workspace never answers in another.
+        scope = "all" if call.actor.workspace_id is None else call.actor.workspace_id
+        key = f"{scope}:{call.idempotency_key}"
         path = call.request.url.path
         fingerprint = hashlib.sha256(b"\0".join([endpoint.method.encode(), path.encode(), body])).hexdigest()
         with self.db.write() as cur:
@@ -288,7 +311,8 @@ def decode_cursor(cursor: str | None, keys: tuple[str, ...]) -> dict | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
-        if not isinstance(values, dict) or set(values) != set(keys):
+        if not isinstance(values, dict) or set(values) != set(keys) or not all(
+                type(v) is int and 0 <= v < 2**31 for v in values.values()):
             raise ValueError
         return values
     except (ValueError, TypeError):

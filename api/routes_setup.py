@@ -67,6 +67,11 @@ def register(api: Api) -> None:
         channel_id = call.path["channel_id"]
         current = channels.get_channel(call.wb.db, _channel(call, channel_id)["id"])
         changes = call.body.model_dump(exclude_unset=True)
+        nulls = sorted(k for k, v in changes.items() if v is None)
+        if nulls:
+            raise Problem(422, "invalid-request", "null is not a value",
+                          f"{', '.join(nulls)}: null is not a value; leave a field out to keep what it is.",
+                          errors=[{"field": k, "message": "null is not a value"} for k in nulls])
         call.wb.update_channel(channel_id, _input({**current, **changes}))
         return _channel(call, channel_id)
 

@@ -21,7 +21,6 @@ import html as html_lib
 import io
 import ipaddress
 import re
-import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -177,29 +176,24 @@ def from_url(url: str, source_id: str = "S1", *, offline: bool = False, timeout_
     return _checked(SourceDoc(source_id, title or urlsplit(url).netloc, "url", url, text), url)
 
 
-def public_host(host: str, url: str) -> None:
-    """Refuse a host that resolves to an address only this machine can reach (loopback, private, link-local,
-    reserved): a SourceFetchError saying how to allow it. Checked for every request, redirects included."""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        raise SourceFetchError(f"Could not fetch {url}: {host} does not resolve ({exc}). Check the address and that "
-                               "this machine is online, or save the page and add it as a file.") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise SourceFetchError(f"{url}: {host} is a private address ({address}), which sources may not reach "
-                                   "unless the owner allows it (YTEMPIRE_SOURCES_ALLOW_PRIVATE=1). Save the page "
-                                   "and add it as a file instead.")
+def private_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why a source may not be fetched from ``address`` (only this machine or its network reaches it), or None."""
+    if not address.is_global or address.is_multicast:
+        return "a private address that sources may not reach unless the owner allows it"
+    return None
 
 
 def _fetch(url: str, timeout_s: float, allow_private: bool = False) -> tuple[bytes, str]:
     import httpx
 
-    hooks = {} if allow_private else {"request": [lambda request: public_host(request.url.host, url)]}
+    from pipeline.safehttp import AddressRefused, deadline, guarded_client
+
+    # Checked where it connects (every redirect too), so a name cannot answer one address to the check and
+    # another to the connection; and ``timeout_s`` bounds the whole fetch, not each read of a trickling server.
     try:
-        with httpx.Client(timeout=timeout_s, follow_redirects=True, max_redirects=5, event_hooks=hooks,
-                          headers={"User-Agent": USER_AGENT}) as client:
+        with deadline(timeout_s), guarded_client(None if allow_private else private_reason, timeout=timeout_s,
+                                                 follow_redirects=True, max_redirects=5,
+                                                 headers={"User-Agent": USER_AGENT}) as client:
             with client.stream("GET", url) as response:
                 if response.status_code >= 400:
                     raise SourceFetchError(f"{url} answered HTTP {response.status_code}: check the address, or save "
@@ -216,6 +210,9 @@ def _fetch(url: str, timeout_s: float, allow_private: bool = False) -> tuple[byt
                                                "this video needs as a file.")
                     chunks.append(chunk)
                 return b"".join(chunks), response.headers.get("content-type", "").lower()
+    except AddressRefused as exc:
+        raise SourceFetchError(f"{url}: {exc} (YTEMPIRE_SOURCES_ALLOW_PRIVATE=1). Save the page and add it as a file "
+                               "instead.") from None
     except httpx.TimeoutException:
         raise SourceFetchError(f"{url} did not answer within {timeout_s:g} s: try again later, or save the page and "
                                "add it as a file.") from None

@@ -28,7 +28,8 @@ from email.utils import parsedate_to_datetime
 from pipeline import events
 from pipeline.config import Settings
 from pipeline.db import Database, first
-from pipeline.webhooks import WebhookDesk, WebhookError, check_receiver, utcnow
+from pipeline.safehttp import deadline
+from pipeline.webhooks import WebhookDesk, WebhookError, check_receiver, refused_address, utcnow
 
 log = logging.getLogger("ytempire.webhooks")
 
@@ -86,6 +87,7 @@ class WebhookDispatcher:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._inflight: dict[int, int] = {}  # delivery id -> webhook id
+        self._inflight_ws: dict[int, int | None] = {}  # delivery id -> workspace
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._client = None
@@ -182,21 +184,27 @@ class WebhookDispatcher:
         lease = now + timedelta(seconds=self.settings.webhook_timeout_s + 60)
         with self.db.write() as cur:
             rows = cur.execute(
-                "SELECT d.id, d.webhook_id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
+                "SELECT d.id, d.webhook_id, w.workspace_id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
                 " WHERE d.status = 'pending' AND w.enabled AND coalesce(d.next_attempt_at, d.created_at) <= ?"
                 " AND (d.claimed_until IS NULL OR d.claimed_until < ?)"
                 " ORDER BY coalesce(d.next_attempt_at, d.created_at), d.id LIMIT 200", [now, now]).fetchall()
             with self._lock:
                 busy = set(self._inflight.values())
+                per_ws: dict[int | None, int] = {}
+                for ws in self._inflight_ws.values():
+                    per_ws[ws] = per_ws.get(ws, 0) + 1
+                share = max(1, self.parallel - 1)  # one workspace's slow receivers never take every slot
                 picked = []
-                for delivery_id, webhook_id in rows:
+                for delivery_id, webhook_id, ws in rows:
                     if len(picked) >= free:
                         break
-                    if webhook_id in busy:
-                        continue  # one at a time per receiver: a slow one never takes every slot
+                    if webhook_id in busy or per_ws.get(ws, 0) >= share:
+                        continue  # one at a time per receiver, and room left for another workspace's
                     busy.add(webhook_id)
+                    per_ws[ws] = per_ws.get(ws, 0) + 1
                     picked.append(delivery_id)
                     self._inflight[delivery_id] = webhook_id
+                    self._inflight_ws[delivery_id] = ws
             for delivery_id in picked:
                 cur.execute("UPDATE webhook_deliveries SET claimed_until = ? WHERE id = ?", [lease, delivery_id])
         return picked
@@ -231,15 +239,20 @@ class WebhookDispatcher:
         finally:
             with self._lock:
                 self._inflight.pop(delivery_id, None)
+                self._inflight_ws.pop(delivery_id, None)
             self._wake.set()
 
     def _http(self):
         if self._client is None:
-            import httpx
+            from pipeline.safehttp import guarded_client
 
-            # No proxies from the environment (the checked address is the one connected to), no redirects.
-            self._client = httpx.Client(timeout=self.settings.webhook_timeout_s, follow_redirects=False,
-                                        trust_env=False)
+            # No proxies from the environment, no redirects; the address is checked again where it connects (a
+            # name that changes its answer between the check and the connection is caught), unless the owner
+            # allows private receivers (read at each connection).
+            def policy(address):
+                return None if self.settings.webhooks_allow_private else refused_address(address)
+
+            self._client = guarded_client(policy, timeout=self.settings.webhook_timeout_s, follow_redirects=False)
         return self._client
 
     def deliver(self, delivery_id: int) -> Outcome | None:
@@ -280,26 +293,8 @@ class WebhookDispatcher:
             target = target.copy_with(host=address)
         outcome = Outcome()
         try:
-            request = self._http().build_request("POST", target, content=payload.encode("utf-8"), headers=headers,
-                                                 extensions=extensions)
-            response = self._http().send(request, stream=True)
-            try:
-                outcome.status_code = response.status_code
-                body = b""
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) >= 1024:
-                        break
-                outcome.response = body.decode("utf-8", "replace")[:MAX_RESPONSE] or None
-                outcome.retry_after = retry_after(response.headers.get("retry-after"))
-                if 300 <= response.status_code < 400:
-                    outcome.error = (f"the receiver redirected ({response.status_code} to "
-                                     f"{response.headers.get('location', 'nowhere')[:200]}); redirects are not "
-                                     "followed: give the webhook the final URL")
-                elif not outcome.ok:
-                    outcome.error = f"the receiver answered HTTP {response.status_code}"
-            finally:
-                response.close()
+            with deadline(self.settings.webhook_timeout_s):  # the whole attempt: a trickling receiver is cut off
+                outcome = self._exchange(target, payload, headers, extensions)
         except httpx.TimeoutException:
             outcome.error = f"no answer within {self.settings.webhook_timeout_s:g} s"
         except httpx.HTTPError as exc:
@@ -307,6 +302,31 @@ class WebhookDispatcher:
         outcome.ms = int((time.monotonic() - started) * 1000)
         if outcome.error:
             outcome.error = outcome.error[:MAX_ERROR]
+        return outcome
+
+    def _exchange(self, target, payload: str, headers: dict, extensions: dict) -> Outcome:
+        """One POST and the start of its answer (the caller's deadline bounds it)."""
+        outcome = Outcome()
+        request = self._http().build_request("POST", target, content=payload.encode("utf-8"), headers=headers,
+                                             extensions=extensions)
+        response = self._http().send(request, stream=True)
+        try:
+            outcome.status_code = response.status_code
+            body = b""
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) >= 1024:
+                    break
+            outcome.response = body.decode("utf-8", "replace")[:MAX_RESPONSE] or None
+            outcome.retry_after = retry_after(response.headers.get("retry-after"))
+            if 300 <= response.status_code < 400:
+                outcome.error = (f"the receiver redirected ({response.status_code} to "
+                                 f"{response.headers.get('location', 'nowhere')[:200]}); redirects are not "
+                                 "followed: give the webhook the final URL")
+            elif not outcome.ok:
+                outcome.error = f"the receiver answered HTTP {response.status_code}"
+        finally:
+            response.close()
         return outcome
 
     # -- recording -------------------------------------------------------------------------------------

@@ -54,8 +54,11 @@ def utcnow() -> datetime:
 # -- receivers: which addresses a webhook may reach --------------------------------------------------
 def refused_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """What kind of non-public address this is (None: a public one)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(address, ipaddress.IPv6Address):
+        # ::ffff:127.0.0.1 is 127.0.0.1; 6to4 (2002:7f00:1::) and Teredo carry an IPv4 address inside too.
+        inner = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if inner is not None:
+            address = inner
     checks = (("loopback", address.is_loopback), ("link-local", address.is_link_local),
               ("unspecified", address.is_unspecified), ("multicast", address.is_multicast),
               ("carrier-grade NAT", isinstance(address, ipaddress.IPv4Address) and address in CGNAT),

@@ -153,7 +153,19 @@ def test_invalid_job_bodies_name_the_field(stack, body, field):
 
 
 def test_malformed_and_oversized_bodies(stack):
+    with client(stack, None) as c:  # refused while it arrives: no body is held whole before its size is checked
+        def endless():
+            for _ in range(1000):
+                yield b" " * 65536
+        assert c.post("/jobs", content=endless()).status_code == 413
+        assert c.post("/jobs", content=b"x" * 300_000).status_code == 413
     with client(stack) as c:
+        assert "too deeply" in problem(c.post("/jobs", content=b"[" * 120_000 + b"]" * 120_000),
+                                              400)["detail"]
+        for forged in ({"after": [1]}, {"after": {"x": 1}}, {"after": True}, {"after": -5}):
+            from api.core import encode_cursor
+            problem(c.get("/jobs", params={"cursor": encode_cursor(forged)}), 400)
+            problem(c.get("/videos", params={"cursor": encode_cursor(forged)}), 400)
         assert "not valid JSON" in problem(c.post("/jobs", content=b"{nope"), 400)["detail"]
         problem(c.post("/jobs", content=b""), 400)
         problem(c.post("/jobs", content=json.dumps({"topic": "a" * 300_000}).encode()), 413)
@@ -182,11 +194,21 @@ def test_idempotency_key_makes_one_job_and_refuses_another_body(stack):
         [t.join() for t in threads]
         made = {r.json()["id"] for r in results if r.status_code in (200, 201)}
         assert len(made) == 1 and all(r.status_code in (200, 201, 409) for r in results)
+    # The same user's key in another workspace is another request (a member of both never sees one from the other).
+    wb.access.add_member(wb.access.cli_actor("owner@example.com", "test"), "operator@example.com", stack["ws2"])
+    ws2 = wb.acting(wb.access.cli_actor("operator@example.com", "test")).tokens.create("ws2", 5, stack["ws2"])
+    with httpx.Client(base_url=stack["url"] + "/api/v1", headers={"authorization": f"Bearer {ws2['token']}"}) as c2:
+        c2.post("/channels", json={"name": "Second workspace channel"})
+        other_ws = c2.post("/jobs", json={"topic": "Deep sea vents"}, headers={"idempotency-key": "order-7781"})
+        assert other_ws.status_code == 201 and other_ws.json()["workspace_id"] == stack["ws2"]
+    wb.access.add_member(wb.access.cli_actor("owner@example.com", "test"), "operator@example.com", stack["ws2"],
+                         member=False)
     # Another user's same key is theirs alone.
     with client(stack, "owner") as c:
         assert c.post("/jobs", json={"topic": "Deep sea vents"}, headers={"idempotency-key": "order-7781"}
                       ).json()["id"] != first.json()["id"]
-    assert wb.raw_db.query_one("SELECT count(*) FROM jobs")[0] == before + 3
+    assert wb.raw_db.query_one("SELECT count(*) FROM jobs")[0] == before + 4
+    wb.cancel(other_ws.json()["id"])
     # Even when the stored answer is lost, the job's own key keeps it to one job (answered 200: already made).
     with wb.raw_db.write() as cur:
         cur.execute("DELETE FROM api_idempotency")
@@ -224,7 +246,7 @@ def test_cursor_pagination_walks_every_job_once_and_filters(stack):
             cursor = page["next_cursor"]
             if not cursor:
                 break
-        everything = [r[0] for r in wb.raw_db.query("SELECT id FROM jobs ORDER BY id DESC")]
+        everything = [r[0] for r in wb.raw_db.query("SELECT id FROM jobs WHERE workspace_id = 1 ORDER BY id DESC")]
         assert seen == everything
         queued = c.get("/jobs", params=[("status", "queued"), ("status", "review"), ("limit", 200)]).json()["items"]
         assert queued and all(j["status"] in ("queued", "review") for j in queued)
@@ -287,6 +309,8 @@ def test_channels_crud_and_schedule(stack):
         assert ch["niche"] == "astronomy" and ch["default_duration"] == 45 and ch["connected"] is False
         problem(c.post("/channels", json={"name": "Space Minutes"}), 422)
         problem(c.post("/channels", json={"name": "Bad colour", "primary_color": "blurple"}), 422)
+        assert "null is not a value" in problem(c.patch(f"/channels/{ch['id']}", json={"made_for_kids": None}),
+                                                422)["detail"]
         patched = c.patch(f"/channels/{ch['id']}", json={"niche": "the night sky"}).json()
         assert patched["niche"] == "the night sky" and patched["default_duration"] == 45
         assert ch["id"] in [x["id"] for x in c.get("/channels").json()["items"]]
