@@ -33,7 +33,7 @@ EVENT_TYPES: tuple[tuple[str, str], ...] = (
     ("budget.reached", "Spend reached 100% of a video's cap or of a provider's daily budget."),
     ("quota.parked", "A YouTube project or channel was parked until its quota resets."),
     ("channel.token_revoked", "A channel's YouTube token was revoked or expired: reconnect the channel."),
-    ("webhook.test", "A test event sent from the Webhooks page to one webhook."),
+    ("webhook.test", "A test event sent from the Automation page to one webhook."),
 )
 TYPE_NAMES = tuple(name for name, _ in EVENT_TYPES)
 DEFAULT_PUBLIC_URL = "http://localhost:8501"

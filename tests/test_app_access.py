@@ -11,11 +11,11 @@ from conftest import EXAMPLE_SOURCE, PASSWORD, ROOT, app_test, sign_in_as
 from pipeline.channels import ChannelInput
 from pipeline.workbench import VideoRequest
 
-PAGES = ["overview", "costs", "trends", "studio", "library", "channels", "settings", "access"]
+PAGES = ["overview", "costs", "trends", "studio", "library", "channels", "account", "automation", "settings", "access"]
 VISIBLE = {
     "owner": set(PAGES),
-    "operator": {"overview", "costs", "trends", "studio", "library", "channels"},
-    "analyst": {"overview", "costs", "trends", "library", "channels"},
+    "operator": {"overview", "costs", "trends", "studio", "library", "channels", "account", "automation"},
+    "analyst": {"overview", "costs", "trends", "library", "channels", "account"},
 }
 
 
@@ -131,7 +131,7 @@ def test_two_workspaces_never_see_each_others_channels_topics_or_jobs(tmp_path, 
         if getattr(module, "exports", None) is original:
             monkeypatch.setattr(module, "exports", recording)
     from streamlit.testing.v1 import AppTest
-    for page in ["overview", "costs", "trends", "studio", "library", "channels"]:
+    for page in ["overview", "costs", "trends", "studio", "library", "channels", "account", "automation"]:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
         at.session_state["ytempire_session_cookie"] = cookie
         at.run()
