@@ -31,9 +31,10 @@ def register(api: Api) -> None:
     @api.route("POST", "/jobs", summary="Make a video", tag="jobs", permission="make", body=m.JobCreate,
                response=m.Job, status=201, creates=True, errors=(401, 403, 404, 409, 422, 429))
     def create_job(call: Call):
-        """Queue one video. With an `Idempotency-Key` header a retried request returns the first job (200)
-        instead of queueing a second; the job also carries the key, so even a request cut off mid-way makes
-        one job. The budget guard, review gates and quality gate apply as in the Studio."""
+        """Queue one video (201). With an `Idempotency-Key` header a retried request gets the first answer again
+        (`Idempotent-Replayed: true`) instead of queueing a second; the job also carries the key, so even a
+        request cut off after the job was queued makes one job (answered 200 with that job). The budget guard,
+        review gates and quality gate apply as in the Studio."""
         from pipeline.workbench import VideoRequest
 
         body: m.JobCreate = call.body
@@ -80,9 +81,11 @@ def register(api: Api) -> None:
         """A queued job is cancelled at once; a running one stops at its next checkpoint (what it finished and
         paid for is kept)."""
         job_id = call.path["job_id"]
+        from pipeline.job_views import cancelled_words
+
         said = call.wb.cancel(job_id)
         job = _job(call, job_id)
-        return {"job_id": job_id, "status": job["status"], "message": str(said)}
+        return {"job_id": job_id, "status": job["status"], "message": cancelled_words(job_id, said)}
 
     @api.route("POST", "/jobs/{job_id:int}/retry", summary="Retry a job", tag="jobs", permission="make",
                response=m.ActionResult, errors=(401, 403, 404, 409))

@@ -3,8 +3,15 @@
 Exit codes: 0 done, 1 the job failed or was cancelled, 2 bad input, 3 the
 database is held by another process (the running workbench), 4 the video was
 made but held by the quality gate, 5 publishing deferred (quota), 130/143 `make`
-interrupted by Ctrl-C/SIGTERM (the job keeps what it finished). `work` exits 0
-when it drains or is stopped (Ctrl-C or SIGTERM), after every thread has stopped.
+interrupted by Ctrl-C/SIGTERM (the job keeps what it finished), 7 not allowed for
+that account or token. `work` exits 0 when it drains or is stopped (Ctrl-C or
+SIGTERM), after every thread has stopped.
+
+While the workbench runs (it holds the database), `make`, `jobs`, `cancel`,
+`retry`, `publish` and `review publish` go through its API instead, with the
+operator's personal API token (`--token`, else $YTEMPIRE_API_TOKEN): the same
+output, the same exit codes (pipeline.cli_api). `make` then follows the job the
+workbench runs; Ctrl-C stops following, not the job.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from pathlib import Path
 
 from pipeline import jobs
 from pipeline.channels import ChannelError
+from pipeline.cli_api import add_token_option, local_api
 from pipeline.config import MAX_DURATION_S, MAX_OUTLINE_CHARS, MIN_DURATION_S, ConfigError, load_settings
 from pipeline.costs import PriceError, job_cost
 from pipeline.db import DatabaseLocked
@@ -115,11 +123,13 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--cap", type=_number(0, 1000, "dollars from 0 to 1000"), default=None,
                       help="spending cap for this video in USD, 0-1000 (default: settings)")
     make.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_token_option(make)
 
     lst = sub.add_parser("jobs", parents=[common], help="list jobs")
     lst.add_argument("--json", action="store_true")
     lst.add_argument("--limit", type=_number(1, 10_000, "a whole number from 1 to 10000", integer=True), default=50,
                      help="how many jobs, newest first (1-10000)")
+    add_token_option(lst)
 
     work = sub.add_parser("work", parents=[common], help="run the worker: resume unfinished jobs and drain the queue")
     work.add_argument("--until-empty", action="store_true", help="exit when no job is queued or running")
@@ -136,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("cancel", "cancel a queued or running job"), ("retry", "queue a failed, cancelled or held job again")):
         c = sub.add_parser(name, parents=[common], help=text)
         c.add_argument("job_id", type=int)
+        add_token_option(c)
     return p
 
 
@@ -184,6 +195,10 @@ def cmd_make(args: argparse.Namespace) -> int:
     if not args.topic.strip():
         return _error("the topic is empty: give the video a topic, for example \"Why octopuses are so smart\"", 2)
     duration = None if args.duration is None else int(round(args.duration))
+    api = local_api(args)
+    if api is not None:
+        with api:
+            return _make_through(api, args, outline, duration)
     wb = _workbench(args)
     terminated = threading.Event()
 
@@ -248,6 +263,12 @@ def _report(wb, job_id: int, status: str, as_json: bool) -> int:
         result["awaiting"] = job.get("awaiting")
     if status == "failed":
         result["error"] = {"stage": job["error_stage"], "provider": job["error_provider"], "message": job["error_message"]}
+    return print_report(result, job, as_json)
+
+
+def print_report(result: dict, job: dict, as_json: bool) -> int:
+    """``make``'s answer, from the database or from the API (the same object either way); the exit code."""
+    job_id, status = result["job_id"], result["status"]
     if as_json:
         print(json.dumps(result))
     else:
@@ -275,13 +296,48 @@ def _report(wb, job_id: int, status: str, as_json: bool) -> int:
     return EXIT.get(status, 1)
 
 
-def cmd_jobs(args: argparse.Namespace) -> int:
-    wb = _workbench(args)
+def _make_through(api, args: argparse.Namespace, outline: str, duration: int | None) -> int:
+    """``make`` while the workbench runs: queue the job through its API (one Idempotency-Key for every resend,
+    so it is one job), follow it to the end with the same progress line, and report what the in-process path
+    reports. Ctrl-C or SIGTERM stop following; the job keeps running in the workbench."""
+    import uuid
+
+    from pipeline import cli_api
+
+    body = cli_api.job_body(args, outline, duration)
+    job = api.create_job(body, key=f"cli-{uuid.uuid4()}")
+    job_id = job["id"]
+    bar = ProgressBar(list(jobs.STAGES))
+    stop = threading.Event()
+    left = (f"job {job_id} keeps running in the workbench at {api.url}: follow it with `python -m pipeline jobs`, "
+            f"cancel it with `python -m pipeline cancel {job_id}`")
     try:
-        from pipeline.queries import JOBS_SQL
-        rows = wb.db.query_dicts(JOBS_SQL, [args.limit])  # the same read model the Studio queue uses
-    finally:
-        wb.close()
+        with _on_sigterm(stop.set):
+            job = cli_api.follow(api, job_id, bar, stop)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"interrupted: {left}", file=sys.stderr)
+        return 130
+    bar.close()
+    if job is None:
+        print(f"stopped by SIGTERM: {left}", file=sys.stderr)
+        return 143
+    return print_report(cli_api.report_of(job), job, args.json)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    api = local_api(args)
+    if api is not None:
+        from pipeline.cli_api import jobs_rows
+        with api:
+            rows = jobs_rows(api.jobs(args.limit))
+    else:
+        wb = _workbench(args)
+        try:
+            from pipeline.queries import JOBS_SQL
+            rows = wb.db.query_dicts(JOBS_SQL, [args.limit])  # the same read model the Studio queue uses
+        finally:
+            wb.close()
     if args.json:
         print(json.dumps(rows, default=str))
         return 0
@@ -338,6 +394,16 @@ def cmd_work(args: argparse.Namespace) -> int:
 
 
 def cmd_simple(args: argparse.Namespace) -> int:
+    api = local_api(args) if args.command in ("cancel", "retry") else None
+    if api is not None:
+        with api:
+            if args.command == "cancel":
+                status = api.cancel(args.job_id)["status"]
+                print(f"job {args.job_id}: {'cancelled' if status == 'cancelled' else 'cancel requested'}")
+            else:
+                api.retry(args.job_id)
+                print(f"job {args.job_id}: queued again; the workbench at {api.url} runs it")
+        return 0
     wb = _workbench(args)
     try:
         if args.command == "cancel":
@@ -358,6 +424,7 @@ def cmd_simple(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from pipeline.access.accounts import AccessError
     from pipeline.access.actor import Forbidden, NotInWorkspace
+    from pipeline.cli_api import ApiError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -411,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
             except cli_trends.ERRORS as exc:
                 return _error(str(exc), 2)
         return handlers.get(args.command, cmd_simple)(args)
+    except ApiError as exc:
+        return _error(str(exc), exc.code)
     except DatabaseLocked as exc:
         return _error(str(exc), 3)
     except (Forbidden, NotInWorkspace, AccessError) as exc:

@@ -9,8 +9,10 @@
     review publish JOB [--to youtube|outbox] [--privacy P] [--title T] [--tags a,b] [--at ISO]
                                      publish a video waiting for it (or one exported to the outbox)
 
-Queued work runs in the app's worker, or here with ``python -m pipeline work --until-empty``. Exit codes:
-0 done, 2 a refusal or bad input (the message says what to do), 3 the database is held by the running app.
+Queued work runs in the app's worker, or here with ``python -m pipeline work --until-empty``. While the workbench
+runs, ``review publish`` goes through its API (``--token`` or $YTEMPIRE_API_TOKEN); the others need it stopped.
+Exit codes: 0 done, 2 a refusal or bad input (the message says what to do), 3 the database is held by the
+running app (or its API needs a token), 7 not allowed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+from pipeline.cli_api import add_token_option, local_api
 from pipeline.review import PublishRequest, ReviewError, ScriptEdit, SectionEdit, split_tags
 
 MAX_EDIT_BYTES = 1 << 20
@@ -51,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     pub.add_argument("--title", default=None, help="a new title (at most 100 characters)")
     pub.add_argument("--tags", default=None, help="comma-separated tags (at most 500 characters in all)")
     pub.add_argument("--at", default=None, help="publish at this ISO time, e.g. 2026-12-24T15:00:00Z")
+    add_token_option(pub)  # while the workbench runs, publish goes through its API
 
 
 def _edit_of(data: dict) -> ScriptEdit:
@@ -63,7 +67,28 @@ def _edit_of(data: dict) -> ScriptEdit:
                           "`python -m pipeline review show JOB --json`.") from exc
 
 
+def _publish_request(args: argparse.Namespace) -> PublishRequest:
+    at = None
+    if args.at:
+        try:
+            at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if len(args.at) <= 40 else None
+        except ValueError:
+            at = None
+        if at is None:
+            raise ReviewError(f"--at must be an ISO time such as 2026-12-24T15:00:00Z, not {args.at[:40]!r}.")
+    tags = split_tags(args.tags) if args.tags is not None else None
+    return PublishRequest(target=args.target, privacy=args.privacy, title=args.title, tags=tags, publish_at=at)
+
+
 def run(args: argparse.Namespace, workbench) -> int:
+    if args.review_command == "publish" and (api := local_api(args)) is not None:
+        req = _publish_request(args)
+        body = {"target": req.target, "privacy": req.privacy, "title": req.title, "tags": req.tags,
+                "publish_at": req.publish_at.isoformat() if req.publish_at else None}
+        with api:
+            said = api.publish(args.job_id, {k: v for k, v in body.items() if v is not None})
+        print(f"job {args.job_id}: queued to publish to {args.target} (from {said['rerun_from']})")
+        return 0
     wb = workbench(args)
     try:
         desk, cmd = wb.review, args.review_command
@@ -108,17 +133,7 @@ def run(args: argparse.Namespace, workbench) -> int:
             desk.regenerate_script(args.job_id, args.writer)
             print(f"job {args.job_id}: queued to write the script again; it will wait for review")
         else:
-            at = None
-            if args.at:
-                try:
-                    at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if len(args.at) <= 40 else None
-                except ValueError:
-                    at = None
-                if at is None:
-                    raise ReviewError(f"--at must be an ISO time such as 2026-12-24T15:00:00Z, not {args.at[:40]!r}.")
-            tags = split_tags(args.tags) if args.tags is not None else None
-            said = desk.publish(args.job_id, PublishRequest(target=args.target, privacy=args.privacy, title=args.title,
-                                                            tags=tags, publish_at=at))
+            said = desk.publish(args.job_id, _publish_request(args))
             print(f"job {args.job_id}: queued to publish to {args.target} (from {said['rerun_from']})")
         return 0
     finally:

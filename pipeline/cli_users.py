@@ -7,6 +7,10 @@
                                        a single-use invitation link (shown once)
     users role EMAIL ROLE              owner, operator or analyst
     users workspaces                   every workspace with its members
+    users token create NAME [--days N] a personal API token for the acting account (shown once), for the API,
+                                       n8n, or this CLI while the workbench runs (YTEMPIRE_API_TOKEN)
+    users token list [--json]          the acting account's tokens (never their secret)
+    users token revoke ID              revoke one at once
 
 Whoever can run commands on this machine and read the data directory can already read everything, so
 ``reset-password`` and ``create-owner`` need no sign-in; the others act ``--as`` an owner (default: the
@@ -23,8 +27,9 @@ import sys
 
 from pipeline.access.accounts import DEFAULT_INVITE_HOURS, AccessError
 from pipeline.access.actor import ROLES, SYSTEM
+from pipeline.access.tokens import DAYS, DEFAULT_DAYS, TokenError
 
-ERRORS = (AccessError,)
+ERRORS = (AccessError, TokenError)
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -52,6 +57,15 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     ro.add_argument("email")
     ro.add_argument("role", choices=ROLES)
     usub.add_parser("workspaces", parents=[common], help="every workspace")
+    tok = usub.add_parser("token", help="personal API tokens (for the API, n8n, the CLI while the workbench runs)")
+    tsub = tok.add_subparsers(dest="token_command", required=True)
+    tc = tsub.add_parser("create", parents=[common], help="a new token of the acting account (--as), shown once")
+    tc.add_argument("name", help="what will use it, e.g. n8n (at most 80 characters)")
+    tc.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"how long it works ({DAYS[0]}-{DAYS[1]} days)")
+    tl = tsub.add_parser("list", parents=[common], help="the acting account's tokens")
+    tl.add_argument("--json", action="store_true")
+    tr = tsub.add_parser("revoke", parents=[common], help="revoke a token (its id from `users token list`)")
+    tr.add_argument("token_id", type=int)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -101,6 +115,32 @@ def run(args: argparse.Namespace, workbench) -> int:
         elif cmd == "workspaces":
             for w in access.workspaces():
                 print(f"{w['id']:>4}  {w['name']}")
+        elif cmd == "token":
+            _token(wb, args)
         return 0
     finally:
         wb.close()
+
+
+def _token(wb, args: argparse.Namespace) -> None:
+    """``users token ...`` for the acting account (``--as``; the only account by default)."""
+    if args.token_command == "create":
+        made = wb.tokens.create(args.name, args.days)
+        print(made["token"])
+        print(f"(token {made['id']} {made['prefix']} \"{made['name']}\" for {wb.actor.email}, works until "
+              f"{made['expires_at']:%Y-%m-%d} UTC; shown only now: export YTEMPIRE_API_TOKEN=... to use it)",
+              file=sys.stderr)
+    elif args.token_command == "list":
+        rows = wb.tokens.list()
+        if args.json:
+            print(json.dumps(rows, default=str))
+        for r in [] if args.json else rows:
+            used = f"last used {r['last_used_at']:%Y-%m-%d %H:%M}" if r["last_used_at"] else "never used"
+            print(f"{r['id']:>4}  {r['prefix']}  {r['state']:<8} {r['name']:<24} until {r['expires_at']:%Y-%m-%d}"
+                  f"  {used}")
+        if not rows and not args.json:
+            print("no tokens yet: make one with  python -m pipeline users token create NAME")
+    elif wb.tokens.revoke(args.token_id):
+        print(f"token {args.token_id}: revoked")
+    else:
+        print(f"token {args.token_id}: was revoked already")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from pipeline import jobs
+from pipeline.cli_api import add_token_option, local_api
 from pipeline.channels import ChannelError, ChannelInput, create_channel, get_channel, list_channels
 from pipeline.youtube.accounts import AccountError
 from pipeline.youtube.crypto import new_key
@@ -41,6 +42,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     pub.add_argument("--json", action="store_true")
     pub.add_argument("--reupload", action="store_true",
                      help="upload a new copy when YouTube no longer has the video this job uploaded (refused while it does)")
+    add_token_option(pub)  # while the workbench runs, publish goes through its API
 
 
 ERRORS = (AccountError, ChannelError)
@@ -50,6 +52,9 @@ def run(args: argparse.Namespace, workbench) -> int:
     if args.command == "channels" and args.channels_command == "key":
         print(new_key())
         return 0
+    if args.command == "publish" and (api := local_api(args)) is not None:
+        with api:
+            return _publish_through(api, args)
     wb = workbench(args)
     try:
         if args.command == "publish":
@@ -170,4 +175,42 @@ def _publish(wb, args: argparse.Namespace) -> int:
     else:
         print(f"job {args.job_id}: {result.state} as {result.url} ({units} quota units)"
               + (f"; publishAt {moved['from']} moved to {moved['to'] or 'now'} ({moved['why']})" if moved else ""))
+    return 0
+
+
+def _publish_through(api, args: argparse.Namespace) -> int:
+    """``publish`` while the workbench runs: its worker uploads (POST /jobs/{id}/publish), this follows the job
+    and prints what the in-process path prints. The upload itself is the same publish stage, so an interrupted
+    one resumes the same way."""
+    import threading
+
+    from pipeline.cli_api import follow
+    from pipeline.providers.base import ProviderError
+
+    if args.reupload:
+        raise AccountError("--reupload needs the database: stop the workbench and run it again, or publish the job "
+                           "from the Library.")
+    job = api.job(args.job_id)
+    if args.channel and args.channel.strip().lower() not in (str(job["channel_id"]), (job["channel"] or "").lower()):
+        raise AccountError(f"Job {args.job_id} was made for {job['channel']!r}; publish it there (or leave out "
+                           "--channel).")
+    if job["status"] in ("queued", "running"):
+        raise AccountError(f"Job {args.job_id} is {job['status']}: the worker will publish it when it gets there.")
+    api.publish(args.job_id, {"target": "youtube", "privacy": job.get("privacy") or "private"})
+    job = follow(api, args.job_id, lambda stage, fraction: None, threading.Event())
+    if job["status"] == "deferred":
+        print(f"error: deferred: {next(s['error'] for s in job['stages'] if s.get('error'))}", file=sys.stderr)
+        return 5
+    if job["status"] != "done":
+        raise ProviderError(f"Job {args.job_id} is {job['status']}"
+                            + (f" at {job['error_stage']}: {job['error_message']}" if job["error_message"] else "."))
+    video = job.get("video") or {}
+    state, ref = video.get("publish_state"), video.get("publish_ref")
+    url = f"https://youtu.be/{ref}" if state in ("published", "scheduled") else ref
+    units = video.get("quota_units", 0)
+    if args.json:
+        print(json.dumps({"job_id": args.job_id, "video_id": ref, "url": url, "state": state, "quota_units": units,
+                          "publish_at_moved": None}))
+    else:
+        print(f"job {args.job_id}: {state} as {url} ({units} quota units)")
     return 0

@@ -282,9 +282,20 @@ async def release_workbench(_app: Any) -> AsyncIterator[None]:
 
     uvicorn answers SIGTERM by shutting down and then raising SIGTERM again with the default handler, which
     ends the process before atexit runs; closing here lets running jobs stop at a checkpoint and closes the
-    database cleanly, as plain `streamlit run` did through atexit.
+    database cleanly, as plain `streamlit run` did through atexit. The Workbench is opened when the server starts,
+    so its worker and webhook deliveries run without waiting for someone to open a page. While it serves, ``<data dir>/run/server.json``
+    says where (pipeline.cli_api): the CLI goes through this process's API instead of refusing.
     """
-    yield
+    from pipeline.cli_api import announce_server
+
     from ui.state import shared_workbench
+
+    withdraw = announce_server()
+    try:  # open it now, not at the first page view: queued jobs resume and waiting webhooks go out after a restart
+        await asyncio.to_thread(shared_workbench)
+    except Exception as exc:  # noqa: BLE001 - a held database or a bad setting: the first page says what to fix
+        log.warning("the workbench did not open at start (%s: %s); pages will say why", type(exc).__name__, exc)
+    yield
+    withdraw()
 
     await asyncio.to_thread(shared_workbench.clear)  # on_release closes it; a job may take a moment to stop

@@ -52,6 +52,8 @@ class TokenDesk:
         name = (name or "").strip()
         if not name or len(name) > MAX_NAME:
             raise TokenError(f"Name the token (1-{MAX_NAME} characters), e.g. the tool that will use it.")
+        if isinstance(days, float) and days.is_integer():
+            days = int(days)  # 90.0 from a number input is 90 days
         if isinstance(days, bool) or not isinstance(days, int) or not DAYS[0] <= days <= DAYS[1]:
             raise TokenError(f"A token lasts from {DAYS[0]} to {DAYS[1]} days; {days!r} is not that.")
         ws = actor.workspace_id if workspace_id == "current" else workspace_id
