@@ -42,6 +42,7 @@ class Call:
     query: Any = None
     body: Any = None
     idempotency_key: str | None = None
+    api_state: dict = field(default_factory=dict)  # what the Api keeps between requests (caches), shared
 
     @property
     def base_url(self) -> str:
@@ -81,6 +82,7 @@ class Api:
         self._workbench = workbench
         self.limiter = limiter
         self.endpoints: list[Endpoint] = []
+        self.state: dict = {}  # caches endpoints keep between requests (one Api per process)
 
     def route(self, method: str, path: str, *, summary: str, tag: str, **options: Any):
         def register(fn: Callable[[Call], Any]) -> Callable[[Call], Any]:
@@ -124,7 +126,7 @@ class Api:
     def _run(self, endpoint: Endpoint, request, body: bytes):
         wb = self.workbench() if endpoint.workbench else None
         client = f"api {request.client.host if request.client else 'local'}"
-        call = Call(wb, None, request, dict(request.path_params))
+        call = Call(wb, None, request, dict(request.path_params), api_state=self.state)
         headers: dict[str, str] = {}
         if endpoint.permission is not None:
             token = _bearer(request)

@@ -22,10 +22,31 @@ def records(df) -> list[dict]:
     return out
 
 
+class ChannelCache:
+    """The channels read model (videos made and spend per channel: a pass over every video) per scope, kept while
+    the data it reads is unchanged (``data_version``, as the pages' cached reads), so a client polling the list
+    does not redo that pass each time."""
+
+    MAX = 64  # scopes kept (owners on All, each workspace)
+
+    def __init__(self):
+        self._rows: dict = {}
+
+    def rows(self, call: Call) -> list[dict]:
+        key = (call.actor.scope, queries.data_version(call.wb.raw_db))
+        rows = self._rows.get(key)
+        if rows is None:
+            rows = records(queries.channels(call.wb.db))
+            if len(self._rows) >= self.MAX:
+                self._rows.clear()
+            self._rows[key] = rows
+        return [dict(r) for r in rows]
+
+
 def _channels(call: Call) -> list[dict]:
-    rows = records(queries.channels(call.wb.db))
+    rows = call.api_state.setdefault("channels", ChannelCache()).rows(call)
     for row in rows:
-        row["connected"] = call.wb.youtube.connected(row["id"])
+        row["connected"] = call.wb.youtube.connected(row["id"])  # read each time: a connection is no data change
     return rows
 
 
@@ -159,7 +180,10 @@ def register(api: Api) -> None:
         """The channel's next video topics: rising topics ranked by fit with its niche and predicted growth, minus
         what it already made. The n8n "top backlog topic" workflow takes the first."""
         q: m.BacklogQuery = call.query
-        channel = channels.get_channel(call.wb.db, _channel(call, call.path["channel_id"])["id"])
+        channel_id = call.path["channel_id"]
+        if call.wb.db.query_one("SELECT 1 FROM channels WHERE id = ?", [channel_id]) is None:
+            raise Problem(404, "not-found", "Not found", f"There is no channel {channel_id} in this workspace.")
+        channel = channels.get_channel(call.wb.db, channel_id)
         country = q.country.upper()
         df = call.wb.trends.backlog(country, channel, limit=q.limit)
         return {"country": country, "items": records(df)}

@@ -135,6 +135,11 @@ def backlog(db: Database, country: str, channel: dict, embedder: Embedder | None
     niche = (channel.get("niche") or channel.get("name") or "").strip()
     made = [r[0] for r in db.query("SELECT coalesce(v.title, j.topic) FROM jobs j LEFT JOIN videos v ON v.job_id = j.id"
                                    " WHERE j.channel_id = ?", [channel["id"]])]
+    # A busy channel made thousands of videos, many on the same titles: each distinct title is embedded or cut
+    # into words once, not once per topic (the max over them is the same).
+    made = list(dict.fromkeys(made))
+    made_terms = list({frozenset(terms(m)) for m in made})
+    niche_terms = set(terms(niche))
     fit, novelty = [], []
     use_vectors = embedder is not None and all(centroids.get(t) is not None for t in df["topic_id"])
     if use_vectors:
@@ -147,9 +152,8 @@ def backlog(db: Database, country: str, channel: dict, embedder: Embedder | None
             novelty.append(float(1 - max(0.0, (made_v @ c).max())) if made_v is not None else 1.0)
         else:
             words = set(row["terms"])
-            niche_terms = set(terms(niche))
             fit.append(len(words & niche_terms) / max(1, len(words)) if niche_terms else 0.5)
-            overlap = max((len(words & set(terms(m))) / max(1, len(words)) for m in made), default=0.0)
+            overlap = max((len(words & m) / max(1, len(words)) for m in made_terms), default=0.0)
             novelty.append(1 - overlap)
     df = df.with_columns(pl.Series("fit", fit), pl.Series("novelty", novelty))
     df = df.with_columns(
