@@ -371,28 +371,16 @@ class TrendsQuery(Strict):
     limit: int = Field(25, ge=1, le=100)
 
 
-class Topic(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    topic_id: int | None = None
-    label: str | None = None
-
-
 class TopicList(BaseModel):
     country: str
     items: list[dict]
 
 
-class BacklogQuery(Strict):
-    country: str = Field("US", min_length=2, max_length=8)
+class BacklogQuery(TrendsQuery):
     limit: int = Field(30, ge=1, le=100)
 
 
 # -- YouTube ---------------------------------------------------------------------------------------------
-class QuotaLine(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    project: str
-
-
 class YouTubeStatus(BaseModel):
     quota: list[dict]
     accounts: list[dict]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import OWNER_EMAIL, ROOT, sign_in_as
+from conftest import ROOT
+from test_cli_api import make_owner_token as owner_token
 from fakes_webhooks import Receiver
 from test_browser import serve
 
@@ -18,19 +18,6 @@ pytestmark = pytest.mark.slow
 
 ENV = {"YTEMPIRE_WEBHOOKS_ALLOW_PRIVATE": "true", "YTEMPIRE_WEBHOOK_RETRY_S": "0.5,1,1,2,2,5,5,5",
        "YTEMPIRE_BOOTSTRAP_TRENDS": "false"}
-
-
-def owner_token(data_dir: Path) -> str:
-    """An owner and a personal API token on a new data directory (the server is not running yet)."""
-    from pipeline.config import Settings
-    from pipeline.workbench import Workbench
-
-    wb = Workbench(Settings(data_dir=data_dir, bootstrap_trends=False), start_worker=False)
-    try:
-        sign_in_as(wb, "owner")
-        return wb.acting(wb.access.cli_actor(OWNER_EMAIL, "test")).tokens.create("curl", 30)["token"]
-    finally:
-        wb.close()
 
 
 def wait_for(predicate, timeout: float, what: str):
