@@ -74,22 +74,20 @@ def withdraw(data_dir: Path, pid: int | None = None) -> None:
         path.unlink(missing_ok=True)
 
 
-def announce_server():
-    """For the st.App lifespan: announce this server (address and port from Streamlit's config) and return the
-    function that withdraws it at shutdown. Never raises: a workbench without the file still serves, the CLI just
-    cannot find it (it then says the database is held)."""
+def announce_server(address: str, port: int):
+    """For the st.App lifespan (ui/server.py passes Streamlit's configured address and port): announce this server
+    and return the function that withdraws it at shutdown. Never raises: a workbench without the file still
+    serves, the CLI just cannot find it (it then says the database is held)."""
     try:
-        from streamlit import config
-
         from pipeline.config import load_settings
 
-        address = str(config.get_option("server.address") or "").strip()
+        address = str(address or "").strip()
         if address in ("", "0.0.0.0", "::", "[::]"):
             address = "127.0.0.1"  # a wildcard bind answers on loopback too, and that is where the CLI is
         elif ":" in address and not address.startswith("["):
             address = f"[{address}]"
         data_dir = load_settings().data_dir
-        announce(data_dir, f"http://{address}:{int(config.get_option('server.port'))}")
+        announce(data_dir, f"http://{address}:{int(port)}")
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.warning("ytempire: could not write the server address file (%s); the CLI will not find this server",
                     exc)

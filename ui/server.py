@@ -290,7 +290,9 @@ async def release_workbench(_app: Any) -> AsyncIterator[None]:
 
     from ui.state import shared_workbench
 
-    withdraw = announce_server()
+    from streamlit import config
+
+    withdraw = announce_server(config.get_option("server.address"), config.get_option("server.port"))
     try:  # open it now, not at the first page view: queued jobs resume and waiting webhooks go out after a restart
         await asyncio.to_thread(shared_workbench)
     except Exception as exc:  # noqa: BLE001 - a held database or a bad setting: the first page says what to fix
